@@ -1,0 +1,81 @@
+"""People who use placematch, and the append-only audit log of what they did."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import DateTime, ForeignKey, String, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, Timestamped, enum_column, utcnow
+from models.enums import Role
+
+
+class User(Timestamped, Base):
+    # "user" is reserved in PostgreSQL.
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = enum_column(Role)
+    # A slow, salted hash (argon2 or bcrypt); the password itself is never stored.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class AuditEvent(Base):
+    """Who did what to which record, when, with the record before and after.
+
+    Append-only: the ORM refuses to update or delete an event, and the migration adds
+    database triggers that refuse it too, so a direct SQL statement cannot rewrite history.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    actor: Mapped[str] = mapped_column(String(80))  # username, or "system" / "cli"
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(60))
+    before: Mapped[Optional[dict[str, Any]]]
+    after: Mapped[Optional[dict[str, Any]]]
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_rewrites(session: Session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly("audit events cannot be changed or deleted")
+
+
+def record(
+    session: Session,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    actor: Optional[User] = None,
+    actor_name: str = "system",
+    before: Optional[dict[str, Any]] = None,
+    after: Optional[dict[str, Any]] = None,
+) -> AuditEvent:
+    """Add an audit event to the session (it commits with the change it records)."""
+    ev = AuditEvent(
+        actor_id=actor.id if actor else None,
+        actor=actor.username if actor else actor_name,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+    )
+    session.add(ev)
+    return ev

@@ -1,0 +1,56 @@
+"""Declarative base and the column types every table shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Enum, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    # Lists of codes (needs, risks, postcodes) are stored as JSON arrays: portable across
+    # SQLite and PostgreSQL and read whole by the eligibility rules, never queried inside.
+    type_annotation_map = {list[str]: JSON, dict[str, Any]: JSON, dict[str, str]: JSON}
+
+
+def enum_column(enum_cls: type[enum.Enum], **kwargs: Any):
+    """A VARCHAR column holding the enum's code, with a CHECK constraint listing the codes.
+
+    Non-native enums keep migrations simple on both databases (no CREATE TYPE) and store the
+    same code the CSV files carry.
+    """
+    return mapped_column(
+        Enum(
+            enum_cls,
+            native_enum=False,
+            create_constraint=True,
+            length=32,
+            validate_strings=True,
+            values_callable=lambda cls: [m.value for m in cls],
+            name=enum_cls.__name__.lower(),
+        ),
+        **kwargs,
+    )
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )

@@ -1,0 +1,98 @@
+"""A panel's match runs, the placements they propose, the panel's decisions on them, and the
+approval requests a placement raises."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, Timestamped, enum_column
+from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, MatchRunStatus, Role, Tier
+from models.supply import Money
+
+
+class MatchRun(Timestamped, Base):
+    """One solve of the panel queue: its inputs (policy, locks, bans) and the solver's report."""
+
+    __tablename__ = "match_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    status: Mapped[MatchRunStatus] = enum_column(MatchRunStatus, default=MatchRunStatus.queued)
+    panel_date: Mapped[dt.date]
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    locks: Mapped[list[str]] = mapped_column(default=list)  # "referral_id:vacancy_id"
+    bans: Mapped[list[str]] = mapped_column(default=list)
+    referral_count: Mapped[int] = mapped_column(default=0)
+    solver_status: Mapped[Optional[str]] = mapped_column(String(20))
+    objective: Mapped[dict[str, Any]] = mapped_column(default=dict)  # value per level
+    best_bound: Mapped[Optional[float]] = mapped_column(Float)
+    gap: Mapped[Optional[float]] = mapped_column(Float)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    started_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+
+    proposals: Mapped[list["ProposedMatch"]] = relationship(
+        back_populates="match_run", cascade="all, delete-orphan"
+    )
+
+
+class ProposedMatch(Base):
+    """A pair the engine proposes (rank 0) or offers as an alternative (rank 1, 2, ...)."""
+
+    __tablename__ = "proposed_match"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_run_id: Mapped[int] = mapped_column(ForeignKey("match_run.id", ondelete="CASCADE"))
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referral.id"), index=True)
+    vacancy_id: Mapped[str] = mapped_column(ForeignKey("vacancy.id"))
+    property_id: Mapped[str] = mapped_column(ForeignKey("property.id"))
+    rank: Mapped[int] = mapped_column(default=0)
+    tier: Mapped[Tier] = enum_column(Tier)
+    weekly_cost: Mapped[float] = mapped_column(Money)
+    miles_from_home: Mapped[float]
+    miles_from_education: Mapped[Optional[float]]
+    out_of_area: Mapped[bool]
+    at_a_distance: Mapped[bool]
+    approvals_required: Mapped[list[str]] = mapped_column(default=list)
+    score: Mapped[dict[str, Any]] = mapped_column(default=dict)  # objective terms by name
+
+    match_run: Mapped[MatchRun] = relationship(back_populates="proposals")
+
+
+class Decision(Timestamped, Base):
+    """What the panel decided about a proposal or a pair, always with a reason."""
+
+    __tablename__ = "decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("match_run.id"))
+    proposed_match_id: Mapped[Optional[int]] = mapped_column(ForeignKey("proposed_match.id"))
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referral.id"), index=True)
+    vacancy_id: Mapped[Optional[str]] = mapped_column(ForeignKey("vacancy.id"))
+    kind: Mapped[DecisionKind] = enum_column(DecisionKind)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class ApprovalRequest(Timestamped, Base):
+    """One approval a placement needs (reg. 11 or a council rule), decided by one role."""
+
+    __tablename__ = "approval_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[ApprovalRule] = enum_column(ApprovalRule)
+    role: Mapped[Role] = enum_column(Role)
+    status: Mapped[ApprovalStatus] = enum_column(ApprovalStatus, default=ApprovalStatus.pending)
+    case_summary: Mapped[Optional[str]] = mapped_column(Text)
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    # Two managers deciding the same request at once: the second is told it changed.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
