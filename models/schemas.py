@@ -9,17 +9,24 @@ CLI and the API, so a file and a request are judged by the same rules.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.enums import (
+    ApprovalRule,
+    ApprovalStatus,
+    DecisionKind,
+    FrameworkKind,
     LegalStatus,
     LivingWith,
+    MatchRunStatus,
     Need,
     OfstedGrade,
+    PlacementStatus,
     RiskToOthers,
     RiskToSelf,
+    Role,
     ServiceType,
     Setting,
     Sex,
@@ -225,3 +232,198 @@ class ReferralPublic(_Schema):
     step_down_weeks: Optional[int]
     wishes: Optional[str]
     status: str
+
+
+class _Public(_Schema):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LocalAuthorityPublic(_Public):
+    code: str
+    name: str
+    upper_tier_code: str
+    region: Optional[str]
+
+
+class ProviderPublic(_Public):
+    id: str
+    name: str
+    ofsted_urn: Optional[str]
+    ofsted_grade: Optional[OfstedGrade]
+    in_house: bool
+
+
+class TierPricePublic(_Public):
+    tier: Tier
+    weekly_price: float
+    lot_id: Optional[int]
+
+
+class LotPublic(_Public):
+    id: int
+    number: int
+    name: str
+    service_type: ServiceType
+    area: Optional[str]
+    block_beds: Optional[int]
+    void_weekly_cost: Optional[float]
+
+
+class FrameworkPublic(_Public):
+    id: int
+    name: str
+    kind: FrameworkKind
+    placing_authority_code: str
+    starts_on: Optional[dt.date]
+    ends_on: Optional[dt.date]
+    price_weight: float
+    quality_weight: float
+    lots: list[LotPublic]
+
+
+class PropertyPublic(_Public):
+    id: str
+    provider_id: str
+    name: Optional[str]
+    postcode: str
+    la_code: str
+    service_type: ServiceType
+    setting: Setting
+    ofsted_registered: bool
+    sex: Sex
+    age_min: int
+    age_max: int
+    total_beds: int
+    accepts_needs: list[str]
+    excludes_risks: list[str]
+    prices: list[TierPricePublic]
+
+
+class VacancyPublic(_Public):
+    id: str
+    property_id: str
+    beds: int
+    available_from: dt.date
+    reserved_for_referral_id: Optional[str]
+
+
+class SupportPlanStepIn(_Schema):
+    starts_on: dt.date
+    tier: Tier
+    weekly_cost: float = Field(ge=0, le=50_000)
+    note: Optional[str] = Field(default=None, max_length=200)
+
+
+class SupportPlanStepPublic(SupportPlanStepIn):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PlacementIn(_Schema):
+    """A placement and its support plan: the first step starts with the placement; later
+    steps step support down (or briefly up) from their date."""
+
+    referral_id: str = Id
+    property_id: str = Id
+    vacancy_id: Optional[str] = None
+    starts_on: dt.date
+    planned_end_on: Optional[dt.date] = None
+    support_plan: list[SupportPlanStepIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _plan_in_order(self) -> "PlacementIn":
+        dates = [s.starts_on for s in self.support_plan]
+        if dates[0] != self.starts_on:
+            raise ValueError("the support plan's first step must start on the placement's start date")
+        if any(b <= a for a, b in zip(dates, dates[1:])):
+            raise ValueError("support plan steps must be in date order, one per date")
+        if self.planned_end_on is not None and self.planned_end_on < self.starts_on:
+            raise ValueError("planned_end_on is before starts_on")
+        if self.planned_end_on is not None and dates[-1] >= self.planned_end_on:
+            raise ValueError("a support plan step starts after the planned end")
+        return self
+
+
+class PlacementPublic(_Public):
+    id: int
+    referral_id: str
+    property_id: str
+    vacancy_id: Optional[str]
+    tier: Tier
+    weekly_cost: float
+    starts_on: dt.date
+    planned_end_on: Optional[dt.date]
+    ended_on: Optional[dt.date]
+    status: PlacementStatus
+    version: int
+    support_plan: list[SupportPlanStepPublic]
+
+
+class MatchRunPublic(_Public):
+    id: int
+    status: MatchRunStatus
+    panel_date: dt.date
+    referral_count: int
+    solver_status: Optional[str]
+    objective: dict[str, Any]
+    best_bound: Optional[float]
+    gap: Optional[float]
+    error: Optional[str]
+    created_at: dt.datetime
+    started_at: Optional[dt.datetime]
+    finished_at: Optional[dt.datetime]
+
+
+class ProposedMatchPublic(_Public):
+    id: int
+    match_run_id: int
+    referral_id: str
+    vacancy_id: str
+    property_id: str
+    rank: int
+    tier: Tier
+    weekly_cost: float
+    miles_from_home: float
+    miles_from_education: Optional[float]
+    out_of_area: bool
+    at_a_distance: bool
+    approvals_required: list[str]
+    score: dict[str, Any]
+
+
+class DecisionIn(_Schema):
+    kind: DecisionKind
+    referral_id: str = Id
+    vacancy_id: Optional[str] = None
+    proposed_match_id: Optional[int] = None
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ApprovalRequestPublic(_Public):
+    id: int
+    placement_id: int
+    rule: ApprovalRule
+    role: Role
+    status: ApprovalStatus
+    case_summary: Optional[str]
+    reason: Optional[str]
+    decided_at: Optional[dt.datetime]
+    version: int
+
+
+class AuditEventPublic(_Public):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Optional[dict[str, Any]]
+    after: Optional[dict[str, Any]]
+
+
+class UserPublic(_Public):
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    active: bool
