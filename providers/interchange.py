@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Mapping, Any, Optional
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
@@ -197,11 +197,20 @@ ReferralLookup = Callable[[set[str]], dict[str, list[str]]]
 
 
 def read_vacancies(
-    source: Source, *, session: Session | None = None, name: str | None = None
+    source: Source,
+    *,
+    session: Session | None = None,
+    referral_risks: Mapping[str, list[str]] | None = None,
+    name: str | None = None,
 ) -> list[VacancyRow]:
     """The validated rows of a vacancies file, or ImportFailed. Referral ids in shared_with and
-    reserved_for must be in the database of ``session``; without one, only risk codes pass."""
-    lookup = (lambda ids: _referral_risks(session, ids)) if session is not None else (lambda ids: {})
+    reserved_for must be in the database of ``session``, or among ``referral_risks`` (referral
+    id -> risk codes, e.g. read from a referrals file beside it); otherwise only risk codes pass."""
+    if session is not None:
+        lookup: ReferralLookup = lambda ids: _referral_risks(session, ids)  # noqa: E731
+    else:
+        known = referral_risks or {}
+        lookup = lambda ids: {i: list(known[i]) for i in ids if i in known}  # noqa: E731
     return _read_vacancies(source, name, lookup)[0]
 
 
