@@ -10,6 +10,7 @@ The postcode directory gives lower-tier codes (`laua`); this module maps them up
 `data/local_authorities.csv` and answers adjacency from `data/adjacency.csv`. Both are plain CSVs
 so a council can ship its own (PLACEMATCH_LOCAL_AUTHORITIES, PLACEMATCH_ADJACENCY, or the
 constructor), because "adjoining" across an estuary is a local policy call, not geography.
+``load_authorities`` copies the same tables into the database (LocalAuthority and adjacency).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from models.orm import LocalAuthority, authority_adjacency
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,16 @@ DEFAULT_ADJACENCY_CSV = DATA_DIR / "adjacency.csv"
 # Unitaries (E06), metropolitan districts (E08), London boroughs and the City (E09), and the
 # Scottish, Welsh and Northern Irish councils (S12, W06, N09) are their own upper tier.
 _DISTRICT_PREFIX = "E07"
+
+
+def _csv_paths(authorities_csv: Path | str | None, adjacency_csv: Path | str | None) -> tuple[Path | str, Path | str]:
+    """The files to read: those given, else PLACEMATCH_LOCAL_AUTHORITIES / PLACEMATCH_ADJACENCY,
+    else the shipped tables. Shared by Authorities and load_authorities so the in-memory tables
+    and the database agree."""
+    return (
+        authorities_csv or os.environ.get("PLACEMATCH_LOCAL_AUTHORITIES") or DEFAULT_AUTHORITIES_CSV,
+        adjacency_csv or os.environ.get("PLACEMATCH_ADJACENCY") or DEFAULT_ADJACENCY_CSV,
+    )
 
 
 def _read_csv(path: Path | str, columns: list[str]) -> pd.DataFrame:
@@ -58,8 +73,7 @@ class Authorities:
         adjacency_csv: Path | str | None = None,
         extra_pairs: Iterable[tuple[str, str]] = (),
     ) -> None:
-        authorities_csv = authorities_csv or os.environ.get("PLACEMATCH_LOCAL_AUTHORITIES") or DEFAULT_AUTHORITIES_CSV
-        adjacency_csv = adjacency_csv or os.environ.get("PLACEMATCH_ADJACENCY") or DEFAULT_ADJACENCY_CSV
+        authorities_csv, adjacency_csv = _csv_paths(authorities_csv, adjacency_csv)
 
         table = _read_csv(authorities_csv, ["code", "name", "upper_tier_code", "region"])
         duplicated = table["code"][table["code"].duplicated()]
@@ -164,3 +178,38 @@ class Authorities:
 def default_authorities() -> Authorities:
     """The shipped tables (or those named by PLACEMATCH_* at first use), built once per process."""
     return Authorities()
+
+
+# The database's copy: the LocalAuthority table and its adjacency rows, which queries join on.
+
+
+def load_authorities(
+    session: Session,
+    authorities_csv: Path | str | None = None,
+    adjacency_csv: Path | str | None = None,
+) -> tuple[int, int]:
+    """Add the local authorities and their adjacency (one row each way, between upper-tier
+    authorities) that the database does not hold yet. Idempotent. Returns (authorities added,
+    adjacency rows added)."""
+    la_path, adj_path = _csv_paths(authorities_csv, adjacency_csv)
+    table = pd.read_csv(la_path, comment="#", dtype=str, skipinitialspace=True, keep_default_na=False)
+    table = table.apply(lambda col: col.str.strip())
+    present = set(session.scalars(select(LocalAuthority.code)))
+    new = [
+        LocalAuthority(code=r.code, name=r.name, upper_tier_code=r.upper_tier_code, region=r.region or None)
+        for r in table.itertuples(index=False)
+        if r.code not in present
+    ]
+    session.add_all(new)
+    session.flush()
+
+    tables = Authorities(la_path, adj_path)
+    known = present | {la.code for la in new}
+    wanted = sorted(
+        {(a, b) for a in sorted(known) if tables.upper_tier(a) == a for b in tables.neighbours(a) if b in known}
+    )
+    existing = {tuple(row) for row in session.execute(select(authority_adjacency.c.code_a, authority_adjacency.c.code_b))}
+    pairs = [{"code_a": a, "code_b": b} for a, b in wanted if (a, b) not in existing]
+    if pairs:
+        session.execute(insert(authority_adjacency), pairs)
+    return len(new), len(pairs)
