@@ -158,5 +158,102 @@ def export(directory: Path = typer.Argument(..., help="Folder to write referrals
         out.print(f"wrote {name}: {path}")
 
 
+def _pairs_option(values: list[str], what: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        referral, sep, vacancy = value.partition(":")
+        if not sep or not referral or not vacancy:
+            err.print(f"--{what} {value!r}: write it as REFERRAL_ID:VACANCY_ID")
+            raise typer.Exit(2)
+        out.append((referral.strip(), vacancy.strip()))
+    return out
+
+
+@app.command("match")
+def match_command(
+    referrals: Optional[Path] = typer.Option(None, help="referrals.csv; with --vacancies, match files instead of the database"),
+    vacancies: Optional[Path] = typer.Option(None, help="vacancies.csv"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write matches.csv, unplaced.csv, alternatives.csv, summary.json here"),
+    policy_file: Optional[Path] = typer.Option(None, "--policy", help="Panel policy YAML (default: matching/policy.yaml)"),
+    approvals_file: Optional[Path] = typer.Option(None, "--approvals", help="Approvals policy YAML (default: matching/approvals.yaml)"),
+    time_limit: Optional[float] = typer.Option(None, help="Seconds the solver may take (default: the policy's)"),
+    baseline: Optional[str] = typer.Option(None, help="Propose with a baseline instead: greedy (one at a time, as panels do) or flow (bare min-cost flow)"),
+    placing_authority: str = typer.Option("E06000035", help="ONS code of the placing authority"),
+    panel_date: Optional[str] = typer.Option(None, help="Date of the panel (YYYY-MM-DD); default today"),
+    lock: list[str] = typer.Option([], help="REFERRAL_ID:VACANCY_ID the proposal must include (repeatable)"),
+    ban: list[str] = typer.Option([], help="REFERRAL_ID:VACANCY_ID the proposal must not include (repeatable)"),
+    show: int = typer.Option(20, help="Proposals to print (0: none)"),
+) -> None:
+    """Match the whole queue at once and explain every proposal and every young person left unplaced.
+
+    On the database (the default) the run is recorded with its proposals; with --referrals and
+    --vacancies it reads interchange files and needs --out."""
+    from matching.approvals import load_approval_policy
+    from matching.panel import PanelRunError, run_panel
+    from matching.policy import PolicyError, load_policy
+
+    if (referrals is None) != (vacancies is None):
+        err.print("give both --referrals and --vacancies, or neither (to match the database)")
+        raise typer.Exit(2)
+    if referrals is not None and out_dir is None:
+        err.print("matching files needs --out DIR for the results")
+        raise typer.Exit(2)
+    if baseline not in (None, "greedy", "flow"):
+        err.print(f"--baseline {baseline!r}: choose greedy or flow")
+        raise typer.Exit(2)
+    try:
+        day = dt.date.fromisoformat(panel_date) if panel_date else dt.date.today()
+        policy = load_policy(policy_file)
+        approvals = load_approval_policy(approvals_file)
+    except (ValueError, PolicyError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2)
+    locks, bans = _pairs_option(lock, "lock"), _pairs_option(ban, "ban")
+    try:
+        with out.status("Matching the queue..."):
+            outcome = run_panel(
+                engine=None if referrals else _engine(), files=(referrals, vacancies) if referrals else None,
+                placing_authority=placing_authority, panel_date=day, policy=policy, approvals=approvals,
+                locks=locks, bans=bans, time_limit=time_limit, baseline=baseline, out_dir=out_dir,
+            )
+    except PanelRunError as exc:
+        err.print(f"[bold red]No proposal[/]: {exc}")
+        raise typer.Exit(1)
+    _print_run(outcome, show)
+
+
+def _print_run(outcome, show: int) -> None:
+    s = outcome.summary
+    c = s["counts"]
+    out.print(
+        f"{s['status']} ({s['proven_by'] or 'not proven'}): placed {c['placed']} of {c['young_people']}, "
+        f"{c['over_20_miles']} over 20 miles, {c['out_of_area']} out of area, "
+        f"{c['needing_approval']} needing approval, £{s['weekly_cost']:,.0f} a week; "
+        f"{s['seconds'].get('total', 0):.2f} s"
+    )
+    if outcome.run_id is not None:
+        out.print(f"Recorded as match run {outcome.run_id}.")
+    for name, path in outcome.written.items():
+        out.print(f"wrote {name}: {path}")
+    if show:
+        m = outcome.explanation.matches.head(show)
+        table = Table(title=f"Proposals (first {len(m)} of {c['placed']})")
+        for col in ("young person", "vacancy", "tier", "£/week", "miles", "area", "approvals"):
+            table.add_column(col, justify="right" if col in ("£/week", "miles") else "left")
+        for r in m.itertuples(index=False):
+            area = "in area" if not r.out_of_area else ("at a distance" if r.at_a_distance else "adjoining")
+            table.add_row(r.referral_id, r.vacancy_id, r.tier, f"{r.weekly_cost:,.0f}", f"{r.miles_from_home:.1f}",
+                          area, ", ".join(r.approvals_required) or "-")
+        out.print(table)
+        u = outcome.explanation.unplaced.head(show)
+        if len(u):
+            table = Table(title=f"Left unplaced (first {len(u)} of {c['unplaced']})")
+            table.add_column("young person")
+            table.add_column("why")
+            for r in u.itertuples(index=False):
+                table.add_row(r.referral_id, r.reason)
+            out.print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,81 @@
+"""A panel run written out: matches.csv, unplaced.csv, alternatives.csv and summary.json.
+
+The CSVs use the interchange conventions (``providers.csvfiles``): ``;`` inside a cell,
+``true``/``false``, empty for "not given", so a spreadsheet and the importer read them alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matching.engine import MatchResult
+from matching.explain import ALTERNATIVE_COLUMNS, MATCH_COLUMNS, UNPLACED_COLUMNS, Explanation
+from providers.csvfiles import write_table
+
+
+def _plain(value: Any) -> Any:
+    """numpy and pandas scalars as the Python values the CSV writer knows."""
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else round(float(value), 2)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def summary(result: MatchResult, explanation: Explanation, *, baselines: dict | None = None) -> dict:
+    """The run in numbers: status, objectives, bound, gap, counts and the time of each stage."""
+    matches = explanation.matches
+    miles = matches["miles_from_home"].astype(float) if len(matches) else pd.Series(dtype=float)
+    out = {
+        "status": result.status,
+        "proven_by": result.proven_by,
+        "objective": {k: _plain(v) for k, v in result.objective.items()},
+        "best_bound": {k: _plain(v) for k, v in result.best_bound.items()},
+        "gap": {k: _plain(v) for k, v in result.gap.items()},
+        "counts": {
+            "young_people": len(result.matches) + len(result.unplaced),
+            "placed": len(result.matches),
+            "unplaced": len(result.unplaced),
+            "eligible_pairs": result.pair_count,
+            "over_20_miles": int((miles > 20).sum()),
+            "out_of_area": int(matches["out_of_area"].astype(bool).sum()) if len(matches) else 0,
+            "needing_approval": int((matches["approvals_required"].map(len) > 0).sum()) if len(matches) else 0,
+        },
+        "total_miles": round(float(miles.sum()), 1),
+        "weekly_cost": round(float(matches["weekly_cost"].sum()), 2) if len(matches) else 0.0,
+        "seconds": {k: round(float(v), 4) for k, v in result.seconds.items()},
+        "rule_totals": {k: int(v) for k, v in result.eligibility.rule_totals().items()},
+    }
+    if baselines:
+        out["baselines"] = baselines
+    return out
+
+
+def write_outputs(directory: str | Path, explanation: Explanation, run_summary: dict) -> dict[str, Path]:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {
+        "matches": write_table(directory / "matches.csv", MATCH_COLUMNS, _rows(explanation.matches)),
+        "unplaced": write_table(directory / "unplaced.csv", UNPLACED_COLUMNS, _rows(explanation.unplaced)),
+        "alternatives": write_table(
+            directory / "alternatives.csv", ALTERNATIVE_COLUMNS, _rows(explanation.alternatives)
+        ),
+    }
+    path = directory / "summary.json"
+    path.write_text(json.dumps(run_summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    written["summary"] = path
+    return written

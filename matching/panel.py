@@ -1,0 +1,113 @@
+"""One panel run as the CLI (and later the service) asks for it: load the queue and the
+vacancies, match them (or run a baseline), explain, write the files, record the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from matching.approvals import ApprovalPolicy
+from matching.baselines import greedy
+from matching.engine import MatchError, MatchResult, match
+from matching.explain import Explanation, explain
+from matching.flow import solve_flow
+from matching.instance import Instance, from_database, from_files
+from matching.output import summary, write_outputs
+from matching.policy import Policy
+from matching.scoring import levels, score
+from models.base import utcnow
+from models.db import transaction
+
+
+class PanelRunError(ValueError):
+    """A run that cannot be answered: bad input files, or locks and bans that cannot hold."""
+
+
+@dataclass
+class PanelOutcome:
+    instance: Instance
+    result: MatchResult
+    explanation: Explanation
+    summary: dict
+    written: dict[str, Path] = field(default_factory=dict)
+    run_id: int | None = None
+
+
+def baseline_result(kind: str, instance: Instance, policy: Policy) -> MatchResult:
+    """A baseline's proposals in the engine's result shape, so they are explained alike."""
+    from matching.eligibility import eligible_pairs
+
+    eligibility = eligible_pairs(instance, policy)
+    pairs = score(eligibility.pairs, policy)
+    if kind == "greedy":
+        chosen, seconds = greedy(pairs, instance, policy)
+    else:
+        flow = solve_flow(pairs, instance, policy)
+        chosen, seconds = flow.chosen, flow.seconds
+    chosen = chosen.sort_values(["referral_id", "vacancy_id"], kind="stable").reset_index(drop=True)
+    placed = set(chosen["referral_id"])
+    objective = {name: int(chosen[name].sum()) if len(chosen) else 0 for name, _ in levels(policy)}
+    return MatchResult(
+        matches=chosen,
+        unplaced=sorted(r for r in instance.referrals["referral_id"] if r not in placed),
+        status=f"BASELINE_{kind.upper()}",
+        objective=objective,
+        best_bound=dict.fromkeys(objective, float("nan")),
+        gap=dict.fromkeys(objective, float("nan")),
+        proven_by=None,
+        seconds={"eligibility": eligibility.seconds, kind: seconds, "total": eligibility.seconds + seconds},
+        pair_count=len(pairs),
+        eligibility=eligibility,
+        side_excluded=pd.DataFrame(columns=["referral_id", "vacancy_id", "reason"]),
+    )
+
+
+def run_panel(
+    *,
+    engine: Engine | None,
+    files: tuple[Path, Path] | None,
+    placing_authority: str,
+    panel_date: dt.date,
+    policy: Policy,
+    approvals: ApprovalPolicy,
+    locks: list[tuple[str, str]] = (),
+    bans: list[tuple[str, str]] = (),
+    time_limit: float | None = None,
+    baseline: str | None = None,
+    out_dir: Path | None = None,
+) -> PanelOutcome:
+    """Match the database's open queue (``engine``) or a pair of files (``files``)."""
+    from providers.csvfiles import ImportFailed
+
+    started = utcnow()
+    try:
+        if files is not None:
+            instance = from_files(*files, placing_authority, panel_date, locks=locks, bans=bans)
+        else:
+            with transaction(engine) as session:
+                instance = from_database(session, placing_authority, panel_date, locks=locks, bans=bans)
+    except ImportFailed as failure:
+        raise PanelRunError(str(failure)) from None
+    try:
+        if baseline:
+            result = baseline_result(baseline, instance, policy)
+        else:
+            result = match(instance, policy, time_limit=time_limit)
+    except MatchError as exc:
+        raise PanelRunError(str(exc)) from None
+    explanation = explain(result, instance, policy, approvals)
+    outcome = PanelOutcome(instance, result, explanation, summary(result, explanation))
+    if out_dir is not None:
+        outcome.written = write_outputs(out_dir, explanation, outcome.summary)
+    if engine is not None and not baseline:
+        from matching.runs import record_run
+
+        with transaction(engine) as session:
+            outcome.run_id = record_run(
+                session, instance, policy, result, explanation, started_at=started
+            ).id
+    return outcome

@@ -1,0 +1,114 @@
+"""Scoring: one integer column per objective term, as the policy says.
+
+``pair`` / ``pairs_frame`` build eligible-pair rows by hand (the columns of
+``matching.eligibility``'s pairs); the flow and model tests use them too."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matching.policy import Penalties, Policy
+from matching.scoring import PENALTY_TERMS, POUND_TERMS, SCORE_COLUMNS, score, totals
+
+
+def pair(referral_id="R1", vacancy_id="V1", **kw) -> dict:
+    row = {
+        "referral_id": referral_id, "vacancy_id": vacancy_id, "property_id": "P" + vacancy_id[1:],
+        "tier": "standard", "need_tier": "standard", "over_provision": 0, "weekly_cost": 1000.0,
+        "miles_from_home": 1.0, "miles_from_education": math.nan, "la_code": "E06000035",
+        "in_area": True, "adjoining": False, "at_a_distance": False, "out_of_area": False,
+        "service_type": "supported_accommodation", "setting": "shared_care_experienced",
+        "shared_home": True, "suitability": "preferred", "outside_preferred": False,
+        "emergency": False, "urgency": "within_5_days", "sibling_group": None,
+        "start_date": pd.Timestamp("2026-11-23"),
+    }
+    row.update(kw)
+    return row
+
+
+def pairs_frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+POLICY = Policy()
+
+
+def test_a_plain_pair_near_home():
+    s = score(pairs_frame([pair()]), POLICY).iloc[0]
+    assert s["pen_home_miles"] == 10 and s["penalty"] == 10
+    assert s["reward"] == 2 and s["cost"] == 1000
+    assert all(s[c] == 0 for c in PENALTY_TERMS if c != "pen_home_miles")
+
+
+def test_every_penalty_term():
+    row = pair(
+        miles_from_home=20.1, miles_from_education=3.4, out_of_area=True, in_area=False,
+        at_a_distance=True, over_provision=2, suitability="suitable", outside_preferred=True,
+        emergency=True, urgency="today", weekly_cost=1234.5,
+    )
+    s = score(pairs_frame([row]), POLICY).iloc[0]
+    p = POLICY.penalties
+    expected = {
+        "pen_home_miles": 201, "pen_education_miles": 34, "pen_over_20_miles": p.over_20_miles,
+        "pen_out_of_area": p.out_of_area, "pen_at_a_distance": p.at_a_distance,
+        "pen_over_provision": 2 * p.over_provision_per_tier, "pen_not_preferred": p.suitable_not_preferred,
+        "pen_outside_preferred": p.outside_preferred_area, "pen_emergency": p.emergency,
+    }
+    assert {c: int(s[c]) for c in PENALTY_TERMS} == expected
+    assert s["penalty"] == sum(expected.values())
+    assert s["reward"] == 3 and s["cost"] == 1235  # whole pounds, half up
+
+
+def test_the_20_mile_step_is_strictly_more_than_20():
+    s = score(pairs_frame([pair(miles_from_home=20.0), pair("R2", miles_from_home=20.1)]), POLICY)
+    assert s["pen_over_20_miles"].tolist() == [0, POLICY.penalties.over_20_miles]
+
+
+def test_coefficients_come_from_the_policy():
+    policy = Policy(penalties=Penalties(per_tenth_mile_home=3, over_provision_per_tier=7))
+    s = score(pairs_frame([pair(miles_from_home=2.5, over_provision=1)]), policy).iloc[0]
+    assert s["pen_home_miles"] == 75 and s["pen_over_provision"] == 7
+
+
+def test_weighted_pounds():
+    row = pair(miles_from_home=12.3, miles_from_education=0.4, out_of_area=True, suitability="suitable",
+               urgency="over_5_days", weekly_cost=900.0)
+    s = score(pairs_frame([row]), POLICY).iloc[0]
+    p = POLICY.pounds
+    assert s["pounds_home_miles"] == 123  # £10 a mile on 12.3 miles
+    assert s["pounds_education_miles"] == 4
+    assert s["value"] == p.placement_value["over_5_days"]
+    assert s["pounds"] == 900 + 123 + 4 + p.out_of_area + p.suitable_not_preferred - p.placement_value["over_5_days"]
+
+
+def test_columns_are_integers_and_the_input_is_untouched():
+    frame = pairs_frame([pair(), pair("R2", "V2", miles_from_home=7.7)])
+    before = frame.copy()
+    s = score(frame, POLICY)
+    pd.testing.assert_frame_equal(frame, before)
+    for col in SCORE_COLUMNS:
+        assert s[col].dtype == np.int64, col
+    assert set(POUND_TERMS) <= set(s.columns)
+    assert totals(s, POLICY) == {"reward": 4, "penalty": 10 + 77, "cost": 2000}
+    assert totals(s, Policy(mode="weighted")) == {"pounds": int(s["pounds"].sum())}
+
+
+def test_unknown_authority_counts_as_out_of_area():
+    row = pair(out_of_area=pd.NA, at_a_distance=pd.NA)
+    frame = pairs_frame([row])
+    frame["out_of_area"] = frame["out_of_area"].astype("boolean")
+    frame["at_a_distance"] = frame["at_a_distance"].astype("boolean")
+    s = score(frame, POLICY).iloc[0]
+    assert s["pen_out_of_area"] == POLICY.penalties.out_of_area
+    assert s["pen_at_a_distance"] == POLICY.penalties.at_a_distance
+
+
+def test_empty_pairs_and_bad_urgency():
+    empty = score(pairs_frame([pair()]).iloc[0:0], POLICY)
+    assert empty.empty and "penalty" in empty.columns
+    with pytest.raises(ValueError, match="urgency"):
+        score(pairs_frame([pair(urgency="someday")]), POLICY)
