@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/placematch demo
+	$(BIN)/placematch match --out out/match
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -154,29 +154,35 @@ def _infeasible_reason(side: Side, pairs: pd.DataFrame, policy: Policy) -> str:
     return "no proposal can honour the panel's choices: " + "; ".join(parts)
 
 
-# Above this many pairs CP-SAT is given the neighbourhood of what the flow breaks, with everyone
-# else held where the flow put them: measured, the whole model of 45,000 pairs (1,000 young
-# people) does not close its last level in 60 s, and at 250,000 pairs its LP has not finished
-# its first pass by then. 300 x 1,500 beds is about 12,000 pairs.
+# Above this many pairs CP-SAT works on neighbourhoods of what the flow breaks, with everyone
+# else held where the current proposal puts them. Measured: the whole model of 12,000 pairs
+# (300 young people) is proven optimal in about a second; 45,000 pairs (1,000 young people) do
+# not close the last level in 60 s, and at 250,000 pairs CP-SAT's LP has not finished its first
+# pass by then.
 FULL_MODEL_PAIRS = 25_000
-NEIGHBOURHOOD_REFERRALS = 2_000
+NEIGHBOURHOOD_PAIRS = 8_000
 
 
-def _neighbourhood(pairs: pd.DataFrame, flow_chosen: pd.DataFrame, found: list, side: Side) -> set[str]:
-    """Young people CP-SAT should reconsider: those in a broken side constraint, everyone
-    placed where they could go instead, and so on twice; whole sibling groups."""
+def _neighbourhood(pairs: pd.DataFrame, current: pd.DataFrame, seeds: set[str], side: Side) -> set[str]:
+    """Young people CP-SAT should reconsider around ``seeds``: whole sibling groups, then
+    everyone placed where they could go instead, and so on, while the model stays small."""
     members = {m: g for g, ms in side.sibling_groups.items() for m in ms}
-    chosen_at = flow_chosen.groupby("vacancy_id")["referral_id"].agg(list).to_dict()
+    chosen_at = current.groupby("vacancy_id")["referral_id"].agg(list).to_dict()
     options = pairs.groupby("referral_id")["vacancy_id"].agg(list).to_dict()
-    near = {str(r) for b in found for r in b.referral_ids}
+    size = pairs["referral_id"].value_counts().to_dict()
+
+    def with_groups(ids: set[str]) -> set[str]:
+        return ids | {m for r in ids if r in members for m in side.sibling_groups[members[r]]}
+
+    near = with_groups(set(seeds))
     frontier = set(near)
-    for _ in range(2):
-        grown = {str(r) for q in frontier for v in options.get(q, ()) for r in chosen_at.get(v, ())}
+    while frontier:
+        grown = with_groups({str(r) for q in sorted(frontier) for v in options.get(q, ()) for r in chosen_at.get(v, ())})
         frontier = grown - near
-        if len(near | frontier) > NEIGHBOURHOOD_REFERRALS:
+        if sum(size.get(r, 0) for r in near | frontier) > NEIGHBOURHOOD_PAIRS:
             break
         near |= frontier
-    return near | {m for r in near if r in members for m in side.sibling_groups[members[r]]}
+    return near
 
 
 def _held_side(side: Side, held: pd.DataFrame) -> Side:
@@ -199,6 +205,33 @@ def _held_side(side: Side, held: pd.DataFrame) -> Side:
         intensive_residents=intensive, budget_pence=budget,
         locks=tuple(lock for lock in side.locks if lock[0] not in held_ids),
     )
+
+
+def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, found: list, side: Side,
+                          policy: Policy, time_limit: float) -> tuple[pd.DataFrame, list, int]:
+    """Improve a feasible proposal one neighbourhood at a time: around each broken side
+    constraint of the flow, CP-SAT re-decides a few hundred young people with everyone else
+    held. Every step starts from a feasible proposal, so each only improves it."""
+    deadline = time.perf_counter() + time_limit
+    current, stages, largest = start, [], 0
+    pending = [set(map(str, b.referral_ids)) for b in found]
+    while pending and time.perf_counter() < deadline:
+        near = _neighbourhood(pairs, current, pending[0], side)
+        pending = [p for p in pending if not p <= near]
+        held = current[~current["referral_id"].isin(near)]
+        local = _held_side(side, held)
+        mine = pairs[pairs["referral_id"].isin(near)]
+        mine = mine[constraints.exclusions(mine, local) == ""]
+        hint = current[current["referral_id"].isin(near) & current.index.isin(mine.index)]
+        largest = max(largest, len(mine))
+        share = max(0.05, deadline - time.perf_counter()) / (len(pending) + 1)
+        try:
+            solution = model.solve(mine, local, policy, hint=hint.index, time_limit=share)
+        except (model.ModelTimeout, model.ModelInfeasible):
+            continue  # keep the current proposal for these young people
+        stages.extend(solution.stages)
+        current = pd.concat([held, solution.chosen]).sort_index()
+    return current, stages, largest
 
 
 def _relaxation_bounds(flow: FlowSolution, objective: dict[str, int], policy: Policy) -> dict[str, float]:
@@ -283,36 +316,32 @@ def match(
     else:
         t = time.perf_counter()
         feasible_start = not constraints.breaches(best, side)
-        held = kept.iloc[0:0]
-        model_pairs, model_side, hint = kept, side, best
-        if len(kept) > FULL_MODEL_PAIRS and flow_breaches and feasible_start:
-            near = _neighbourhood(kept, flow_chosen, flow_breaches, side)
-            held = flow_chosen[~flow_chosen["referral_id"].isin(near)]
-            model_side = _held_side(side, held)
-            mine = kept[kept["referral_id"].isin(near)]
-            model_pairs = mine[constraints.exclusions(mine, model_side) == ""]
-            hint = constraints.repair(flow_chosen[flow_chosen["referral_id"].isin(near)], model_side)
-            hint = hint[hint.index.isin(model_pairs.index)]
-        try:
-            solution = model.solve(model_pairs, model_side, policy, hint=hint.index, time_limit=time_limit)
-        except model.ModelInfeasible:
-            raise MatchError(_infeasible_reason(side, kept, policy)) from None
-        except model.ModelTimeout as exc:
-            if not feasible_start:
-                raise MatchError(f"no proposal found within the time limit ({exc})") from None
-            solution, stages = None, exc.stages
-        seconds["cp_sat"] = time.perf_counter() - t
-        model_size = len(model_pairs)
         names = [name for name, _ in levels(policy)]
-        if solution is None:  # CP-SAT found nothing in time: the repaired flow is our best
-            chosen, status, proven_by = best, "FEASIBLE", None
+        if len(kept) > FULL_MODEL_PAIRS and flow_breaches and feasible_start:
+            chosen, stages, model_size = _solve_neighbourhoods(
+                kept, best, flow_breaches, side, policy,
+                policy.solver.time_limit_seconds if time_limit is None else time_limit)
+            status, proven_by = "FEASIBLE", None  # a neighbourhood proves nothing on its own
             best_bound = dict.fromkeys(names, float("nan"))
         else:
-            stages = solution.stages
-            chosen = pd.concat([held, solution.chosen]).sort_index()
-            status = solution.status if held.empty else "FEASIBLE"  # a neighbourhood proves nothing
-            proven_by = "cp_sat" if status == "OPTIMAL" else None
-            best_bound = dict(solution.best_bound) if held.empty else dict.fromkeys(names, float("nan"))
+            try:
+                solution = model.solve(kept, side, policy, hint=best.index, time_limit=time_limit)
+            except model.ModelInfeasible:
+                raise MatchError(_infeasible_reason(side, kept, policy)) from None
+            except model.ModelTimeout as exc:
+                if not feasible_start:
+                    raise MatchError(f"no proposal found within the time limit ({exc})") from None
+                solution, stages = None, exc.stages
+            model_size = len(kept)
+            if solution is None:  # CP-SAT found nothing in time: the repaired flow is our best
+                chosen, status, proven_by = best, "FEASIBLE", None
+                best_bound = dict.fromkeys(names, float("nan"))
+            else:
+                stages = solution.stages
+                chosen, status = solution.chosen, solution.status
+                proven_by = "cp_sat" if status == "OPTIMAL" else None
+                best_bound = dict(solution.best_bound)
+        seconds["cp_sat"] = time.perf_counter() - t
         if constraints.breaches(chosen, side):  # cannot happen; never return a broken proposal
             chosen, status, proven_by = best, "FEASIBLE", None
         objective = {name: int(chosen[name].sum()) if len(chosen) else 0 for name in names}

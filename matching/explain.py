@@ -38,6 +38,36 @@ MATCH_COLUMNS = [
     "score_need", "score_distance", "score_cost",
 ]
 UNPLACED_COLUMNS = ["referral_id", "reason", "eligible_options", "excluded_by", "taken_by"]
+# Plain words for the panel; the codes stay in excluded_by for filtering and audit.
+REASON_WORDS = {
+    "banned_by_panel": "banned by the panel",
+    "beyond_distance_cap": "too far from home",
+    "not_available_in_time": "not free in time",
+    "tier_not_offered": "no support at the tier needed",
+    "age_out_of_range": "outside the home's age range",
+    "under_16_in_supported_accommodation": "under 16",
+    "unregistered_for_under_18": "not Ofsted-registered for an under-18",
+    "sex_restricted": "the home is for the other sex",
+    "need_not_met": "a need the home cannot meet",
+    "risk_excluded": "a risk the home cannot manage",
+    "type_unsuitable": "a type marked unsuitable",
+    "dol_in_registered_supported_accommodation": "a DoL order (not in registered supported accommodation)",
+    "inside_exclusion_zone": "inside an area to keep away from",
+    "grade_below_good": "provider graded below good",
+    "emergency_for_under_18": "emergency accommodation for an under-18",
+    "staying_put_not_reserved": "a Staying Put bed kept for another young person",
+    "solo_needs_self_contained": "needs to live alone (self-contained only)",
+    "resident_risk_clash": "a current resident's risks clash with theirs",
+    "intensive_cap_full": "the home already has its most intensive-support residents",
+    "sibling_no_common_property": "no home can take the sibling group together",
+    "locked_elsewhere": "the bed is locked for someone else",
+}
+
+
+def words(code: str) -> str:
+    return REASON_WORDS.get(code, code.replace("_", " "))
+
+
 ALTERNATIVE_COLUMNS = [
     "referral_id", "rank", "vacancy_id", "property_id", "tier", "weekly_cost", "miles_from_home",
     "out_of_area", "at_a_distance", "penalty", "cost", "penalty_vs_proposal", "cost_vs_proposal",
@@ -122,10 +152,10 @@ def _unplaced(result: MatchResult, instance: Instance, scored: pd.DataFrame) -> 
 def _reason(eligible: int, counts: dict[str, int], left: list[str], taken: list[str], rules: list[str]) -> str:
     if eligible == 0:
         top = [k for k in sorted(counts, key=lambda k: (-counts[k], rules.index(k) if k in rules else 99))][:3]
-        return "no eligible vacancy; most removed by " + ", ".join(top) if top else "no vacancies to consider"
+        return "no eligible vacancy: " + "; ".join(words(k) for k in top) if top else "no vacancies to consider"
     if not left:
         sides = sorted(k.removeprefix("side:") for k in counts if k.startswith("side:"))
-        return "every eligible vacancy is ruled out by " + ", ".join(sides)
+        return "every eligible vacancy is ruled out: " + "; ".join(words(k) for k in sides)
     if taken:
         return (f"all {len(left)} remaining option(s) went to proposals for others that together "
                 "place more young people or score better")

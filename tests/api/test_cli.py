@@ -80,3 +80,67 @@ def test_export_then_import_is_accepted_by_the_cli(database, tmp_path):
     for kind in ("referrals", "vacancies"):
         r = runner.invoke(app, ["import", kind, str(out / f"{kind}.csv")])
         assert r.exit_code == 0, r.output
+
+
+def _demo(tmp_path):
+    assert runner.invoke(app, ["demo", "--as-of", "2026-11-23"]).exit_code == 0
+    out = tmp_path / "export"
+    assert runner.invoke(app, ["export", str(out)]).exit_code == 0
+    return out
+
+
+def test_match_on_the_database_records_the_run_with_its_proposals(database, tmp_path):
+    import json
+
+    from models.orm import MatchRun, ProposedMatch
+
+    _demo(tmp_path)
+    result = runner.invoke(app, ["match", "--panel-date", "2026-11-23", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "OPTIMAL" in result.output and "Recorded as match run 1" in result.output
+    with transaction(make_engine(database)) as s:
+        run = s.get(MatchRun, 1)
+        proposals = s.scalars(select(ProposedMatch).where(ProposedMatch.rank == 0)).all()
+        assert run.solver_status == "OPTIMAL" and run.referral_count == 64
+        assert len(proposals) > 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["counts"]["placed"] == len(proposals)
+    assert summary["counts"]["placed"] + summary["counts"]["unplaced"] == 64
+    header = (tmp_path / "run" / "matches.csv").read_text().splitlines()[0]
+    assert header == ("referral_id,vacancy_id,property_id,tier,weekly_cost,miles_from_home,"
+                      "miles_from_education,out_of_area,at_a_distance,approvals_required,"
+                      "score_need,score_distance,score_cost")
+    assert (tmp_path / "run" / "unplaced.csv").read_text().startswith(
+        "referral_id,reason,eligible_options,excluded_by,taken_by")
+
+
+def test_match_on_files_and_the_greedy_baseline_write_the_same_files(database, tmp_path):
+    out = _demo(tmp_path)
+    base = ["match", "--referrals", str(out / "referrals.csv"), "--vacancies", str(out / "vacancies.csv"),
+            "--panel-date", "2026-11-23"]
+    engine_run = runner.invoke(app, base + ["--out", str(tmp_path / "engine")])
+    greedy_run = runner.invoke(app, base + ["--out", str(tmp_path / "greedy"), "--baseline", "greedy"])
+    assert engine_run.exit_code == 0 and greedy_run.exit_code == 0, engine_run.output + greedy_run.output
+    for name in ("matches.csv", "unplaced.csv", "alternatives.csv", "summary.json"):
+        assert (tmp_path / "engine" / name).exists() and (tmp_path / "greedy" / name).exists()
+    engine_placed = len((tmp_path / "engine" / "matches.csv").read_text().splitlines())
+    greedy_placed = len((tmp_path / "greedy" / "matches.csv").read_text().splitlines())
+    assert engine_placed >= greedy_placed
+
+
+def test_a_lock_that_breaks_a_rule_is_refused_naming_the_lock_and_the_rule(database, tmp_path):
+    _demo(tmp_path)
+    # R0001 needs intensive support; V0001 offers no intensive tier.
+    result = runner.invoke(app, ["match", "--panel-date", "2026-11-23", "--lock", "R0001:V0001"])
+    assert result.exit_code == 1
+    assert "lock R0001 -> V0001 breaks" in result.output and "tier_not_offered" in result.output
+
+
+def test_match_refuses_unusable_options_before_solving(database, tmp_path):
+    assert runner.invoke(app, ["match", "--lock", "R1V1"]).exit_code == 2
+    assert runner.invoke(app, ["match", "--baseline", "fastest"]).exit_code == 2
+    assert runner.invoke(app, ["match", "--referrals", "r.csv"]).exit_code == 2
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("penalties: {out_of_aera: 1}\n")
+    result = runner.invoke(app, ["match", "--policy", str(bad)])
+    assert result.exit_code == 2 and "out_of_aera" in result.output

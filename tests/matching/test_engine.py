@@ -362,7 +362,7 @@ def test_large_queues_solve_the_neighbourhood_of_what_the_flow_breaks(monkeypatc
     eligibility = given(inst, POLICY)
     whole = match(inst, POLICY, eligibility=eligibility)
     monkeypatch.setattr(engine, "FULL_MODEL_PAIRS", 0)
-    monkeypatch.setattr(engine, "NEIGHBOURHOOD_REFERRALS", 3)
+    monkeypatch.setattr(engine, "NEIGHBOURHOOD_PAIRS", 20)
     near = match(inst, POLICY, eligibility=eligibility)
     assert_sound(near, inst, POLICY)
     if near.status == "OPTIMAL":
