@@ -17,6 +17,8 @@ Readings of the issue it makes (where the text leaves room):
   radius (outside when the distance is more than it) compare that rounded figure;
 * "registered supported accommodation" is supported accommodation, supported tenancy or
   supported lodgings (the settings the 2023 regulations register) when Ofsted-registered;
+* an under-16 may go only to foster care or a children's home; only a Staying Put vacancy is
+  reserved (for the former foster child named on it, or nobody);
 * an ungraded provider is not "below good"; a vacancy whose authority is unknown counts as out
   of area and at a distance;
 * the budget cap compares the summed weekly prices with the cap in pounds.
@@ -150,7 +152,9 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
 
     if not (int(vacancy["age_min"]) <= age <= int(vacancy["age_max"])):
         faults.append(("age_out_of_range", f"{age} on {start}, takes {vacancy['age_min']}-{vacancy['age_max']}"))
-    if age < 16 and service in SUPPORTED_ACCOMMODATION:
+    # Under-16s may not be placed in supported accommodation at all (2023 regulations): of the
+    # settings placematch matches, only foster care and children's homes can take them.
+    if age < 16 and service not in ("foster_care", "childrens_home"):
         faults.append(("under_16_in_supported_accommodation", f"{age} on {start}"))
     if age < 18 and not bool(vacancy["ofsted_registered"]):
         faults.append(("unregistered_for_under_18", f"{age} on {start}, setting not registered"))
@@ -184,7 +188,7 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
         faults.append(("emergency_for_under_18", f"{age} on {start}"))
     reserved = vacancy.get("reserved_for")
     reserved = None if _missing(reserved) or reserved == "" else str(reserved)
-    if (service == "staying_put" or reserved is not None) and reserved != rid:
+    if service == "staying_put" and reserved != rid:  # reserved_for exists only on Staying Put
         faults.append(("staying_put_not_reserved", f"reserved for {reserved or 'nobody'}"))
     if str(referral["living_with"]) == "solo" and setting != "self_contained":
         faults.append(("solo_needs_self_contained", setting))

@@ -10,7 +10,13 @@
    flow: CP-SAT is not called.
 5. Otherwise CP-SAT solves the full model (see :mod:`matching.model`: one solve with the
    flow's exact folded objective when it fits, stages otherwise), warm-started with a complete
-   hint: the flow solution with what breaks a side constraint dropped.
+   hint: the flow solution with what breaks a side constraint dropped. Above
+   ``FULL_MODEL_PAIRS`` pairs, CP-SAT instead re-decides one neighbourhood at a time around what
+   the flow broke (everyone else held), which improves a feasible proposal quickly but proves
+   nothing by itself.
+6. Whatever CP-SAT returns, the flow's optimum (which relaxes the side constraints) bounds each
+   level too: a proposal that meets it is optimal (proven by the flow), and otherwise the
+   reported bound is the tighter of the two, with the gap per level.
 
 The result is plain data (:class:`MatchResult`); explanations, alternatives, baselines and the
 CLI are built on it.
@@ -114,7 +120,7 @@ def _refuse_excluded_locks(side: Side, excluded: pd.DataFrame) -> None:
 def _flow_with_locks(pairs: pd.DataFrame, instance: Instance, policy: Policy, side: Side) -> FlowSolution:
     """The flow optimum with locked placements fixed (their young people removed, their beds
     taken): exact for the relaxation with locks. ``chosen`` includes the locked pairs;
-    ``folded``, ``optimum`` and ``reduced_cost`` cover the free pairs only."""
+    ``folded``, ``optimum`` and ``reduced_cost`` (when set) cover the free pairs only."""
     if not side.locks:
         return solve_flow(pairs, instance, policy)
     locks = set(side.locks)
