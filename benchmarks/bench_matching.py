@@ -63,7 +63,8 @@ def measure(spec: str, method: str) -> dict:
     if method == "engine":
         result = match(instance, policy)
         out.update(status=result.status, proven_by=result.proven_by, pairs=result.pair_count,
-                   gap=max((g for g in result.gap.values() if g == g), default=0.0),  # NaN: a level never reached stages=result.seconds)
+                   gap=max((g for g in result.gap.values() if g == g), default=0.0),  # NaN: a level not reached
+                   stages=result.seconds)
         chosen = result.matches
     else:
         eligibility = eligible_pairs(instance, policy)
