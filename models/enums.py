@@ -254,3 +254,43 @@ class Role(_Coded):
     head_of_service = "head_of_service"
     director = "director"  # Director of Children's Services
     admin = "admin"
+
+
+# How the Placements Data Standard v2 (draft) names what placematch codes, so a referral
+# recorded in the standard's terms converts without guesswork (tests check every option).
+PLACEMENTS_STANDARD = {
+    "neededBy": {
+        "Today": Urgency.today,
+        "in less than 5 days": Urgency.within_5_days,
+        "in more than 5 days": Urgency.over_5_days,
+    },
+    "livingCompanions": {
+        "Solo placement recommended": LivingWith.solo,
+        "With other children recommended": LivingWith.with_others,
+        "Only with other older children": LivingWith.only_older,
+        "Only with other younger children": LivingWith.only_younger,
+        "No preference": LivingWith.no_preference,
+    },
+    "specificCommunicationRequirements": {
+        "ESOL": Need.esol, "BSL": Need.bsl, "Makaton": Need.makaton, "Other": None, "None": None,
+    },
+    "suitability": {
+        "Preferred": Suitability.preferred,
+        "Suitable but not preferred": Suitability.suitable,
+        "Unsuitable": Suitability.unsuitable,
+        "Not specified": None,
+    },
+    "risks": {
+        "riskSelfHarm": RiskToSelf.self_harm,
+        "riskSexualExploitation": RiskToSelf.sexual_exploitation,
+        "riskCriminalExploitation": RiskToSelf.criminal_exploitation,
+        "riskDrugAlcohol": RiskToSelf.drugs_alcohol,
+        "riskEatingDisorder": RiskToSelf.eating_disorder,
+        "riskMissing": RiskToSelf.going_missing,
+        "riskToOthersPhysical": RiskToOthers.physical,
+        "riskToOthersSexual": RiskToOthers.sexual,
+        "riskToOthersFire": RiskToOthers.fire_setting,
+        "riskToOthersAnimals": RiskToOthers.animals,
+        "riskToOthersCriminal": RiskToOthers.criminal,
+    },
+}
