@@ -225,6 +225,9 @@ def match_command(
 def _print_run(outcome, show: int) -> None:
     s = outcome.summary
     c = s["counts"]
+    if c["young_people"] == 0:
+        out.print("The queue is empty: there are no open referrals to match.")
+        return
     out.print(
         f"{s['status']} ({s['proven_by'] or 'not proven'}): placed {c['placed']} of {c['young_people']}, "
         f"{c['over_20_miles']} over 20 miles, {c['out_of_area']} out of area, "

@@ -144,3 +144,10 @@ def test_match_refuses_unusable_options_before_solving(database, tmp_path):
     bad.write_text("penalties: {out_of_aera: 1}\n")
     result = runner.invoke(app, ["match", "--policy", str(bad)])
     assert result.exit_code == 2 and "out_of_aera" in result.output
+
+
+def test_matching_an_empty_queue_says_so(database):
+    assert runner.invoke(app, ["init-db"]).exit_code == 0
+    result = runner.invoke(app, ["match"])
+    assert result.exit_code == 0
+    assert "no open referrals to match" in result.output
