@@ -37,7 +37,7 @@ from matching.constraints import Side, side_data
 from matching.flow import FlowSolution, solve_flow
 from matching.instance import Instance
 from matching.policy import Policy
-from matching.scoring import levels, score
+from matching.scoring import levels, score, totals
 
 
 class MatchError(ValueError):
@@ -316,7 +316,7 @@ def match(
         chosen = None
         seconds["flow"] += time.perf_counter() - t
     if chosen is not None:
-        objective = {name: int(chosen[name].sum()) if len(chosen) else 0 for name, _ in levels(policy)}
+        objective = totals(chosen, policy)
         best_bound = {k: float(v) for k, v in objective.items()}
         gap = dict.fromkeys(objective, 0.0)
     else:
@@ -350,7 +350,7 @@ def match(
         seconds["cp_sat"] = time.perf_counter() - t
         if constraints.breaches(chosen, side):  # cannot happen; never return a broken proposal
             chosen, status, proven_by = best, "FEASIBLE", None
-        objective = {name: int(chosen[name].sum()) if len(chosen) else 0 for name in names}
+        objective = totals(chosen, policy)
         # The flow's optimum bounds every level too (it relaxes the side constraints).
         relaxed = _relaxation_bounds(flow, objective, policy)
         best_bound = {name: _tighter(best_bound[name], relaxed[name], sense) for name, sense in levels(policy)}

@@ -18,7 +18,7 @@ from matching.flow import solve_flow
 from matching.instance import Instance, from_database, from_files
 from matching.output import summary, write_outputs
 from matching.policy import Policy
-from matching.scoring import levels, score
+from matching.scoring import score, totals
 from models.base import utcnow
 from models.db import transaction
 
@@ -50,7 +50,7 @@ def baseline_result(kind: str, instance: Instance, policy: Policy) -> MatchResul
         chosen, seconds = flow.chosen, flow.seconds
     chosen = chosen.sort_values(["referral_id", "vacancy_id"], kind="stable").reset_index(drop=True)
     placed = set(chosen["referral_id"])
-    objective = {name: int(chosen[name].sum()) if len(chosen) else 0 for name, _ in levels(policy)}
+    objective = totals(chosen, policy)
     return MatchResult(
         matches=chosen,
         unplaced=sorted(r for r in instance.referrals["referral_id"] if r not in placed),
