@@ -46,6 +46,9 @@ from matching.scoring import levels
 
 FOLD_LIMIT = 2**53  # every objective value exactly representable as a double
 PRESOLVE = False  # measured: presolve costs more than it saves on this model (0.6 s vs 1.3 s)
+# Measured on 300 x 1,500: probing at the root takes 0.2-0.3 s and fixes 12 of 12,000 Booleans;
+# the LP does the proving here, so it is switched off (solve 0.55-0.7 s against 0.9-1.0 s).
+PROBING_LEVEL = 0
 
 _STATUS = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -177,6 +180,7 @@ def parameters(solver: cp_model.CpSolver, policy: Policy, time_limit: float) -> 
     p.random_seed = policy.solver.seed
     p.interleave_search = p.num_workers > 1  # deterministic parallel search when parallel
     p.cp_model_presolve = PRESOLVE
+    p.cp_model_probing_level = PROBING_LEVEL
     p.log_search_progress = False
 
 
@@ -192,12 +196,17 @@ def build(pairs: pd.DataFrame, side: Side) -> Vars:
 
 
 def _hint(vars: Vars, chosen_rows: Iterable[int]) -> None:
+    """A complete hint, written to the model's proto in two bulk copies (add_hint per variable
+    costs 0.04 s at 12,000 pairs)."""
     chosen = {int(i) for i in chosen_rows}
     vars.model.clear_hints()
-    for i, var in enumerate(vars.x):
-        vars.model.add_hint(var, i in chosen)
-    for var, value_of in vars.aux:
-        vars.model.add_hint(var, value_of(chosen))
+    values = np.zeros(len(vars.x), dtype=np.int64)
+    if chosen:
+        values[np.fromiter(chosen, np.int64, len(chosen))] = 1
+    indices = [var.index for var in vars.x] + [var.index for var, _ in vars.aux]
+    hint = vars.model.proto.solution_hint
+    hint.vars.extend(indices)
+    hint.values.extend(values.tolist() + [int(value_of(chosen)) for _, value_of in vars.aux])
 
 
 def _expr(vars: Vars, coeffs: np.ndarray):
@@ -205,6 +214,19 @@ def _expr(vars: Vars, coeffs: np.ndarray):
     if nonzero.size == 0:
         return 0
     return cp_model.LinearExpr.weighted_sum([vars.x[i] for i in nonzero], [int(coeffs[i]) for i in nonzero])
+
+
+def _objective(vars: Vars, stage: Stage) -> None:
+    """Set the stage's objective. A minimisation is written straight into the proto (one bulk
+    copy instead of building a Python expression of every term)."""
+    if stage.sense == "max":
+        vars.model.maximize(_expr(vars, stage.coeffs))
+        return
+    vars.model.clear_objective()
+    nonzero = np.flatnonzero(stage.coeffs)
+    objective = vars.model.proto.objective
+    objective.vars.extend([vars.x[i].index for i in nonzero])
+    objective.coeffs.extend(stage.coeffs[nonzero].tolist())
 
 
 def solve(
@@ -236,11 +258,7 @@ def solve(
     reports: list[StageReport] = []
     bounds: dict[str, float] = {}
     for k, stage in enumerate(stages):
-        expr = _expr(vars, stage.coeffs)
-        if stage.sense == "max":
-            vars.model.maximize(expr)
-        else:
-            vars.model.minimize(expr)
+        _objective(vars, stage)
         _hint(vars, current)
         solver = cp_model.CpSolver()
         limit = max(0.05, deadline - time.perf_counter()) / (len(stages) - k)  # unused time moves on
@@ -279,6 +297,7 @@ def solve(
         found = {level: int(pairs.loc[best_rows, level].sum()) for level in stage.levels}
         bounds.update(split_bound(stage, bound, found))
         if k + 1 < len(stages):  # hold this stage for the next ones
+            expr = _expr(vars, stage.coeffs)
             vars.model.add(expr >= objective if stage.sense == "max" else expr <= objective)
 
     chosen = pairs.iloc[best_rows].set_axis(labels[best_rows]) if best_rows else pairs.iloc[0:0]
