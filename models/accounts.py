@@ -25,6 +25,20 @@ class User(Timestamped, Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+class ApiToken(Base):
+    """A bearer token (API) or session (pages) a user signed in with. Only the token's SHA-256
+    is stored, so a copy of the database does not let anyone sign in; signing out revokes it."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
 class AuditEvent(Base):
     """Who did what to which record, when, with the record before and after.
 

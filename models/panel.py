@@ -32,6 +32,10 @@ class MatchRun(Timestamped, Base):
     best_bound: Mapped[Optional[float]] = mapped_column(Float)
     gap: Mapped[Optional[float]] = mapped_column(Float)
     error: Mapped[Optional[str]] = mapped_column(Text)
+    placing_authority: Mapped[Optional[str]] = mapped_column(String(9))
+    # The service's background job: the worker process solving it, and what it has reached.
+    worker_pid: Mapped[Optional[int]]
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
 

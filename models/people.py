@@ -101,6 +101,9 @@ class Placement(Timestamped, Base):
     planned_end_on: Mapped[Optional[dt.date]]
     ended_on: Mapped[Optional[dt.date]]
     status: Mapped[PlacementStatus] = enum_column(PlacementStatus)
+    # Set when something about the home changed (an Ofsted grade): the panel reviews by then.
+    review_due_on: Mapped[Optional[dt.date]]
+    review_reason: Mapped[Optional[str]] = mapped_column(Text)
     # Optimistic locking: two managers updating one placement at once, one wins.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -1,0 +1,55 @@
+"""The placematch service: ``create_app(engine)`` builds the FastAPI application.
+
+Routers are the modules of ``api.routes`` (each exposes ``router``; one may also define
+``on_startup(engine)``, run once when the service starts, e.g. to mark match jobs a restart
+killed as failed). Errors share one JSON shape (:mod:`api.errors`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+import api.routes
+from api import errors
+from models.db import make_engine
+
+DESCRIPTION = """placematch matches young people aged 16-25 in or leaving care to homes with the
+right support, routes distant or costly placements to the managers who must approve them, and
+keeps an append-only audit trail. Sign in with `POST /auth/token`, then send the token as
+`Authorization: Bearer ...`. Every route says which roles may use it."""
+
+
+def _route_modules():
+    for info in sorted(pkgutil.iter_modules(api.routes.__path__), key=lambda m: m.name):
+        yield importlib.import_module(f"api.routes.{info.name}")
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    engine = engine or make_engine()
+    modules = list(_route_modules())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for module in modules:
+            start = getattr(module, "on_startup", None)
+            if start is not None:
+                start(engine)
+        yield
+        for module in modules:
+            stop = getattr(module, "on_shutdown", None)
+            if stop is not None:
+                stop(engine)
+
+    app = FastAPI(title="placematch", version="0.4.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine = engine
+    errors.install(app)
+    for module in modules:
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router)
+    return app
