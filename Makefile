@@ -1,4 +1,5 @@
-# Two commands: `make run` builds the demo council and shows it; `make test` runs the tests.
+# Two commands: `make run` builds the demo council, matches its queue and serves the API;
+# `make test` runs the tests.
 # Both create (once) and reuse a virtual environment in .venv.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,8 +16,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/placematch demo
+	$(BIN)/placematch demo --users
 	$(BIN)/placematch match --out out/match
+	$(BIN)/placematch serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

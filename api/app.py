@@ -11,11 +11,13 @@ import importlib
 import pkgutil
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 import api.routes
 from api import errors
+from api.deps import roles_of
 from models.db import make_engine
 
 DESCRIPTION = """placematch matches young people aged 16-25 in or leaving care to homes with the
@@ -51,5 +53,19 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     for module in modules:
         router = getattr(module, "router", None)
         if router is not None:
+            _document_roles(router)
             app.include_router(router)
     return app
+
+
+def _document_roles(router: APIRouter) -> None:
+    """Say in each route's documentation which roles may use it (from its ``Allowed``)."""
+    for route in router.routes:
+        nested = getattr(route, "original_router", None)  # a router included in this one
+        if nested is not None:
+            _document_roles(nested)
+        elif isinstance(route, APIRoute):
+            roles = roles_of(route.dependant)
+            if roles and "Roles:" not in (route.description or ""):
+                who = ", ".join(r.value for r in roles)
+                route.description = f"{route.description or ''}\n\nRoles: {who}.".strip()

@@ -61,6 +61,7 @@ def demo(
         None, "--as-of", help="Panel date the demo is built around (YYYY-MM-DD); default today."
     ),
     reset: bool = typer.Option(False, help="Empty the database first and build the demo again."),
+    users: bool = typer.Option(False, "--users", help="Also create one demo user per role and print how to sign in."),
 ) -> None:
     """Create the demo council (Medway) if the database is empty, and print its summary."""
     from providers.demo import DEMO_AUTHORITY, build_demo, summarise
@@ -85,6 +86,13 @@ def demo(
     verb = "Built" if empty else "Database already holds data; showing"
     out.print(f"{verb} the demo council at {_where()}")
     _print_summary(summary)
+    if users:
+        table = Table(title=f"Demo users (demo only), password: {DEMO_PASSWORD}")
+        table.add_column("username")
+        table.add_column("role")
+        for name, role in _demo_users(engine):
+            table.add_row(name, role)
+        out.print(table)
 
 
 def _drop_everything(engine: Engine) -> None:
@@ -256,6 +264,75 @@ def _print_run(outcome, show: int) -> None:
             for r in u.itertuples(index=False):
                 table.add_row(r.referral_id, r.reason)
             out.print(table)
+
+
+users_app = typer.Typer(help="People who sign in to the service.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+# Demo only: printed by `placematch demo --users` so a newcomer can sign in at once. Never use
+# these on a database holding real young people's data.
+DEMO_PASSWORD = "placematch-demo-only"
+
+
+@users_app.command("create")
+def users_create(
+    username: str = typer.Argument(..., help="Sign-in name, e.g. s.khan"),
+    role: str = typer.Option(..., help="panel_member, commissioner, service_manager, head_of_service, director or admin"),
+    full_name: str = typer.Option(..., "--full-name", help="The person's name as shown on pages"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
+) -> None:
+    """Create a user (the password is asked for, or read from stdin; only its hash is kept)."""
+    from api.errors import ApiError
+    from api.routes.users import create_user
+    from models.enums import Role
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        err.print(f"--role: {role!r} is not a role ({', '.join(r.value for r in Role)})")
+        raise typer.Exit(2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with transaction(_engine()) as session:
+            create_user(session, username, full_name, chosen, password, actor_name="cli")
+    except (ApiError, ValueError) as exc:
+        err.print(str(getattr(exc, "message", exc)))
+        raise typer.Exit(1)
+    out.print(f"Created {username} ({chosen.value}).")
+
+
+def _demo_users(engine: Engine) -> list[tuple[str, str]]:
+    """One demo user per role (created once); returns (username, role) for printing."""
+    from api.routes.users import create_user
+    from models.accounts import User
+    from models.enums import Role
+
+    made = []
+    with transaction(engine) as session:
+        for role in Role:
+            name = "demo." + role.value.replace("_", ".")
+            if session.scalar(select(User).where(User.username == name)) is None:
+                create_user(session, name, "Demo " + role.value.replace("_", " "), role, DEMO_PASSWORD)
+            made.append((name, role.value))
+    return made
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (localhost by default)"),
+    port: int = typer.Option(8000, help="Port"),
+) -> None:
+    """Serve the API (and its docs at /docs) on the database named by DATABASE_URL."""
+    import uvicorn
+
+    from api.app import create_app
+
+    engine = _engine()
+    out.print(f"placematch service on http://{host}:{port} (API docs: http://{host}:{port}/docs), database {_where()}")
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,7 +70,17 @@ def Allowed(*roles: Role):  # noqa: N802 (reads as a type in route signatures)
             raise ApiError(403, f"this needs one of these roles: {names}", code="forbidden")
         return user
 
+    check.roles = roles  # read by api.app to write the roles into each route's documentation
     return Annotated[User, Depends(check)]
+
+
+def roles_of(dependant) -> tuple[Role, ...] | None:
+    """The roles a route's dependencies allow (None: the route checks no role)."""
+    for dep in dependant.dependencies:
+        found = getattr(dep.call, "roles", None) or roles_of(dep)
+        if found:
+            return found
+    return None
 
 
 # Who may do what, named once.

@@ -32,11 +32,14 @@ def record_run(
     *,
     started_at: dt.datetime,
     user: User | None = None,
+    run: MatchRun | None = None,
 ) -> MatchRun:
-    """Add the run and its proposals to the session (the caller's transaction commits)."""
+    """Add the run and its proposals to the session (the caller's transaction commits).
+
+    ``run``: a run already in the database to fill in instead of adding a new one (the
+    service's match job, whose row exists from the moment it is queued)."""
     first = next(iter(result.objective), None)
-    run = MatchRun(
-        created_by_id=user.id if user else None,
+    report = dict(
         status=MatchRunStatus.succeeded,
         panel_date=instance.panel_date,
         policy=policy.model_dump(mode="json"),
@@ -50,7 +53,12 @@ def record_run(
         started_at=started_at,
         finished_at=utcnow(),
     )
-    session.add(run)
+    if run is None:
+        run = MatchRun(created_by_id=user.id if user else None, **report)
+        session.add(run)
+    else:
+        for name, value in report.items():
+            setattr(run, name, value)
     terms = [c for c in explanation.matches.columns if c.startswith(("pen_", "pounds_"))]
     for row in explanation.matches.to_dict(orient="records"):
         run.proposals.append(ProposedMatch(

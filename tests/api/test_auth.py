@@ -81,3 +81,15 @@ def test_audit_log_is_for_admins_and_heads_of_service_and_exports(client, as_rol
 def test_openapi_documents_the_error_shape(client):
     schema = client.get("/openapi.json").json()
     assert "ErrorBody" in schema["components"]["schemas"]
+
+
+def test_every_route_but_sign_in_checks_a_role_and_documents_it(client):
+    schema = client.get("/openapi.json").json()
+    open_routes = {("/auth/token", "post")}
+    unchecked = []
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if (path, method) not in open_routes and "Roles:" not in operation.get("description", ""):
+                if path not in ("/auth/me", "/auth/sign-out"):  # any signed-in user: checked by CurrentUser
+                    unchecked.append(f"{method.upper()} {path}")
+    assert unchecked == []

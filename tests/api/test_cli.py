@@ -151,3 +151,36 @@ def test_matching_an_empty_queue_says_so(database):
     result = runner.invoke(app, ["match"])
     assert result.exit_code == 0
     assert "no open referrals to match" in result.output
+
+
+def test_users_create_reads_the_password_and_stores_only_a_hash(database):
+    made = runner.invoke(app, ["users", "create", "s.khan", "--role", "service_manager", "--full-name", "Sam Khan",
+                               "--password-stdin"], input="a long enough passphrase\n")
+    assert made.exit_code == 0, made.output
+    from models.accounts import User
+
+    with transaction(make_engine(database)) as s:
+        user = s.scalar(select(User).where(User.username == "s.khan"))
+        assert user.role.value == "service_manager"
+        assert "passphrase" not in user.password_hash and user.password_hash.startswith("$argon2id$")
+
+
+def test_users_create_refuses_an_unknown_role_and_a_short_password(database):
+    role = runner.invoke(app, ["users", "create", "x", "--role", "wizard", "--full-name", "X", "--password-stdin"],
+                         input="a long enough passphrase\n")
+    assert role.exit_code == 2 and "not a role" in role.output
+    short = runner.invoke(app, ["users", "create", "x", "--role", "director", "--full-name", "X", "--password-stdin"],
+                          input="short\n")
+    assert short.exit_code == 1 and "at least 12" in short.output
+
+
+def test_demo_users_are_created_once_per_role(database):
+    first = runner.invoke(app, ["demo", "--as-of", "2026-11-23", "--users"])
+    assert first.exit_code == 0, first.output
+    assert "demo.panel.member" in first.output and "demo only" in first.output
+    again = runner.invoke(app, ["demo", "--as-of", "2026-11-23", "--users"])
+    assert again.exit_code == 0
+    from models.accounts import User
+
+    with transaction(make_engine(database)) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 6

@@ -1,0 +1,435 @@
+"""Match jobs: a panel run solved outside the request, in a worker process of its own.
+
+The ``MatchRun`` row is the job. The service adds it (``queued``) and starts a worker,
+``python -m api.jobs RUN_ID``, which opens its own engine on the same database, claims the row
+(``running``), reports each stage in ``progress``, and fills in the same row with the solver's
+report and the proposals (``succeeded``) or the reason it could not (``failed``)::
+
+    queued -> running -> succeeded | failed
+    queued | running -> cancelled   (POST /match-runs/{id}/cancel)
+    queued | running -> failed      (the worker died, the service shut down or restarted)
+
+Why a process and not a thread: a solve can run for minutes, must not slow the service's
+requests, and must be stoppable at any moment; a process can be killed (SIGTERM, then SIGKILL),
+a thread cannot.
+
+Every change of state is one conditional UPDATE (``... WHERE status IN`` the states it may
+leave), so a cancel and the worker's last write cannot both win: whichever commits first
+decides, and the other finds the row already moved on and does nothing.
+
+Logs carry run ids, states, counts and process ids only, never anything about a young person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from matching.approvals import ApprovalPolicy
+from matching.policy import Policy
+from models.accounts import User, record
+from models.base import utcnow
+from models.db import make_engine, transaction
+from models.enums import MatchRunStatus
+from models.panel import MatchRun
+
+log = logging.getLogger("placematch.jobs")
+
+WORKER_MODULE = "api.jobs"
+ROOT = Path(__file__).resolve().parent.parent  # holds the api, matching, models packages
+ACTIVE = (MatchRunStatus.queued, MatchRunStatus.running)
+STOP_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
+INTERRUPTED = "interrupted by a service restart"
+SHUT_DOWN = "interrupted: the service shut down while it ran"
+# The unplaced young people and why, kept with the job's progress once it has succeeded (there
+# is no table for them); the API shows them at /match-runs/{id}/unplaced, not in ``progress``.
+UNPLACED_KEY = "unplaced_detail"
+STAGES = ("queued", "loading", "eligibility", "solving", "explaining", "done")
+
+
+class JobFinished(Exception):
+    """The run has already finished (or was cancelled): it cannot be cancelled now."""
+
+    def __init__(self, status: MatchRunStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+def pair_codes(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    return [f"{r}:{v}" for r, v in pairs]
+
+
+def pairs_of(codes: Iterable[str]) -> list[tuple[str, str]]:
+    return [tuple(code.split(":", 1)) for code in codes]  # type: ignore[misc]
+
+
+def _move(session: Session, run_id: int, to: MatchRunStatus, source=ACTIVE, **values) -> bool:
+    """Move the run to ``to`` only if it is still in one of the ``source`` states."""
+    result = session.execute(
+        update(MatchRun)
+        .where(MatchRun.id == run_id, MatchRun.status.in_(source))
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The service's side: start, watch, stop and recover workers.
+
+
+@dataclass
+class _Worker:
+    run_id: int
+    process: subprocess.Popen
+
+
+_workers: dict[tuple[str, int], _Worker] = {}  # (database, run id): the workers this process started
+_workers_lock = threading.Lock()
+
+
+def _db_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _register(engine: Engine, worker: _Worker) -> None:
+    with _workers_lock:
+        _workers[(_db_key(engine), worker.run_id)] = worker
+
+
+def _unregister(engine: Engine, run_id: int) -> _Worker | None:
+    with _workers_lock:
+        return _workers.pop((_db_key(engine), run_id), None)
+
+
+def _mine(engine: Engine, run_id: int) -> _Worker | None:
+    with _workers_lock:
+        return _workers.get((_db_key(engine), run_id))
+
+
+def submit(engine: Engine, *, actor: User, panel_date: dt.date, placing_authority: str, policy: Policy,
+           locks: list[tuple[str, str]], bans: list[tuple[str, str]]) -> MatchRun:
+    """Queue a run and start its worker; returns the queued run (with the worker's pid).
+
+    The row is committed before the worker starts, so the worker always finds it."""
+    with transaction(engine) as session:
+        run = MatchRun(
+            created_by_id=actor.id, status=MatchRunStatus.queued, panel_date=panel_date,
+            placing_authority=placing_authority, policy=policy.model_dump(mode="json"),
+            locks=pair_codes(locks), bans=pair_codes(bans), progress={"stage": "queued"},
+        )
+        session.add(run)
+        session.flush()
+        record(session, "match_run_submitted", "match_run", run.id, actor=actor, after={
+            "panel_date": panel_date.isoformat(), "placing_authority": placing_authority,
+            "locks": run.locks, "bans": run.bans,
+            "time_limit_seconds": policy.solver.time_limit_seconds,
+        })
+    try:
+        run.worker_pid = start_worker(engine, run.id)
+    except OSError as exc:
+        log.error("match run %s: the worker could not start (%s)", run.id, type(exc).__name__)
+        with transaction(engine) as session:
+            _move(session, run.id, MatchRunStatus.failed, error="the match worker could not start",
+                  finished_at=utcnow())
+        run.status = MatchRunStatus.failed
+    return run
+
+
+def start_worker(engine: Engine, run_id: int) -> int:
+    """Start ``python -m api.jobs RUN_ID`` on the same database; returns its pid."""
+    env = dict(os.environ)
+    # The worker's own engine: the URL (with its password) goes in its environment, never on
+    # its command line, where any user could read it.
+    env["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    process = subprocess.Popen(
+        [sys.executable, "-m", WORKER_MODULE, str(run_id)], env=env, stdin=subprocess.DEVNULL,
+        # Its own session: a Ctrl-C meant for the service does not reach it; the service stops
+        # it (on_shutdown) and records why.
+        start_new_session=True,
+    )
+    _register(engine, _Worker(run_id, process))
+    with transaction(engine) as session:
+        session.execute(update(MatchRun).where(MatchRun.id == run_id).values(worker_pid=process.pid)
+                        .execution_options(synchronize_session=False))
+    threading.Thread(target=_watch, args=(engine, run_id, process), name=f"match-run-{run_id}",
+                     daemon=True).start()
+    log.info("match run %s: worker %s started", run_id, process.pid)
+    return process.pid
+
+
+def _watch(engine: Engine, run_id: int, process: subprocess.Popen) -> None:
+    """Reap the worker when it exits; if it died without finishing the run, say so. (A worker
+    that finished, or was cancelled, leaves the run finished, and the update below does nothing.)"""
+    code = process.wait()
+    _unregister(engine, run_id)
+    message = f"the match worker stopped unexpectedly (exit code {code})"
+    try:
+        with transaction(engine) as session:
+            if _move(session, run_id, MatchRunStatus.failed, error=message, finished_at=utcnow()):
+                record(session, "match_run_failed", "match_run", run_id, actor_name="service",
+                       after={"error": message})
+                log.warning("match run %s: %s", run_id, message)
+    except Exception as exc:  # the database may be gone (a test's, or at shutdown): nothing to mark
+        log.warning("match run %s: could not record the worker's exit (%s)", run_id, type(exc).__name__)
+
+
+def is_worker(pid: int, run_id: int) -> bool:
+    """Whether ``pid`` is alive and is the worker of this run (not a process that reused its pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # another user's process: not one of ours
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.parent.exists():
+        return True  # no /proc (macOS): alive is the best we can know
+    try:
+        args = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return WORKER_MODULE.encode() in args and str(run_id).encode() in args
+
+
+def stop_worker(engine: Engine, run_id: int, pid: int | None, grace: float = STOP_GRACE_SECONDS) -> None:
+    """Stop the run's worker: SIGTERM, then SIGKILL if it has not gone within ``grace`` seconds."""
+    worker = _unregister(engine, run_id)
+    if worker is not None:
+        _terminate(worker.process, grace)
+    elif pid is not None and is_worker(pid, run_id):  # started by another service process
+        _signal_until_gone(pid, run_id, grace)
+    log.info("match run %s: worker stopped", run_id)
+
+
+def _terminate(process: subprocess.Popen, grace: float) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _signal_until_gone(pid: int, run_id: int, grace: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not is_worker(pid, run_id):
+                return
+            time.sleep(0.05)
+
+
+def cancel(engine: Engine, run_id: int, actor: User) -> MatchRun:
+    """Cancel a queued or running run and stop its worker; ``JobFinished`` if it has finished.
+
+    The row is marked first, then the worker stopped: once the cancel commits, nothing the
+    worker might still write can overwrite it."""
+    with transaction(engine) as session:
+        before = session.scalar(select(MatchRun.status).where(MatchRun.id == run_id))
+        if not _move(session, run_id, MatchRunStatus.cancelled, finished_at=utcnow()):
+            raise JobFinished(session.scalar(select(MatchRun.status).where(MatchRun.id == run_id)))
+        record(session, "match_run_cancelled", "match_run", run_id, actor=actor,
+               before={"status": before.value}, after={"status": MatchRunStatus.cancelled.value})
+    with transaction(engine) as session:
+        run = session.get(MatchRun, run_id)
+    stop_worker(engine, run_id, run.worker_pid)
+    return run
+
+
+def recover(engine: Engine) -> list[int]:
+    """At start-up: fail the runs a previous service process left queued or running whose worker
+    is gone (a run whose worker still lives, e.g. another service process's, is left to finish)."""
+    failed = []
+    with transaction(engine) as session:
+        for run in session.scalars(select(MatchRun).where(MatchRun.status.in_(ACTIVE))).all():
+            alive = _mine(engine, run.id) is not None or (
+                run.worker_pid is not None and is_worker(run.worker_pid, run.id))
+            if alive:
+                continue
+            if _move(session, run.id, MatchRunStatus.failed, error=INTERRUPTED, finished_at=utcnow()):
+                record(session, "match_run_failed", "match_run", run.id, actor_name="service",
+                       before={"status": run.status.value}, after={"error": INTERRUPTED})
+                failed.append(run.id)
+    if failed:
+        log.warning("match runs %s: %s", ", ".join(map(str, failed)), INTERRUPTED)
+    return failed
+
+
+def shutdown(engine: Engine) -> list[int]:
+    """At shutdown: stop the workers this process started on this database, failing their runs."""
+    key = _db_key(engine)
+    with _workers_lock:
+        run_ids = [run_id for (db, run_id) in _workers if db == key]
+    for run_id in run_ids:
+        with transaction(engine) as session:
+            if _move(session, run_id, MatchRunStatus.failed, error=SHUT_DOWN, finished_at=utcnow()):
+                record(session, "match_run_failed", "match_run", run_id, actor_name="service",
+                       after={"error": SHUT_DOWN})
+        stop_worker(engine, run_id, None)
+    return run_ids
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker's side: ``python -m api.jobs RUN_ID``.
+
+
+class _Stopped(Exception):
+    """The run left ``running`` under the worker (cancelled, or failed by a restart)."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    run_id: int
+    panel_date: dt.date
+    placing_authority: str
+    policy: Policy
+    locks: list[tuple[str, str]]
+    bans: list[tuple[str, str]]
+    created_by_id: int | None
+    started_at: dt.datetime
+
+
+def _claim(engine: Engine, run_id: int) -> _Job | None:
+    """queued -> running; None when the run is no longer queued (cancelled before we started)."""
+    started = utcnow()
+    with transaction(engine) as session:
+        if not _move(session, run_id, MatchRunStatus.running, source=(MatchRunStatus.queued,),
+                     started_at=started, worker_pid=os.getpid(), progress={"stage": "loading"}):
+            return None
+        run = session.get(MatchRun, run_id)
+        return _Job(run_id, run.panel_date, run.placing_authority, Policy.model_validate(run.policy),
+                    pairs_of(run.locks), pairs_of(run.bans), run.created_by_id, started)
+
+
+def _report(engine: Engine, run_id: int, progress: dict) -> None:
+    with transaction(engine) as session:
+        moved = session.execute(
+            update(MatchRun).where(MatchRun.id == run_id, MatchRun.status == MatchRunStatus.running)
+            .values(progress=progress).execution_options(synchronize_session=False)
+        ).rowcount
+    if moved != 1:
+        raise _Stopped
+
+
+def _solve(engine: Engine, job: _Job):
+    """The same steps as ``matching.panel.run_panel``, with a progress report between them."""
+    from matching.eligibility import eligible_pairs
+    from matching.engine import match
+    from matching.explain import explain
+    from matching.instance import from_database
+
+    with transaction(engine) as session:
+        instance = from_database(session, job.placing_authority, job.panel_date, locks=job.locks, bans=job.bans)
+    counts = {"young_people": len(instance.referrals), "vacancies": len(instance.vacancies)}
+    _report(engine, job.run_id, {"stage": "eligibility", **counts})
+    eligibility = eligible_pairs(instance, job.policy)
+    counts["eligible_pairs"] = len(eligibility.pairs)
+    # The min-cost flow, then CP-SAT when a side constraint needs it (one call: the engine
+    # does not report between the two).
+    _report(engine, job.run_id, {"stage": "solving", **counts})
+    result = match(instance, job.policy, eligibility=eligibility)
+    counts |= {"placed": len(result.matches), "unplaced": len(result.unplaced)}
+    _report(engine, job.run_id, {"stage": "explaining", **counts})
+    explanation = explain(result, instance, job.policy, ApprovalPolicy())
+    done = {
+        "stage": "done", **counts, "cp_sat": bool(result.model_pairs), "proven_by": result.proven_by,
+        "seconds": {k: round(float(v), 3) for k, v in result.seconds.items()},
+        UNPLACED_KEY: [
+            {"referral_id": r.referral_id, "reason": r.reason, "eligible_options": int(r.eligible_options),
+             "excluded_by": r.excluded_by, "taken_by": r.taken_by}
+            for r in explanation.unplaced.itertuples(index=False)
+        ],
+    }
+    return instance, result, explanation, done
+
+
+def _record(engine: Engine, job: _Job, instance, result, explanation, done: dict) -> bool:
+    """running -> succeeded with the proposals, in one transaction; False if it was cancelled."""
+    from matching.runs import record_run
+
+    with transaction(engine) as session:
+        if not _move(session, job.run_id, MatchRunStatus.succeeded, source=(MatchRunStatus.running,),
+                     progress=done):
+            return False
+        run = session.get(MatchRun, job.run_id)
+        user = session.get(User, job.created_by_id) if job.created_by_id else None
+        record_run(session, instance, job.policy, result, explanation, started_at=job.started_at,
+                   user=user, run=run)
+    return True
+
+
+def _fail(engine: Engine, run_id: int, message: str) -> None:
+    with transaction(engine) as session:
+        if _move(session, run_id, MatchRunStatus.failed, source=(MatchRunStatus.running,),
+                 error=message, finished_at=utcnow()):
+            record(session, "match_run_failed", "match_run", run_id, actor_name="match worker",
+                   after={"error": message})
+
+
+def run_job(engine: Engine, run_id: int) -> int:
+    """Solve one queued run and record the outcome in its row; the process's exit code."""
+    from matching.engine import MatchError
+    from matching.panel import PanelRunError
+
+    job = _claim(engine, run_id)
+    if job is None:
+        log.info("match run %s: not queued any more; nothing to do", run_id)
+        return 0
+    try:
+        outcome = _solve(engine, job)
+        recorded = _record(engine, job, *outcome)
+    except _Stopped:
+        log.info("match run %s: stopped (cancelled or interrupted)", run_id)
+        return 0
+    except (MatchError, PanelRunError) as exc:  # the panel's choices cannot hold: say which
+        _fail(engine, run_id, str(exc))
+        log.info("match run %s: failed (no proposal can honour the request)", run_id)
+        return 0
+    except Exception as exc:
+        # The traceback names code, not data; the message (which may quote data) goes only to
+        # the access-controlled run row.
+        log.error("match run %s: unexpected %s\n%s", run_id, type(exc).__name__,
+                  "".join(traceback.format_tb(exc.__traceback__)))
+        _fail(engine, run_id, f"the match worker failed unexpectedly ({type(exc).__name__}: {exc})"[:2000])
+        return 0
+    log.info("match run %s: %s", run_id, "succeeded" if recorded else "finished after it was cancelled")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        print("usage: python -m api.jobs RUN_ID  (DATABASE_URL names the database)", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s match-worker[%(process)d] %(levelname)s %(message)s")
+    engine = make_engine()
+    try:
+        return run_job(engine, int(args[0]))
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

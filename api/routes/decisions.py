@@ -1,0 +1,174 @@
+"""The panel's decisions on a match run: accept or reject a proposal, place a young person in a
+home of the panel's own choosing (override), and lock or ban pairs for the next run.
+
+Every decision carries a reason and writes an audit event; accepting or overriding creates the
+placement with its support plan and raises the approval requests the council's policy asks for
+(:mod:`api.workflow` holds the rules; these routes only translate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from api import workflow
+from api.deps import CASE_READERS, PANEL, Allowed, SessionDep
+from api.errors import ERROR_RESPONSES, ApiError
+from api.pagination import Limit, Offset, Page, page
+from matching.approvals import ApprovalPolicy
+from models.enums import DecisionKind
+from models.schemas import ApprovalRequestPublic, PlacementPublic
+
+router = APIRouter(prefix="/match-runs", tags=["decisions"], responses=ERROR_RESPONSES)
+PanelMember = Allowed(*PANEL)
+CaseReader = Allowed(*CASE_READERS)
+CouncilApprovals = Annotated[ApprovalPolicy, Depends(workflow.council_approval_policy)]
+
+_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
+
+
+@contextmanager
+def refusals_as_errors() -> Iterator[None]:
+    """The workflow's refusals in the service's one error shape (404/403/409/422)."""
+    try:
+        yield
+    except workflow.Refused as refused:
+        raise ApiError(_STATUS[refused.kind], refused.message, code=refused.code, fields=refused.fields) from None
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+REASON = Field(min_length=3, max_length=2000, description="Why the panel decided this (always required)",
+               examples=["Closest home offering enhanced support; the young person asked to stay near college."])
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class ReasonIn(StrictBody):
+    reason: str = REASON
+
+
+class PairIn(StrictBody):
+    referral_id: str = Field(min_length=1, max_length=40, pattern=ID_PATTERN, examples=["R0003"])
+    vacancy_id: str = Field(min_length=1, max_length=40, pattern=ID_PATTERN, examples=["V0049"])
+    reason: str = REASON
+
+
+class OverrideIn(PairIn):
+    confirm: bool = Field(False, description="Place the young person even though the choice breaks rules "
+                                             "(the rules are listed when it is false)")
+
+
+class DecisionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    match_run_id: Optional[int]
+    proposed_match_id: Optional[int]
+    referral_id: str
+    vacancy_id: Optional[str]
+    kind: DecisionKind
+    reason: str
+    decided_by_id: int
+    created_at: dt.datetime
+
+
+class BrokenRulePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str = Field(examples=["grade_below_good"])
+    words: str = Field(examples=["provider graded below good"])
+    detail: str = Field(examples=["requires_improvement"])
+
+
+class PlacementWithReview(PlacementPublic):
+    review_due_on: Optional[dt.date]
+    review_reason: Optional[str]
+
+
+class PlacementDecision(BaseModel):
+    """What accepting or overriding did: the decision, the placement (``active`` when no
+    approval is needed, else ``awaiting_approval``), its approval requests, and for an
+    override the rules the panel knowingly broke."""
+
+    decision: DecisionPublic
+    placement: PlacementWithReview
+    approval_requests: list[ApprovalRequestPublic]
+    broken_rules: list[BrokenRulePublic] = []
+
+
+def _placed(placed: workflow.Placed) -> PlacementDecision:
+    return PlacementDecision(
+        decision=DecisionPublic.model_validate(placed.decision),
+        placement=PlacementWithReview.model_validate(placed.placement),
+        approval_requests=[ApprovalRequestPublic.model_validate(r) for r in placed.requests],
+        broken_rules=[BrokenRulePublic.model_validate(b) for b in placed.broken_rules],
+    )
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@router.post("/{run_id}/proposals/{proposal_id}/accept", response_model=PlacementDecision, status_code=201,
+             summary="Accept a proposal: create the placement and its approval requests")
+def accept(run_id: int, proposal_id: int, body: ReasonIn, session: SessionDep, user: PanelMember,
+           approvals: CouncilApprovals):
+    """Creates the placement with its support plan (the planned step down included), takes a
+    bed of the vacancy and raises the approvals the council's policy asks for. 409 when the
+    vacancy has no free bed, the young person already has a live placement, or the proposal
+    was already decided."""
+    with refusals_as_errors():
+        return _placed(workflow.accept_proposal(session, user, run_id, proposal_id, body.reason, approvals))
+
+
+@router.post("/{run_id}/proposals/{proposal_id}/reject", response_model=DecisionPublic, status_code=201,
+             summary="Reject a proposal (the young person stays in the queue)")
+def reject(run_id: int, proposal_id: int, body: ReasonIn, session: SessionDep, user: PanelMember):
+    with refusals_as_errors():
+        return DecisionPublic.model_validate(workflow.reject_proposal(session, user, run_id, proposal_id, body.reason))
+
+
+@router.post("/{run_id}/override", response_model=PlacementDecision, status_code=201,
+             summary="Place a young person in a home of the panel's own choosing")
+def override(run_id: int, body: OverrideIn, session: SessionDep, user: PanelMember, approvals: CouncilApprovals):
+    """The choice is scored and checked against every rule (``matching.analyze``). If it breaks
+    any and ``confirm`` is false, the answer is 409 ``rules_broken`` listing each rule in
+    ``fields`` (path ``rule:<code>``) and nothing is written; with ``confirm`` true the
+    placement is created as for an accepted proposal and the broken rules are kept in the
+    decision's reason, the audit log and the approval requests."""
+    with refusals_as_errors():
+        return _placed(workflow.override(session, user, run_id, body.referral_id, body.vacancy_id, body.reason,
+                                         body.confirm, approvals))
+
+
+@router.post("/{run_id}/locks", response_model=DecisionPublic, status_code=201,
+             summary="Lock a young person to a vacancy for the next run")
+def lock(run_id: int, body: PairIn, session: SessionDep, user: PanelMember):
+    with refusals_as_errors():
+        return DecisionPublic.model_validate(workflow.record_lock_or_ban(
+            session, user, run_id, DecisionKind.lock, body.referral_id, body.vacancy_id, body.reason))
+
+
+@router.post("/{run_id}/bans", response_model=DecisionPublic, status_code=201,
+             summary="Ban a young person from a vacancy for the next run")
+def ban(run_id: int, body: PairIn, session: SessionDep, user: PanelMember):
+    with refusals_as_errors():
+        return DecisionPublic.model_validate(workflow.record_lock_or_ban(
+            session, user, run_id, DecisionKind.ban, body.referral_id, body.vacancy_id, body.reason))
+
+
+@router.get("/{run_id}/decisions", response_model=Page[DecisionPublic],
+            summary="The panel's decisions on a run, in the order made")
+def list_decisions(run_id: int, session: SessionDep, _: CaseReader, limit: Limit = 100, offset: Offset = 0,
+                   kind: DecisionKind | None = None):
+    with refusals_as_errors():
+        workflow.get_run(session, run_id)
+    return page(session, workflow.decisions_query(run_id, kind), limit, offset, DecisionPublic)
