@@ -6,31 +6,19 @@ import csv
 import datetime as dt
 import io
 import json
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import AUDITORS, Allowed, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.pagination import Limit, Offset, Page, page
 from models.accounts import AuditEvent
+from models.schemas import AuditEventPublic
 
 router = APIRouter(prefix="/audit-events", tags=["audit"], responses=ERROR_RESPONSES)
 Auditor = Allowed(*AUDITORS)
-
-
-class AuditEventPublic(BaseModel):
-    id: int
-    at: dt.datetime
-    actor: str
-    action: str
-    entity_type: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 def _query(entity_type, entity_id, actor, action, since, until):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -14,18 +13,10 @@ from api.pagination import Limit, Offset, Page, page
 from api.security import MIN_PASSWORD_LENGTH, hash_password
 from models.accounts import User, record
 from models.enums import Role
+from models.schemas import UserPublic
 
 router = APIRouter(prefix="/users", tags=["users"], responses=ERROR_RESPONSES)
 Admin = Allowed(Role.admin)
-
-
-class UserPublic(BaseModel):
-    id: int
-    username: str
-    full_name: str
-    role: Role
-    active: bool
-    created_at: dt.datetime
 
 
 class UserCreate(BaseModel):
