@@ -338,6 +338,7 @@ def _solve(engine: Engine, job: _Job):
     from matching.engine import match
     from matching.explain import explain
     from matching.instance import from_database
+    from matching.scoring import totals
 
     with transaction(engine) as session:
         instance = from_database(session, job.placing_authority, job.panel_date, locks=job.locks, bans=job.bans)
@@ -345,10 +346,17 @@ def _solve(engine: Engine, job: _Job):
     _report(engine, job.run_id, {"stage": "eligibility", **counts})
     eligibility = eligible_pairs(instance, job.policy)
     counts["eligible_pairs"] = len(eligibility.pairs)
-    # The min-cost flow, then CP-SAT when a side constraint needs it (one call: the engine
-    # does not report between the two).
+    # The min-cost flow, then CP-SAT when a side constraint needs it; each feasible proposal
+    # the engine finds on the way is shown as the best so far.
     _report(engine, job.run_id, {"stage": "solving", **counts})
-    result = match(instance, job.policy, eligibility=eligibility)
+
+    def best_so_far(stage: str, proposal) -> None:
+        _report(engine, job.run_id, {"stage": "solving", **counts, "best_so_far": {
+            "found_by": stage, "placed": len(proposal), "objective": totals(proposal, job.policy),
+            "pairs": pair_codes(zip(proposal["referral_id"], proposal["vacancy_id"], strict=True)),
+        }})
+
+    result = match(instance, job.policy, eligibility=eligibility, on_progress=best_so_far)
     counts |= {"placed": len(result.matches), "unplaced": len(result.unplaced)}
     _report(engine, job.run_id, {"stage": "explaining", **counts})
     explanation = explain(result, instance, job.policy, ApprovalPolicy())

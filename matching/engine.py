@@ -28,6 +28,7 @@ import dataclasses
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -214,7 +215,8 @@ def _held_side(side: Side, held: pd.DataFrame) -> Side:
 
 
 def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, found: list, side: Side,
-                          policy: Policy, time_limit: float) -> tuple[pd.DataFrame, list, int]:
+                          policy: Policy, time_limit: float,
+                          report: Callable[[str, pd.DataFrame], None]) -> tuple[pd.DataFrame, list, int]:
     """Improve a feasible proposal one neighbourhood at a time: around each broken side
     constraint of the flow, CP-SAT re-decides a few hundred young people with everyone else
     held. Every step starts from a feasible proposal, so each only improves it."""
@@ -237,6 +239,7 @@ def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, found: list,
             continue  # keep the current proposal for these young people
         stages.extend(solution.stages)
         current = pd.concat([held, solution.chosen]).sort_index()
+        report("neighbourhood", current)
     return current, stages, largest
 
 
@@ -268,10 +271,15 @@ def match(
     eligibility=None,
     force_cp_sat: bool = False,
     time_limit: float | None = None,
+    on_progress: Callable[[str, pd.DataFrame], None] | None = None,
 ) -> MatchResult:
     """Match the whole queue. ``eligibility``: a precomputed Eligibility (pairs, funnel,
     seconds); ``force_cp_sat``: solve with CP-SAT even when the flow already proves optimality
-    (tests compare the two); ``time_limit`` overrides the policy's."""
+    (tests compare the two); ``time_limit`` overrides the policy's; ``on_progress(stage,
+    proposal)`` hears of each feasible proposal as it is found (the service shows the best so
+    far while CP-SAT works): "min_cost_flow" (proven), "warm_start" (the flow, repaired),
+    "neighbourhood" (each improvement on a very large queue)."""
+    report = on_progress or (lambda stage, proposal: None)
     started = time.perf_counter()
     seconds = {"eligibility": 0.0, "scoring": 0.0, "flow": 0.0, "cp_sat": 0.0}
     if eligibility is None:
@@ -309,6 +317,7 @@ def match(
     model_size = 0
     if flow.exact and not flow_breaches and not force_cp_sat:
         chosen, status, proven_by = flow_chosen, "OPTIMAL", "min_cost_flow"
+        report("min_cost_flow", chosen)
     else:
         t = time.perf_counter()
         # The warm start: the flow's solution with what breaks a side constraint dropped.
@@ -322,11 +331,13 @@ def match(
     else:
         t = time.perf_counter()
         feasible_start = not constraints.breaches(best, side)
+        if feasible_start:
+            report("warm_start", best)
         names = [name for name, _ in levels(policy)]
         if len(kept) > FULL_MODEL_PAIRS and flow_breaches and feasible_start:
             chosen, stages, model_size = _solve_neighbourhoods(
                 kept, best, flow_breaches, side, policy,
-                policy.solver.time_limit_seconds if time_limit is None else time_limit)
+                policy.solver.time_limit_seconds if time_limit is None else time_limit, report)
             status, proven_by = "FEASIBLE", None  # a neighbourhood proves nothing on its own
             best_bound = dict.fromkeys(names, float("nan"))
         else:

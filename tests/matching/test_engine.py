@@ -118,6 +118,25 @@ def test_cp_sat_takes_over_when_a_side_constraint_binds():
     assert_sound(result, inst, POLICY)
 
 
+def test_progress_reports_the_proven_flow_or_a_feasible_warm_start():
+    heard = []
+    inst = make_instance([referral("R1")], [vacancy("V1")])
+    match(inst, POLICY, eligibility=given(inst, POLICY), on_progress=lambda stage, p: heard.append((stage, len(p))))
+    assert heard == [("min_cost_flow", 1)]
+
+    heard.clear()
+    a = referral("R1", risks_to_self=["sexual_exploitation"])
+    b = referral("R2", risks_to_others=["sexual"])
+    inst = make_instance([a, b], [vacancy("V1", property_id="P1", beds=2), vacancy("V2", 9.0, property_id="P2")])
+    result = match(inst, POLICY, eligibility=given(inst, POLICY),
+                   on_progress=lambda stage, p: heard.append((stage, p.copy())))
+    assert [stage for stage, _ in heard] == ["warm_start"]
+    start = heard[0][1]
+    # The best so far is a real proposal (no side constraint broken), never better than the end.
+    assert checker.check(start, inst, POLICY) == []
+    assert len(start) <= len(result.matches)
+
+
 # --- each side constraint, allowed / refused, end to end -----------------------------------------
 
 
