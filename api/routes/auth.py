@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from api.deps import CurrentUser, SessionDep, bearer, token_of
+from api.deps import SESSION_COOKIE, CurrentUser, SessionDep, bearer, token_of
 from api.errors import ERROR_RESPONSES, ApiError
-from api.security import check_password, issue_token, revoke_token
+from api.security import TOKEN_HOURS, check_password, issue_token, revoke_token
 from models.accounts import User, record
 from models.enums import Role
 
@@ -59,3 +59,20 @@ class Me(BaseModel):
 @router.get("/me", response_model=Me, summary="Who is signed in")
 def me(user: CurrentUser) -> Me:
     return Me(username=user.username, full_name=user.full_name, role=user.role)
+
+
+@router.post("/session", response_model=Me, summary="Sign in for the pages: the token goes in a session cookie")
+def start_session(request: Request, response: Response, session: SessionDep,
+                  username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Me:
+    user, value, _ = sign_in(session, username, password)
+    # HttpOnly: page scripts cannot read it; SameSite=Strict: other sites cannot send it.
+    response.set_cookie(SESSION_COOKIE, value, max_age=TOKEN_HOURS * 3600, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
+    return Me(username=user.username, full_name=user.full_name, role=user.role)
+
+
+@router.delete("/session", status_code=204, summary="Sign out of the pages: revoke the session and clear its cookie")
+def end_session(request: Request, response: Response, user: CurrentUser, session: SessionDep) -> None:
+    revoke_token(session, request.cookies.get(SESSION_COOKIE, ""))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    record(session, "sign_out", "user", user.id, actor=user)

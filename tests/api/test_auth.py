@@ -85,11 +85,27 @@ def test_openapi_documents_the_error_shape(client):
 
 def test_every_route_but_sign_in_checks_a_role_and_documents_it(client):
     schema = client.get("/openapi.json").json()
-    open_routes = {("/auth/token", "post")}
+    open_routes = {("/auth/token", "post"), ("/auth/session", "post")}
     unchecked = []
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             if (path, method) not in open_routes and "Roles:" not in operation.get("description", ""):
-                if path not in ("/auth/me", "/auth/sign-out"):  # any signed-in user: checked by CurrentUser
+                if path not in ("/auth/me", "/auth/sign-out", "/auth/session"):  # any signed-in user
                     unchecked.append(f"{method.upper()} {path}")
     assert unchecked == []
+
+
+def test_pages_sign_in_with_an_http_only_session_cookie_and_sign_out_revokes_it(client):
+    started = client.post("/auth/session", data={"username": "director", "password": PASSWORD})
+    assert started.status_code == 200
+    cookie = started.headers["set-cookie"]
+    assert "placematch_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert client.get("/auth/me").json()["role"] == "director"  # the client keeps the cookie
+    value = client.cookies.get("placematch_session")
+    assert client.delete("/auth/session").status_code == 204
+    client.cookies.clear()
+    client.cookies.set("placematch_session", value)
+    assert client.get("/auth/me").status_code == 401  # revoked, not just forgotten
+    client.cookies.clear()
+    refused = client.post("/auth/session", data={"username": "director", "password": "wrong password here"})
+    assert refused.status_code == 401 and "set-cookie" not in refused.headers
