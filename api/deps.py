@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -37,6 +37,10 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# A record's number in a path: bounded as the databases store it (PostgreSQL INTEGER), so an
+# impossible id is refused as invalid input rather than reaching the database.
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -84,6 +85,13 @@ def install(app: FastAPI) -> None:
     async def stale(_: Request, exc: StaleDataError):
         return _respond(409, "stale", "someone else changed this record first: reload it and decide again")
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(_: Request, exc: Exception):
+        # An id or offset beyond what the database can hold (SQLite: 64 bits, PostgreSQL
+        # INTEGER: 32 bits) cannot name anything: say so instead of failing with a 500.
+        return _respond(422, "invalid_input", "a number in the request is out of range")
+
     @app.exception_handler(ImportFailed)
     async def refused_file(_: Request, exc: ImportFailed):
         fields = [FieldProblem(path=" ".join(x for x in (e.file, f"row {e.row}" if e.row is not None else "",
@@ -95,4 +103,4 @@ def install(app: FastAPI) -> None:
 
 # For OpenAPI: every route documents the shape of its errors.
 ERROR_RESPONSES = {status: {"model": ErrorBody, "description": CODES[status].replace("_", " ")}
-                   for status in (401, 403, 404, 409, 422)}
+                   for status in (400, 401, 403, 404, 409, 422)}

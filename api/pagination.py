@@ -20,7 +20,7 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items")]
-Offset = Annotated[int, Query(ge=0, description="Skip this many items")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Skip this many items")]
 
 
 def page(session: Session, query: Select, limit: int, offset: int, schema) -> dict:

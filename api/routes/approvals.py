@@ -7,13 +7,13 @@ answer is 409 ``stale`` and nothing changes."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api import workflow
-from api.deps import CASE_READERS, MANAGERS, Allowed, SessionDep
+from api.deps import CASE_READERS, MANAGERS, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.pagination import Limit, Offset, Page, page
 from api.routes.decisions import REASON, PlacementWithReview, StrictBody, refusals_as_errors
@@ -58,7 +58,7 @@ def _decided(outcome: workflow.ApprovalDecided) -> ApprovalDecision:
 def list_requests(session: SessionDep, user: CaseReader, limit: Limit = 50, offset: Offset = 0,
                   role: Role | Literal["any"] | None = None,
                   status: ApprovalStatus | Literal["any"] = ApprovalStatus.pending,
-                  placement_id: int | None = None):
+                  placement_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
     """Without ``role``, a manager (service manager, head of service, director) sees the
     requests for their own role and a panel member sees every role's; ``role=any`` shows all.
     ``status`` is ``pending`` unless asked (``any`` for every status)."""
@@ -70,7 +70,7 @@ def list_requests(session: SessionDep, user: CaseReader, limit: Limit = 50, offs
 
 
 @router.get("/{request_id}", response_model=ApprovalDetail, summary="One approval request with its placement")
-def get_request(request_id: int, session: SessionDep, _: CaseReader):
+def get_request(request_id: RecordId, session: SessionDep, _: CaseReader):
     with refusals_as_errors():
         request = workflow.get_request(session, request_id)
     placement = session.get(Placement, request.placement_id)
@@ -80,7 +80,7 @@ def get_request(request_id: int, session: SessionDep, _: CaseReader):
 
 @router.post("/{request_id}/approve", response_model=ApprovalDecision,
              summary="Approve a request (only its role); the placement is active once all are approved")
-def approve(request_id: int, body: ApprovalDecisionIn, session: SessionDep, user: Manager):
+def approve(request_id: RecordId, body: ApprovalDecisionIn, session: SessionDep, user: Manager):
     with refusals_as_errors():
         return _decided(workflow.decide_approval(session, user, request_id, approve=True, reason=body.reason,
                                                  version=body.version))
@@ -88,7 +88,7 @@ def approve(request_id: int, body: ApprovalDecisionIn, session: SessionDep, user
 
 @router.post("/{request_id}/reject", response_model=ApprovalDecision,
              summary="Reject a request (only its role): the placement goes back to the panel")
-def reject(request_id: int, body: ApprovalDecisionIn, session: SessionDep, user: Manager):
+def reject(request_id: RecordId, body: ApprovalDecisionIn, session: SessionDep, user: Manager):
     with refusals_as_errors():
         return _decided(workflow.decide_approval(session, user, request_id, approve=False, reason=body.reason,
                                                  version=body.version))

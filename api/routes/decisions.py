@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import workflow
-from api.deps import CASE_READERS, PANEL, Allowed, SessionDep
+from api.deps import CASE_READERS, PANEL, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import Limit, Offset, Page, page
 from matching.approvals import ApprovalPolicy
@@ -119,7 +119,7 @@ def _placed(placed: workflow.Placed) -> PlacementDecision:
 
 @router.post("/{run_id}/proposals/{proposal_id}/accept", response_model=PlacementDecision, status_code=201,
              summary="Accept a proposal: create the placement and its approval requests")
-def accept(run_id: int, proposal_id: int, body: ReasonIn, session: SessionDep, user: PanelMember,
+def accept(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: SessionDep, user: PanelMember,
            approvals: CouncilApprovals):
     """Creates the placement with its support plan (the planned step down included), takes a
     bed of the vacancy and raises the approvals the council's policy asks for. 409 when the
@@ -131,14 +131,14 @@ def accept(run_id: int, proposal_id: int, body: ReasonIn, session: SessionDep, u
 
 @router.post("/{run_id}/proposals/{proposal_id}/reject", response_model=DecisionPublic, status_code=201,
              summary="Reject a proposal (the young person stays in the queue)")
-def reject(run_id: int, proposal_id: int, body: ReasonIn, session: SessionDep, user: PanelMember):
+def reject(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
         return DecisionPublic.model_validate(workflow.reject_proposal(session, user, run_id, proposal_id, body.reason))
 
 
 @router.post("/{run_id}/override", response_model=PlacementDecision, status_code=201,
              summary="Place a young person in a home of the panel's own choosing")
-def override(run_id: int, body: OverrideIn, session: SessionDep, user: PanelMember, approvals: CouncilApprovals):
+def override(run_id: RecordId, body: OverrideIn, session: SessionDep, user: PanelMember, approvals: CouncilApprovals):
     """The choice is scored and checked against every rule (``matching.analyze``). If it breaks
     any and ``confirm`` is false, the answer is 409 ``rules_broken`` listing each rule in
     ``fields`` (path ``rule:<code>``) and nothing is written; with ``confirm`` true the
@@ -151,7 +151,7 @@ def override(run_id: int, body: OverrideIn, session: SessionDep, user: PanelMemb
 
 @router.post("/{run_id}/locks", response_model=DecisionPublic, status_code=201,
              summary="Lock a young person to a vacancy for the next run")
-def lock(run_id: int, body: PairIn, session: SessionDep, user: PanelMember):
+def lock(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
         return DecisionPublic.model_validate(workflow.record_lock_or_ban(
             session, user, run_id, DecisionKind.lock, body.referral_id, body.vacancy_id, body.reason))
@@ -159,7 +159,7 @@ def lock(run_id: int, body: PairIn, session: SessionDep, user: PanelMember):
 
 @router.post("/{run_id}/bans", response_model=DecisionPublic, status_code=201,
              summary="Ban a young person from a vacancy for the next run")
-def ban(run_id: int, body: PairIn, session: SessionDep, user: PanelMember):
+def ban(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
         return DecisionPublic.model_validate(workflow.record_lock_or_ban(
             session, user, run_id, DecisionKind.ban, body.referral_id, body.vacancy_id, body.reason))
@@ -167,7 +167,7 @@ def ban(run_id: int, body: PairIn, session: SessionDep, user: PanelMember):
 
 @router.get("/{run_id}/decisions", response_model=Page[DecisionPublic],
             summary="The panel's decisions on a run, in the order made")
-def list_decisions(run_id: int, session: SessionDep, _: CaseReader, limit: Limit = 100, offset: Offset = 0,
+def list_decisions(run_id: RecordId, session: SessionDep, _: CaseReader, limit: Limit = 100, offset: Offset = 0,
                    kind: DecisionKind | None = None):
     with refusals_as_errors():
         workflow.get_run(session, run_id)

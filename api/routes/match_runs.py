@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, select
 
 from api import jobs
-from api.deps import MANAGERS, PANEL, Allowed, SessionDep, get_engine
+from api.deps import MANAGERS, PANEL, Allowed, RecordId, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.pagination import Limit, Offset, Page, page
 from matching.policy import Policy
@@ -236,13 +236,13 @@ def list_runs(session: SessionDep, _: Reader, limit: Limit = 50, offset: Offset 
 
 @router.get("/{run_id}", response_model=MatchRunDetail,
             summary="A match run: its progress, the solver's report, the proposals and the alternatives")
-def get_run(run_id: int, session: SessionDep, _: Reader):
+def get_run(run_id: RecordId, session: SessionDep, _: Reader):
     return detail(_run(session, run_id))
 
 
 @router.get("/{run_id}/unplaced", response_model=Page[UnplacedPublic],
             summary="The young people a succeeded run left without a proposal, and why")
-def unplaced(run_id: int, session: SessionDep, _: Reader, limit: Limit = 100, offset: Offset = 0):
+def unplaced(run_id: RecordId, session: SessionDep, _: Reader, limit: Limit = 100, offset: Offset = 0):
     run = _run(session, run_id)
     if run.status != MatchRunStatus.succeeded:
         raise ApiError(409, f"match run {run_id} is {run.status.value}: who is unplaced is known once it has succeeded")
@@ -254,7 +254,7 @@ def unplaced(run_id: int, session: SessionDep, _: Reader, limit: Limit = 100, of
 
 @router.post("/{run_id}/cancel", response_model=MatchRunSummary,
              summary="Cancel a queued or running match run (its worker is stopped)")
-def cancel_run(run_id: int, session: SessionDep, engine: EngineDep, user: Panel):
+def cancel_run(run_id: RecordId, session: SessionDep, engine: EngineDep, user: Panel):
     _run(session, run_id)
     try:
         run = jobs.cancel(engine, run_id, user)

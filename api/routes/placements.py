@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from api.deps import CASE_READERS, Allowed, SessionDep
+from api.deps import CASE_READERS, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, not_found
 from api.pagination import Limit, Offset, Page, page
 from models.enums import PlacementStatus, Tier
@@ -60,7 +60,7 @@ def list_placements(session: SessionDep, _: CaseReader, limit: Limit = 50, offse
 
 
 @router.get("/{placement_id}", response_model=PlacementDetail, summary="One placement with its support plan")
-def get_placement(placement_id: int, session: SessionDep, _: CaseReader):
+def get_placement(placement_id: RecordId, session: SessionDep, _: CaseReader):
     placement = session.get(Placement, placement_id, options=[_WITH_PLAN])
     if placement is None:
         raise not_found("placement", placement_id)

@@ -16,7 +16,7 @@ from pydantic import field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from api.deps import ANYONE, COMMISSIONING, Allowed, SessionDep
+from api.deps import ANYONE, COMMISSIONING, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, not_found
 from api.pagination import Limit, Offset, Page, page
 from api.routes.referrals import EngineDep, ImportResult, import_upload
@@ -166,7 +166,7 @@ def list_frameworks(session: SessionDep, _: SignedIn, limit: Limit = 50, offset:
 
 @frameworks.get("/{framework_id}", response_model=FrameworkDetail,
                 summary="One framework with its lots and tier prices")
-def get_framework(framework_id: int, session: SessionDep, _: SignedIn):
+def get_framework(framework_id: RecordId, session: SessionDep, _: SignedIn):
     return FrameworkDetail.model_validate(_one(session, Framework, framework_id, "framework", _WITH_PRICES))
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import Allowed, SessionDep
+from api.deps import Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.pagination import Limit, Offset, Page, page
 from api.security import MIN_PASSWORD_LENGTH, hash_password
@@ -63,7 +63,7 @@ def add_user(body: UserCreate, session: SessionDep, admin: Admin):
 
 
 @router.patch("/{user_id}", response_model=UserPublic, summary="Change a user's name, role, password or access")
-def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: Admin):
+def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin: Admin):
     user = session.get(User, user_id)
     if user is None:
         raise not_found("user", user_id)
