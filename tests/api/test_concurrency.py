@@ -128,7 +128,8 @@ def _two_young_people_for_one_vacancy(engine, run: int) -> tuple[dict, dict]:
         if len(by_referral) >= 2:
             first, second = sorted(by_referral)[:2]
             return by_referral[first], by_referral[second]
-    pytest.skip("no vacancy in the demo run is an option for two young people")
+    # The demo is built from a fixed seed: losing this case means the demo changed, not a skip.
+    pytest.fail("no vacancy in the demo run is an option for two young people")
 
 
 def test_two_panel_members_taking_the_last_bed_at_once_one_wins(service, engine, monkeypatch):
