@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 import api.routes
-from api import errors
+from api import errors, jobs
 from api.deps import roles_of
 from models.db import make_engine
 
@@ -31,7 +31,9 @@ def _route_modules():
         yield importlib.import_module(f"api.routes.{info.name}")
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, *, warm_workers: bool = False) -> FastAPI:
+    """The service on ``engine``. ``warm_workers``: keep a match worker started ahead of the
+    next job (see api.jobs), as ``placematch serve`` does; tests start theirs as they need them."""
     engine = engine or make_engine()
     modules = list(_route_modules())
 
@@ -41,6 +43,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             start = getattr(module, "on_startup", None)
             if start is not None:
                 start(engine)
+        if warm_workers:
+            jobs.keep_warm(engine)
         yield
         for module in modules:
             stop = getattr(module, "on_shutdown", None)
@@ -56,6 +60,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             _document_roles(router)
             app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app on the database DATABASE_URL names: the factory each ``placematch serve
+    --workers N`` process calls (uvicorn starts the processes, so each builds its own engine)."""
+    return create_app(make_engine(), warm_workers=True)
 
 
 def _document_roles(router: APIRouter) -> None:

@@ -324,15 +324,24 @@ def _demo_users(engine: Engine) -> list[tuple[str, str]]:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (localhost by default)"),
     port: int = typer.Option(8000, help="Port"),
+    workers: int = typer.Option(1, min=1, max=64, help="Service processes (about one per CPU core for many users)"),
 ) -> None:
     """Serve the API (and its docs at /docs) on the database named by DATABASE_URL."""
     import uvicorn
 
     from api.app import create_app
 
-    engine = _engine()
-    out.print(f"placematch service on http://{host}:{port} (API docs: http://{host}:{port}/docs), database {_where()}")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    engine = _engine()  # brings the schema up to date once, before any process serves
+    out.print(f"placematch service on http://{host}:{port} (API docs: http://{host}:{port}/docs), database {_where()}"
+              + (f", {workers} processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(create_app(engine, warm_workers=True), host=host, port=port, log_level="warning")
+    else:
+        # Several processes: uvicorn imports the factory in each (the database is the one truth
+        # they share; match workers are found through it, see api.jobs).
+        engine.dispose()
+        uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,10 +7,13 @@ user reaches by default, and the pages use the same checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -25,15 +28,57 @@ SESSION_COOKIE = "placematch_session"
 bearer = HTTPBearer(auto_error=False, description="The token from POST /auth/token")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # async: no I/O, so FastAPI calls it on the event loop instead of a worker thread
     return request.app.state.engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    with session_factory(engine)() as session:
-        with session.begin():
+# At most this many requests of one service process hold a database session at once; the rest
+# wait their turn on the event loop, holding nothing. A session keeps its connection from first
+# use to its commit, and the commit needs a worker thread: without this bound, requests waiting
+# for a pooled connection (each in a worker thread) can take every thread while the requests
+# holding the connections wait for a thread to commit in, and the service stalls. Below the
+# connection pool's 15 (SQLAlchemy's default 5 + 10 overflow) and anyio's 40 threads.
+SESSIONS_PER_PROCESS = 10
+_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def _session_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()  # one per loop: a semaphore belongs to the loop it waits on
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(SESSIONS_PER_PROCESS)
+    return slots
+
+
+async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error.
+
+    An async generator on purpose: a sync one would hold a worker thread for the whole request
+    (FastAPI runs it in one thread from start to end). Opening a session does no I/O (it
+    connects on first use, in the route's thread); the commit or rollback at the end runs in a
+    worker thread, before the answer is sent, so a failed commit (a stale version) still becomes
+    409.
+    """
+    async with _session_slots():
+        session = session_factory(engine)()
+        session.begin()
+        try:
             yield session
+        except BaseException:
+            await run_in_threadpool(_finish, session, False)
+            raise
+        await run_in_threadpool(_finish, session, True)
+
+
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -69,7 +114,7 @@ def Allowed(*roles: Role):  # noqa: N802 (reads as a type in route signatures)
     """A dependency that lets only these roles through (403 for anyone else)."""
     names = ", ".join(r.value for r in roles)
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:  # no I/O: runs on the event loop
         if user.role not in roles:
             raise ApiError(403, f"this needs one of these roles: {names}", code="forbidden")
         return user

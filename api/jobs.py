@@ -9,6 +9,12 @@ report and the proposals (``succeeded``) or the reason it could not (``failed``)
     queued | running -> cancelled   (POST /match-runs/{id}/cancel)
     queued | running -> failed      (the worker died, the service shut down or restarted)
 
+Warm workers: starting Python and importing the solver and pandas takes about a second, more
+than a panel-sized solve. So a service that keeps workers warm (``placematch serve``) starts the
+next job's worker ahead of time, ``python -m api.jobs --wait``, which imports everything and
+waits for a run id on its standard input; a job is handed to it and a new spare is started. A
+spare whose service has gone sees its input close and exits.
+
 Why a process and not a thread: a solve can run for minutes, must not slow the service's
 requests, and must be stoppable at any moment; a process can be killed (SIGTERM, then SIGKILL),
 a thread cannot.
@@ -22,6 +28,7 @@ Logs carry run ids, states, counts and process ids only, never anything about a 
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import logging
 import os
@@ -35,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from matching.approvals import ApprovalPolicy
@@ -149,19 +156,67 @@ def submit(engine: Engine, *, actor: User, panel_date: dt.date, placing_authorit
     return run
 
 
-def start_worker(engine: Engine, run_id: int) -> int:
-    """Start ``python -m api.jobs RUN_ID`` on the same database; returns its pid."""
+_spares: dict[str, subprocess.Popen] = {}  # database: a worker waiting for its run (``--wait``)
+_warm: set[str] = set()  # the databases whose service keeps a spare ready
+
+
+def keep_warm(engine: Engine) -> None:
+    """Keep a worker ready for this database's next job from now on (``placematch serve``)."""
+    with _workers_lock:
+        _warm.add(_db_key(engine))
+    _refill(engine)
+
+
+def _spawn(engine: Engine) -> subprocess.Popen:
     env = dict(os.environ)
     # The worker's own engine: the URL (with its password) goes in its environment, never on
     # its command line, where any user could read it.
     env["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    process = subprocess.Popen(
-        [sys.executable, "-m", WORKER_MODULE, str(run_id)], env=env, stdin=subprocess.DEVNULL,
+    return subprocess.Popen(
+        [sys.executable, "-m", WORKER_MODULE, "--wait"], env=env, stdin=subprocess.PIPE,
         # Its own session: a Ctrl-C meant for the service does not reach it; the service stops
         # it (on_shutdown) and records why.
         start_new_session=True,
     )
+
+
+def _refill(engine: Engine) -> None:
+    """Start a spare for this database if its service keeps one and has none (or it died)."""
+    key = _db_key(engine)
+    with _workers_lock:
+        spare = _spares.get(key)
+        if key not in _warm or (spare is not None and spare.poll() is None):
+            return
+        _spares[key] = _spawn(engine)
+
+
+def spare_pid(engine: Engine) -> int | None:
+    """The pid of the worker waiting for this database's next job, if there is one."""
+    with _workers_lock:
+        spare = _spares.get(_db_key(engine))
+    return spare.pid if spare is not None and spare.poll() is None else None
+
+
+def _take_spare(engine: Engine) -> subprocess.Popen:
+    with _workers_lock:
+        spare = _spares.pop(_db_key(engine), None)
+    if spare is not None and spare.poll() is None:
+        return spare
+    return _spawn(engine)  # none ready: a cold start, the job waits for the imports
+
+
+def start_worker(engine: Engine, run_id: int) -> int:
+    """Hand the run to a worker (the spare, or a new one) on the same database; returns its pid."""
+    process = _take_spare(engine)
+    try:
+        process.stdin.write(f"{run_id}\n".encode())
+        process.stdin.close()
+    except OSError:  # it died waiting: start one for this run
+        _terminate(process, 0.0)
+        process = _spawn(engine)
+        process.stdin.write(f"{run_id}\n".encode())
+        process.stdin.close()
     _register(engine, _Worker(run_id, process))
     with transaction(engine) as session:
         session.execute(update(MatchRun).where(MatchRun.id == run_id).values(worker_pid=process.pid)
@@ -169,6 +224,7 @@ def start_worker(engine: Engine, run_id: int) -> int:
     threading.Thread(target=_watch, args=(engine, run_id, process), name=f"match-run-{run_id}",
                      daemon=True).start()
     log.info("match run %s: worker %s started", run_id, process.pid)
+    _refill(engine)  # the next job's, importing while this one solves
     return process.pid
 
 
@@ -188,6 +244,11 @@ def _watch(engine: Engine, run_id: int, process: subprocess.Popen) -> None:
         log.warning("match run %s: could not record the worker's exit (%s)", run_id, type(exc).__name__)
 
 
+def process_name(run_id: int) -> str:
+    """The name a worker takes once it has its run (Linux keeps 15 bytes of it)."""
+    return f"pmrun{run_id}"[:15]
+
+
 def is_worker(pid: int, run_id: int) -> bool:
     """Whether ``pid`` is alive and is the worker of this run (not a process that reused its pid)."""
     try:
@@ -196,14 +257,23 @@ def is_worker(pid: int, run_id: int) -> bool:
         return False
     except PermissionError:
         return False  # another user's process: not one of ours
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.parent.parent.exists():
+    comm = Path(f"/proc/{pid}/comm")
+    if not comm.parent.parent.exists():
         return True  # no /proc (macOS): alive is the best we can know
     try:
-        args = cmdline.read_bytes().split(b"\0")
+        return comm.read_text().strip() == process_name(run_id)
     except OSError:
         return False
-    return WORKER_MODULE.encode() in args and str(run_id).encode() in args
+
+
+def _take_name(run_id: int) -> None:
+    """Name this process for its run (see is_worker); a spare's command line cannot say which
+    run it took, its name can. PR_SET_NAME is Linux's; elsewhere is_worker does without."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, ctypes.c_char_p(process_name(run_id).encode()), 0, 0, 0)  # 15: PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
 
 
 def stop_worker(engine: Engine, run_id: int, pid: int | None, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -277,8 +347,14 @@ def recover(engine: Engine) -> list[int]:
 
 
 def shutdown(engine: Engine) -> list[int]:
-    """At shutdown: stop the workers this process started on this database, failing their runs."""
+    """At shutdown: stop the workers this process started on this database, failing their runs,
+    and its spare."""
     key = _db_key(engine)
+    with _workers_lock:
+        _warm.discard(key)
+        spare = _spares.pop(key, None)
+    if spare is not None:
+        _terminate(spare, 1.0)
     with _workers_lock:
         run_ids = [run_id for (db, run_id) in _workers if db == key]
     for run_id in run_ids:
@@ -425,16 +501,52 @@ def run_job(engine: Engine, run_id: int) -> int:
     return 0
 
 
+def _preload(engine: Engine) -> None:
+    """What a spare does while it waits: the imports and first-use set-up a solve needs (about
+    a second, most of it OR-Tools and pandas) and the postcode directory's parts the open
+    referrals' postcodes are in (a few tenths of a second each), so a job starts at once."""
+    import matching.eligibility  # noqa: F401
+    import matching.engine  # noqa: F401
+    import matching.explain  # noqa: F401
+    import matching.instance  # noqa: F401
+    import matching.panel  # noqa: F401
+    import matching.runs  # noqa: F401
+    from ortools.sat.python import cp_model
+    from sqlalchemy.orm import configure_mappers
+
+    from models.enums import ReferralStatus
+    from models.people import Referral
+    from providers.geography import preload
+
+    configure_mappers()  # otherwise done by the first query
+    cp_model.CpSolver().solve(cp_model.CpModel())  # loads the solver's native library
+    columns = (Referral.home_postcode, Referral.education_postcode, Referral.preferred_postcode)
+    with transaction(engine) as session:
+        letters = {letter for column in columns for letter in session.scalars(
+            select(func.substr(column, 1, 1)).where(Referral.status == ReferralStatus.open).distinct()) if letter}
+    preload(letters)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m api.jobs RUN_ID  (DATABASE_URL names the database)", file=sys.stderr)
+    if len(args) != 1 or not (args[0].isdigit() or args[0] == "--wait"):
+        print("usage: python -m api.jobs RUN_ID | --wait  (DATABASE_URL names the database; with --wait the "
+              "run id is read from standard input)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s match-worker[%(process)d] %(levelname)s %(message)s")
     engine = make_engine()
     try:
-        return run_job(engine, int(args[0]))
+        if args[0] == "--wait":
+            _preload(engine)
+            line = sys.stdin.readline().strip()
+            if not line.isdigit():  # the service stopped (its end of the pipe closed) without a job
+                return 0
+            run_id = int(line)
+        else:
+            run_id = int(args[0])
+        _take_name(run_id)
+        return run_job(engine, run_id)
     finally:
         engine.dispose()
 

@@ -1,20 +1,25 @@
-"""Service benchmark: the real service (``placematch serve``: uvicorn, one process) under load.
+"""Service benchmark: the real service (``placematch serve``) under load.
 
-Run: .venv/bin/python -m benchmarks.bench_service [--requests 3000] [--clients 50] [--runs 5]
+Run: .venv/bin/python -m benchmarks.bench_service [--requests 3000] [--clients 50] [--runs 5] [--workers 2]
 
 On a temporary SQLite database holding the demo council (as ``placematch demo --users`` builds
 it, for panel day 2026-11-23), the service is started in a subprocess on 127.0.0.1 and a free
 port, and measured from outside over HTTP (httpx, asyncio), signed in as a head of service:
 
 * GET /referrals and GET /vacancies (first page, 50 items): latency percentiles and throughput
-  for one client; for ``--clients`` clients sending ``--requests`` requests in all, each as soon
-  as its last was answered (closed loop: the most the service can take); and for the same
-  clients each sending one request a second (paced: people at their screens).
+  for one client; for ``--clients`` clients each sending its next request as soon as its last
+  was answered (closed loop: the most the service can take), driven by wrk when it is installed
+  (Debian's ``wrk``: a C client, so the load generator takes little of the 2 cores from the
+  service) or else by httpx; and for the same clients each sending one request a second (paced:
+  people at their screens). GET /auth/me (signed in, no list) under the same closed loop shows
+  the floor any authenticated route has on this machine.
 * Match jobs: the wall time from POST /match-runs to the poll (GET /match-runs/{id} every
   50 ms) that sees ``succeeded``, ``--runs`` times; first on the demo queue (a panel: 64 young
-  people), then on a queue of ``--young-people`` (300): the demo's plus synthetic referrals and
+  people), then on queues of ``--young-people`` (300): the demo's plus synthetic referrals and
   vacancies from benchmarks.instances, uploaded through POST /referrals/upload and
-  /vacancies/upload as interchange CSV files.
+  /vacancies/upload as interchange CSV files. Twice: with the demo's scarcity (1.35 beds per
+  young person, the hard case: most proposals compete) and then with 1,500 vacancies (issue 3's
+  panel-size instance, 300 x 1,500).
 
 Targets: p95 under 100 ms for the list endpoints; a 300-young-person job done within 2 s.
 The service and every match worker it started are stopped on exit, whatever happens (also on
@@ -31,6 +36,7 @@ import math
 import os
 import signal
 import socket
+import shutil
 import statistics
 import subprocess
 import sys
@@ -51,6 +57,7 @@ BIG_QUEUE = 300
 BIG_JOB_TARGET_S = 2.0
 PACE_SECONDS = 1.0  # paced load: each client sends one request a second
 BEDS_PER_YOUNG_PERSON = 1.35  # the demo council's market: 87 beds for 64 young people
+AMPLE_VACANCIES = 1500  # issue 3's panel-size instance: 300 young people, 1,500 vacancies
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -74,29 +81,31 @@ def build_database(path: Path) -> str:
     return url
 
 
-def synthetic_files(young_people: int, seed: int) -> tuple[bytes, bytes]:
+def synthetic_files(young_people: int, seed: int, beds: int | None = None,
+                    prefix: str = "SYN") -> tuple[bytes, bytes]:
     """referrals.csv and vacancies.csv (interchange format) for a synthetic queue of this many
-    young people and about ``BEDS_PER_YOUNG_PERSON`` beds each, from benchmarks.instances (real
+    young people and ``beds`` beds (about ``BEDS_PER_YOUNG_PERSON`` each by default), ids
+    starting ``prefix``, from benchmarks.instances (real
     postcodes around Medway, the demo's proportions of needs, risks, tiers and prices). Each
     vacancy gets a property and provider of its own (the generator draws their details per
     vacancy); education, preferred and avoided places are left out (the generator has
     coordinates, not postcodes, for them)."""
     from benchmarks.instances import make_instance
 
-    beds = round(young_people * BEDS_PER_YOUNG_PERSON)
+    beds = round(young_people * BEDS_PER_YOUNG_PERSON) if beds is None else beds
     instance, _ = make_instance(young_people, beds, seed=seed, distance_cap=0.0)  # cap unused: no calibration
     referrals = []
     for r in instance.referrals.itertuples(index=False):
         suits = r.type_suitability
         referrals.append({
-            "id": f"SYN-{r.referral_id}", "date_of_birth": _day(r.date_of_birth), "sex": r.sex,
+            "id": f"{prefix}-{r.referral_id}", "date_of_birth": _day(r.date_of_birth), "sex": r.sex,
             "legal_status": r.legal_status, "home_postcode": r.home_postcode, "education_postcode": "",
             "tier": r.tier, "urgency": r.urgency, "needs": _list(r.needs), "risks_to_self": _list(r.risks_to_self),
             "risks_to_others": _list(r.risks_to_others), "living_with": r.living_with,
             "suitable_types": _list(t for t, s in suits.items() if s == "preferred"),
             "unsuitable_types": _list(t for t, s in suits.items() if s == "unsuitable"),
             "preferred_postcode": "", "avoid_postcodes": "", "avoid_radius_miles": "",
-            "sibling_group": f"SYN-{r.sibling_group}" if isinstance(r.sibling_group, str) else "",
+            "sibling_group": f"{prefix}-{r.sibling_group}" if isinstance(r.sibling_group, str) else "",
             "deprivation_of_liberty": "false", "referred_on": _day(r.referred_on),
         })
     vacancies = []
@@ -104,8 +113,8 @@ def synthetic_files(young_people: int, seed: int) -> tuple[bytes, bytes]:
         prices = {t: getattr(v, f"price_{t}") for t in TIERS}
         prices = {t: "" if p is None or math.isnan(p) else f"{p:.0f}" for t, p in prices.items()}
         vacancies.append({
-            "id": f"SYN-{v.vacancy_id}", "provider_id": f"SYN-PRV{k:06d}", "provider_name": f"Synthetic provider {k}",
-            "property_id": f"SYN-P{k:06d}", "postcode": v.postcode, "service_type": v.service_type,
+            "id": f"{prefix}-{v.vacancy_id}", "provider_id": f"{prefix}-PRV{k:06d}", "provider_name": f"Synthetic provider {prefix} {k}",
+            "property_id": f"{prefix}-P{k:06d}", "postcode": v.postcode, "service_type": v.service_type,
             "setting": v.setting, "ofsted_registered": str(bool(v.ofsted_registered)).lower(),
             "ofsted_grade": v.ofsted_grade, "beds": int(v.beds), "available_from": _day(v.available_from),
             "age_min": int(v.age_min), "age_max": int(v.age_max), "sex": v.sex,
@@ -147,8 +156,8 @@ def free_port() -> int:
 class Service:
     """``python -m api.cli serve`` in a subprocess; stopped (with its match workers) by stop()."""
 
-    def __init__(self, url: str, log: Path) -> None:
-        self.url, self.port, self.log = url, free_port(), log
+    def __init__(self, url: str, log: Path, workers: int = 1) -> None:
+        self.url, self.port, self.log, self.workers = url, free_port(), log, workers
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.peak_rss_mib = float("nan")
@@ -160,7 +169,8 @@ class Service:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--workers", str(self.workers)],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=root,
             )
         deadline = time.monotonic() + timeout
@@ -180,7 +190,7 @@ class Service:
         15 s; then any worker still alive on this database is stopped."""
         process = self.process
         if process is not None and process.poll() is None:
-            self.peak_rss_mib = _peak_rss_mib(process.pid)
+            self.peak_rss_mib = sum(_peak_rss_mib(pid) for pid in [process.pid, *_children(process.pid)])
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(15)
@@ -199,6 +209,15 @@ def _peak_rss_mib(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _children(pid: int) -> list[int]:
+    """The service's own processes (uvicorn's workers), not the match workers they start."""
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in found if b"api.jobs" not in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def _stop_leftover_workers(url: str) -> list[int]:
@@ -276,6 +295,34 @@ def list_latency(base: str, path: str, headers: dict, requests: int, clients: in
     return asyncio.run(_load(base, path, headers, requests, clients, pace))
 
 
+WRK_REPORT = """done = function(summary, latency, requests)
+  io.write(string.format("requests %d\\nerrors %d\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+  for _, p in pairs({50, 95, 99, 100}) do io.write(string.format("p%d %f\\n", p, latency:percentile(p) / 1000)) end
+end
+"""
+
+
+def wrk_latency(base: str, path: str, headers: dict, clients: int, seconds: float, folder: Path) -> dict:
+    """The closed loop driven by wrk: ``clients`` connections for ``seconds`` (after a second's
+    warm-up run); errors count non-2xx answers and socket errors."""
+    script = folder / "report.lua"
+    script.write_text(WRK_REPORT)
+    auth = [arg for key, value in headers.items() for arg in ("-H", f"{key}: {value}")]
+    command = ["wrk", "-t2", f"-c{clients}", "--timeout", "30s", *auth, "-s", str(script), base + path]
+    subprocess.run([*command[:1], "-d1s", *command[1:]], capture_output=True, check=True)
+    out = subprocess.run([*command[:1], f"-d{seconds:g}s", *command[1:]], capture_output=True, text=True,
+                         check=True).stdout
+    values = dict(line.split(" ", 1) for line in out.splitlines() if line.split(" ", 1)[0] in
+                  {"requests", "errors", "p50", "p95", "p99", "p100"})
+    non_2xx = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
+    requests = int(values["requests"])
+    return {"path": path, "clients": clients, "pace": None, "requests": requests, "driver": "wrk",
+            "errors": int(values["errors"]) + non_2xx, "p50": float(values["p50"]), "p95": float(values["p95"]),
+            "p99": float(values["p99"]), "max": float(values["p100"]), "per_second": requests / seconds,
+            "wall": seconds}
+
+
 def job_time(client: httpx.Client, timeout: float = 300.0) -> dict:
     """Submit a run on the demo panel day and poll it every 50 ms until it has finished."""
     started = time.perf_counter()
@@ -322,7 +369,7 @@ def report(console: Console, lists: list[dict], jobs: dict[str, list[dict]], not
                 f"p95 < {LIST_P95_TARGET_MS:.0f} ms"):
         table.add_column(col, justify="left" if col in ("endpoint", "load") else "right")
     for r in lists:
-        load = f"paced, 1 per {r['pace']:g} s each" if r["pace"] else "closed loop"
+        load = f"paced, 1 per {r['pace']:g} s each" if r["pace"] else f"closed loop ({r.get('driver', 'httpx')})"
         table.add_row(f"GET {r['path']}", str(r["clients"]), load, f"{r['requests']:,}", str(r["errors"]),
                       f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}",
                       f"{r['per_second']:.0f}", _ok(r["p95"] < LIST_P95_TARGET_MS and not r["errors"]))
@@ -347,11 +394,13 @@ def report(console: Console, lists: list[dict], jobs: dict[str, list[dict]], not
         )
     console.print(table)
     console.print(
-        f"{notes['cpus']} CPUs, shared by the clients, the service and its match workers; service peak RSS "
-        f"{notes['peak_rss_mib']:.0f} MiB. The larger queue: the demo's {notes['demo_open']} open referrals and "
-        f"{notes['demo_vacancies']} vacancies, plus {notes['referral_rows']} synthetic referrals and "
-        f"{notes['vacancy_rows']} vacancies uploaded through the service (referrals.csv in {notes['referrals_s']:.2f} s, "
-        f"vacancies.csv in {notes['vacancies_s']:.2f} s). Medians per column: 'to worker start' is created_at to "
+        f"{notes['cpus']} CPUs, shared by the clients, the service ({notes['workers']} processes) and its match "
+        f"workers; the service's peak RSS {notes['peak_rss_mib']:.0f} MiB in all. The larger queues: the demo's "
+        f"{notes['demo_open']} open referrals and {notes['demo_vacancies']} vacancies, plus {notes['referral_rows']} "
+        f"synthetic referrals and {notes['vacancy_rows']} vacancies uploaded through the service (referrals.csv in "
+        f"{notes['referrals_s']:.2f} s, vacancies.csv in {notes['vacancies_s']:.2f} s); then "
+        f"{notes['more_vacancy_rows']} more vacancies (in {notes['more_vacancies_s']:.2f} s). "
+        "Medians per column: 'to worker start' is created_at to "
         "started_at (the worker process starting and claiming the run), 'in worker' started_at to finished_at "
         "(loading, eligibility, solving, explaining), 'engine' the matching engine's own time.",
         style="dim",
@@ -364,28 +413,36 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients under load")
     parser.add_argument("--runs", type=int, default=5, help="match jobs per queue")
     parser.add_argument("--young-people", type=int, default=BIG_QUEUE, help="size of the larger queue")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="service processes")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk closed-loop run")
     args = parser.parse_args()
 
     console = Console(width=180)
     # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the finally below stops everything.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    notes: dict = {"cpus": os.cpu_count()}
+    notes: dict = {"cpus": os.cpu_count(), "workers": args.workers}
     with tempfile.TemporaryDirectory(prefix="placematch-bench-") as tmp:
         folder = Path(tmp)
         with console.status("Building the demo council..."):
             url = build_database(folder / "placematch.db")
-        service = Service(url, folder / "service.log")
+        service = Service(url, folder / "service.log", workers=args.workers)
         try:
             with console.status("Starting the service..."):
                 service.start()
             headers = sign_in(service.base)
             lists = []
-            for path in ("/referrals", "/vacancies"):
-                for clients, requests, pace in ((1, max(100, args.requests // 10), None),
-                                                (args.clients, args.requests, None),
-                                                (args.clients, max(args.clients, args.requests // 3), PACE_SECONDS)):
-                    with console.status(f"GET {path}: {requests:,} requests from {clients} client(s)..."):
-                        lists.append(list_latency(service.base, path, headers, requests, clients, pace))
+            wrk = shutil.which("wrk")
+            for path in ("/referrals", "/vacancies", "/auth/me"):
+                loads = [(args.clients, args.requests, None)]
+                if path != "/auth/me":
+                    loads = [(1, max(100, args.requests // 10), None), *loads,
+                             (args.clients, max(args.clients, args.requests // 3), PACE_SECONDS)]
+                for clients, requests, pace in loads:
+                    with console.status(f"GET {path}: {clients} client(s)..."):
+                        if wrk and clients > 1 and pace is None:
+                            lists.append(wrk_latency(service.base, path, headers, clients, args.seconds, folder))
+                        else:
+                            lists.append(list_latency(service.base, path, headers, requests, clients, pace))
             jobs: dict[str, list[dict]] = {}
             with httpx.Client(base_url=service.base, headers=headers, timeout=60.0) as client:
                 with console.status("Match jobs on the demo queue..."):
@@ -399,8 +456,15 @@ def main() -> None:
                     notes["vacancy_rows"] = vacancies_csv.count(b"\n") - 1
                     notes["referrals_s"] = upload(client, "/referrals/upload", "referrals.csv", referrals_csv)
                     notes["vacancies_s"] = upload(client, "/vacancies/upload", "vacancies.csv", vacancies_csv)
-                with console.status(f"Match jobs on a queue of {args.young_people}..."):
-                    jobs[f"demo + synthetic ({args.young_people})"] = [job_time(client) for _ in range(args.runs)]
+                with console.status(f"Match jobs on a queue of {args.young_people}, scarce beds..."):
+                    jobs[f"demo + synthetic ({args.young_people}), scarce"] = [job_time(client) for _ in range(args.runs)]
+                with console.status(f"Uploading vacancies up to {AMPLE_VACANCIES}..."):
+                    more = AMPLE_VACANCIES - notes["demo_vacancies"] - notes["vacancy_rows"]
+                    _, vacancies_csv = synthetic_files(1, seed=AMPLE_VACANCIES, beds=more, prefix="SYN2")
+                    notes["more_vacancy_rows"] = vacancies_csv.count(b"\n") - 1
+                    notes["more_vacancies_s"] = upload(client, "/vacancies/upload", "vacancies.csv", vacancies_csv)
+                with console.status(f"Match jobs on a queue of {args.young_people}, {AMPLE_VACANCIES} vacancies..."):
+                    jobs[f"demo + synthetic ({args.young_people}), ample"] = [job_time(client) for _ in range(args.runs)]
         except BaseException:
             log = service.log.read_text(errors="replace") if service.log.exists() else ""
             if log.strip():

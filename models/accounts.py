@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import DateTime, ForeignKey, String, event
+from sqlalchemy import ForeignKey, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, Timestamped, enum_column, utcnow
+from models.base import Base, Timestamped, UtcDateTime, enum_column, utcnow
 from models.enums import Role
 
 
@@ -34,8 +34,8 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     revoked: Mapped[bool] = mapped_column(default=False)
 
 
@@ -49,7 +49,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
     actor: Mapped[str] = mapped_column(String(80))  # username, or "system" / "cli"
     action: Mapped[str] = mapped_column(String(60))

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, MetaData, func
+from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -50,7 +50,32 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class UtcDateTime(TypeDecorator):
+    """A moment, stored in UTC and read back with its offset on every database.
+
+    PostgreSQL's ``timestamptz`` does this itself; SQLite has no time zones and hands back the
+    stored wall time without one, so answers would carry times with no offset ("12:00" of which
+    zone?). Times are written in UTC here whatever zone they come in, and read back as UTC.
+    A time without an offset is refused on the way in: whose clock it meant cannot be known.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a time without its offset ({value.isoformat()}): give it in UTC")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
 class Timestamped:
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
+        UtcDateTime(), default=utcnow, server_default=func.now()
     )

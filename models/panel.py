@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, Timestamped, enum_column
+from models.base import Base, Timestamped, UtcDateTime, enum_column
 from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, MatchRunStatus, Role, Tier
 from models.supply import Money
 
@@ -36,8 +36,8 @@ class MatchRun(Timestamped, Base):
     # The service's background job: the worker process solving it, and what it has reached.
     worker_pid: Mapped[Optional[int]]
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    started_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
+    finished_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
 
     proposals: Mapped[list["ProposedMatch"]] = relationship(
         back_populates="match_run", cascade="all, delete-orphan"
@@ -95,7 +95,7 @@ class ApprovalRequest(Timestamped, Base):
     case_summary: Mapped[Optional[str]] = mapped_column(Text)
     reason: Mapped[Optional[str]] = mapped_column(Text)
     decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
-    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
     # Two managers deciding the same request at once: the second is told it changed.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -115,6 +115,13 @@ class _Directory:
 _DIRECTORY = _Directory()
 
 
+def preload(letters: Iterable[str]) -> None:
+    """Load the directory's parts for these first letters now (a few tenths of a second each),
+    for a process that wants its first ``locate`` to be fast (a waiting match worker)."""
+    for letter in sorted({str(x).upper() for x in letters if str(x).isalpha()}):
+        _DIRECTORY.frame(letter)
+
+
 def _try_normalise(raw: Any) -> str | None:
     try:
         return normalise_postcode(raw)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, case, select
 
 from api.deps import CASE_READERS, PANEL, Allowed, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.pagination import Limit, Offset, Page, page
+from api.pagination import Limit, Offset, Page, columns_of, page
 from models.accounts import User
 from models.enums import ReferralStatus, Tier, Urgency
 from models.people import Referral
@@ -89,7 +89,7 @@ URGENCY_ORDER = case({u.value: u.rank for u in Urgency}, value=Referral.urgency)
 
 def referral_query(status: ReferralStatus | None, urgency: Urgency | None, tier: Tier | None,
                    authority: str | None):
-    query = select(Referral).order_by(URGENCY_ORDER, Referral.referred_on, Referral.id)
+    query = columns_of(Referral).order_by(URGENCY_ORDER, Referral.referred_on, Referral.id)
     for column, value in ((Referral.status, status), (Referral.urgency, urgency), (Referral.tier, tier),
                           (Referral.home_la_code, authority)):
         if value is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from api.deps import ANYONE, COMMISSIONING, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, not_found
-from api.pagination import Limit, Offset, Page, page
+from api.pagination import Limit, Offset, Page, columns_of, page
 from api.routes.referrals import EngineDep, ImportResult, import_upload
 from models.enums import OfstedGrade, Setting, Tier
 from models.schemas import (
@@ -95,7 +95,7 @@ def get_property(property_id: str, session: SessionDep, _: SignedIn):
 
 
 def vacancy_query(tier: Tier | None, authority: str | None, provider_id: str | None, available_by: dt.date | None):
-    query = select(Vacancy).order_by(Vacancy.available_from, Vacancy.id)
+    query = columns_of(Vacancy).order_by(Vacancy.available_from, Vacancy.id)
     if authority is not None or provider_id is not None:
         query = query.join(Vacancy.property)
         query = _where(query, (Property.la_code, authority), (Property.provider_id, provider_id))

@@ -232,3 +232,27 @@ def test_a_rerun_keeps_the_panels_locks_and_bans(client, as_role):
 def test_a_rerun_of_an_unknown_run_is_404(client, as_role):
     response = submit(client, as_role(Role.panel_member), rerun_of=999_999)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_a_service_that_keeps_workers_warm_hands_each_job_to_a_waiting_worker(demo_engine):
+    with TestClient(create_app(demo_engine, warm_workers=True)) as client:
+        spare = jobs.spare_pid(demo_engine)
+        assert spare is not None and alive(spare)
+        panel = sign_in(client, Role.panel_member)
+        run = client.get(f"/match-runs/{submit(client, panel).json()['id']}", headers=panel).json()
+        assert run["worker_pid"] == spare  # the waiting worker took the job...
+        next_spare = jobs.spare_pid(demo_engine)
+        assert next_spare not in (None, spare) and alive(next_spare)  # ...and another waits for the next
+
+        # The worker names itself for its run, so another service process (or a restart) knows
+        # it from a process that happens to reuse its pid.
+        deadline = time.monotonic() + 30
+        while not jobs.is_worker(spare, run["id"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert jobs.is_worker(spare, run["id"]) and not jobs.is_worker(spare, run["id"] + 1)
+        assert not jobs.is_worker(next_spare, run["id"])
+
+        finished = wait_until_finished(client, panel, run["id"])
+        assert finished["status"] == "succeeded" and finished["proposals"]
+        assert exits(spare)
+    assert exits(next_spare)  # shutdown stops the spare no job took

@@ -13,10 +13,9 @@ Left out: ``POST /auth/sign-out`` (it would revoke the token the test signs in w
 they have a test of their own, with fewer examples, that cancels each run it submits at once
 and fails if any worker is left when it ends.
 
-Known faults and gaps, tolerated until the service changes, each named where it is handled:
-``KNOWN_ID_OVERFLOW`` (a 500), ``KNOWN_NAIVE_DATETIMES``, ``KNOWN_UNDOCUMENTED_400``,
-``SKIPPED_CHECKS`` and ``POSITIVE_DATA_MAY_BE_REFUSED``. The first two are pinned by strict
-xfail tests at the end, which start failing once the fault is fixed: then drop the flag."""
+Known faults and gaps, each named where it is handled: ``KNOWN_ID_OVERFLOW`` (was a 500),
+``KNOWN_NAIVE_DATETIMES`` and ``KNOWN_UNDOCUMENTED_400``, all fixed now and kept as tests at the
+end; ``SKIPPED_CHECKS`` and ``POSITIVE_DATA_MAY_BE_REFUSED``, which remain."""
 
 from __future__ import annotations
 
@@ -70,11 +69,11 @@ POSITIVE_DATA_MAY_BE_REFUSED = {
 # (api.errors.ERROR_RESPONSES lists 401, 403, 404, 409, 422). Documented here for the test.
 KNOWN_UNDOCUMENTED_400 = False  # fixed: api.errors.ERROR_RESPONSES documents 400
 
-# KNOWN_NAIVE_DATETIMES: on SQLite, DateTime(timezone=True) columns come back naive, so answers
-# carry times without an offset ("2026-11-22T07:24:08.454304"), which is not an RFC 3339
-# date-time (PostgreSQL gives "+00:00"). Pinned by test_times_in_answers_carry_their_offset
-# (xfail); until fixed, the response schemas here accept a time without an offset.
-KNOWN_NAIVE_DATETIMES = True
+# KNOWN_NAIVE_DATETIMES: on SQLite, DateTime(timezone=True) columns came back naive, so answers
+# carried times without an offset ("2026-11-22T07:24:08.454304"), which is not an RFC 3339
+# date-time (PostgreSQL gives "+00:00"). Fixed by models.base.UtcDateTime; kept as the test
+# test_times_in_answers_carry_their_offset.
+KNOWN_NAIVE_DATETIMES = False
 DATE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
 
 # KNOWN_ID_OVERFLOW: an integer path or query parameter of 2**63 or more (every {..._id} that is
@@ -282,8 +281,6 @@ def test_an_id_beyond_64_bits_is_refused_not_a_server_error(method, url, client,
     assert response.status_code == 422, response.text  # an impossible id is invalid input
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN_NAIVE_DATETIMES: SQLite returns DateTime(timezone=True) "
-                                       "columns naive, so answers carry times without an offset")
 def test_times_in_answers_carry_their_offset(client, as_role):
     events = client.get("/audit-events", headers=as_role(Role.head_of_service)).json()["items"]
     assert events
