@@ -8,16 +8,14 @@ failure, so a green CI always means both databases were tested.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from models.db import make_engine, migrate
+from postgres_server import fresh_postgres
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-POSTGRES_URL = os.environ.get("PLACEMATCH_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -28,21 +26,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def _fresh_postgres():
-    if not POSTGRES_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test PostgreSQL: set PLACEMATCH_TEST_POSTGRES_URL")
-        pytest.skip("no PostgreSQL server (set PLACEMATCH_TEST_POSTGRES_URL)")
-    engine = make_engine(POSTGRES_URL)
-    with engine.begin() as conn:  # an empty schema for every test: no state leaks between tests
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    return engine
-
-
 def _new_engine(backend: str, tmp_path: Path):
     if backend == "postgresql":
-        return _fresh_postgres()
+        return fresh_postgres()
     return make_engine(f"sqlite:///{tmp_path / 'placematch.db'}")
 
 

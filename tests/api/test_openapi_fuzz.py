@@ -36,13 +36,15 @@ from conftest import DEMO_DAY
 from matching.approvals import ApprovalPolicy
 from matching.panel import run_panel
 from matching.policy import Policy
-from models.db import make_engine, transaction
+from models.db import make_engine, migrate, transaction
 from models.enums import Role
 from models.panel import MatchRun
-from providers.demo import DEMO_AUTHORITY
-from signin import sign_in
+from postgres_server import fresh_postgres
+from providers.demo import DEMO_AUTHORITY, build_demo
+from signin import add_users, sign_in
 
 MAX_EXAMPLES = 10  # random examples per operation (on top of the schema's examples and boundary cases)
+POSTGRES_EXAMPLES = 3  # on PostgreSQL: the same operations, fewer random examples (CI time)
 SEED = 2026
 
 # Checks left out, and why:
@@ -169,13 +171,9 @@ def role_for(path: str) -> Role:
     return Role.admin if path.startswith("/users") else Role.head_of_service
 
 
-@pytest.fixture(scope="module")
-def fuzz_file(demo_file, tmp_path_factory):
-    """The demo council with a succeeded match run (run 1, as ``placematch match`` records it)
+def set_up_fuzzed_council(engine) -> None:
+    """On the demo council: a succeeded match run (run 1, as ``placematch match`` records it)
     and one proposal accepted, which raised approval requests (request 1 is pending)."""
-    path = tmp_path_factory.mktemp("fuzz") / "placematch.db"
-    shutil.copy(demo_file, path)
-    engine = make_engine(f"sqlite:///{path}")
     outcome = run_panel(engine=engine, files=None, placing_authority=DEMO_AUTHORITY, panel_date=DEMO_DAY,
                         policy=Policy(), approvals=ApprovalPolicy())
     client = TestClient(create_app(engine))
@@ -185,6 +183,15 @@ def fuzz_file(demo_file, tmp_path_factory):
     accepted = client.post(f"/match-runs/{outcome.run_id}/proposals/{needing['id']}/accept",
                            json={"reason": "Set up for the fuzz test"}, headers=headers)
     assert accepted.status_code == 201 and accepted.json()["approval_requests"], accepted.text
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(demo_file, tmp_path_factory):
+    """The demo council set up for fuzzing (``set_up_fuzzed_council``), on SQLite."""
+    path = tmp_path_factory.mktemp("fuzz") / "placematch.db"
+    shutil.copy(demo_file, path)
+    engine = make_engine(f"sqlite:///{path}")
+    set_up_fuzzed_council(engine)
     engine.dispose()
     return path
 
@@ -226,6 +233,41 @@ def call_and_validate(case, headers):
 @FUZZ_SETTINGS
 def test_answers_are_never_server_errors_and_match_the_schema(case, service):
     call_and_validate(case, service)
+
+
+@pytest.fixture(scope="module")
+def postgres_fuzz_engine():
+    """The demo council set up for fuzzing on PostgreSQL, built once for the module (a fresh
+    copy per operation, as on SQLite, would mean rebuilding the council each time): operations
+    run one after another on the same data, which may change under them, as in production."""
+    engine = fresh_postgres()
+    migrate(engine)
+    with transaction(engine) as session:
+        build_demo(session, seed=2026, as_of=DEMO_DAY)
+    add_users(engine)
+    set_up_fuzzed_council(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_service(postgres_fuzz_engine):
+    app = target.app = create_app(postgres_fuzz_engine)
+    signed_in: dict[Role, dict[str, str]] = {}
+
+    def headers(role: Role) -> dict[str, str]:
+        if role not in signed_in:
+            signed_in[role] = sign_in(TestClient(app), role)
+        return signed_in[role]
+
+    yield headers
+    target.app = None
+
+
+@fuzzed.parametrize()
+@settings(FUZZ_SETTINGS, max_examples=POSTGRES_EXAMPLES)
+def test_on_postgresql_answers_are_never_server_errors_and_match_the_schema(case, postgres_service):
+    call_and_validate(case, postgres_service)
 
 
 # --- the routes that start or stop match workers ------------------------------------------------
