@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 import api.routes
-from api import errors, jobs
+from api import errors, jobs, pages
 from api.deps import roles_of
 from models.db import make_engine
 
@@ -59,6 +59,7 @@ def create_app(engine: Engine | None = None, *, warm_workers: bool = False) -> F
         if router is not None:
             _document_roles(router)
             app.include_router(router)
+    pages.install(app)
     return app
 
 

@@ -1,0 +1,75 @@
+"""Signing in and out of the pages, and each role's home page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func, select
+
+from api.deps import SESSION_COOKIE, SessionDep
+from api.errors import ApiError
+from api.pages.core import AUDITORS, MANAGERS, PANEL, PageUser, render
+from api.routes.auth import sign_in
+from api.security import TOKEN_HOURS, revoke_token
+from models.accounts import record
+from models.enums import ApprovalStatus, ReferralStatus, Role
+from models.panel import ApprovalRequest, MatchRun
+from models.people import Referral
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(path: str | None) -> str:
+    """Only a path on this site (never //elsewhere or a full address): no open redirect."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, next: str = "/"):
+    return render(request, "sign_in.html", None, next=_safe_next(next))
+
+
+@router.post("/sign-in")
+def sign_in_form(request: Request, session: SessionDep, username: Annotated[str, Form()] = "",
+                 password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"):
+    try:
+        _, token, _ = sign_in(session, username.strip(), password)
+    except ApiError:
+        return render(request, "sign_in.html", None, status_code=401, next=_safe_next(next),
+                      username=username, error="Wrong username or password.")
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=TOKEN_HOURS * 3600, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out_form(request: Request, session: SessionDep, user: PageUser):
+    revoke_token(session, request.cookies.get(SESSION_COOKIE, ""))
+    record(session, "sign_out", "user", user.id, actor=user)
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, user: PageUser):
+    cards = []
+    if user.role in PANEL:
+        waiting = session.scalar(select(func.count()).select_from(Referral).where(
+            Referral.status == ReferralStatus.open))
+        runs = session.scalar(select(func.count()).select_from(MatchRun))
+        cards.append(("Panel board", "/panel", f"{waiting} young people waiting; {runs} match runs so far"))
+    if user.role in MANAGERS:
+        pending = session.scalar(select(func.count()).select_from(ApprovalRequest).where(
+            ApprovalRequest.status == ApprovalStatus.pending, ApprovalRequest.role == user.role))
+        cards.append(("Your approvals", "/approvals", f"{pending} placements waiting for your decision"))
+    if user.role != Role.admin:
+        cards.append(("Providers and vacancies", "/providers", "Frameworks, lots, tier prices, homes and grades"))
+    if user.role in AUDITORS:
+        cards.append(("Audit log", "/audit", "Every decision, sign-in and import: who, what, when"))
+    return render(request, "home.html", user, cards=cards)

@@ -1,0 +1,107 @@
+"""What every page shares: templates, the signed-in user from the session cookie, role checks
+that answer with a page (sign in, or "not for your role") rather than JSON, and form helpers.
+
+Forms post back to the page's own route and answer with a redirect (303, Post/Redirect/Get),
+so reloading a page never repeats a decision. The session cookie is SameSite=Strict and
+HttpOnly (see api.routes.auth), so another site cannot post a form as the user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.deps import SESSION_COOKIE, SessionDep
+from api.security import user_for_token
+from models.accounts import User
+from models.enums import Role
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+ROLE_NAMES = {
+    Role.panel_member: "Panel member",
+    Role.commissioner: "Commissioner",
+    Role.service_manager: "Service manager (nominated officer)",
+    Role.head_of_service: "Head of service",
+    Role.director: "Director of Children's Services",
+    Role.admin: "Administrator",
+}
+
+# The pages' navigation: (label, path, the roles that see it). A link shows only to the roles
+# its page lets in, so nobody is offered a page that will refuse them.
+PANEL = (Role.panel_member, Role.head_of_service)
+MANAGERS = (Role.service_manager, Role.head_of_service, Role.director)
+SUPPLY_READERS = (Role.panel_member, Role.commissioner, Role.service_manager, Role.head_of_service, Role.director)
+AUDITORS = (Role.admin, Role.head_of_service)
+NAVIGATION = [
+    ("Home", "/", tuple(Role)),
+    ("Panel board", "/panel", PANEL),
+    ("Approvals", "/approvals", MANAGERS),
+    ("Providers", "/providers", SUPPLY_READERS),
+    ("Audit log", "/audit", AUDITORS),
+]
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class NotForYourRole(Exception):
+    def __init__(self, user: User, roles: tuple[Role, ...]) -> None:
+        self.user, self.roles = user, roles
+
+
+def page_user(request: Request, session: SessionDep) -> User:
+    token = request.cookies.get(SESSION_COOKIE)
+    user = user_for_token(session, token) if token else None
+    if user is None:
+        raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def PageAllowed(*roles: Role):  # noqa: N802 (reads as a type in route signatures)
+    """Only these roles see the page; anyone else gets a 403 page that says who may."""
+
+    def check(user: PageUser) -> User:
+        if user.role not in roles:
+            raise NotForYourRole(user, roles)
+        return user
+
+    check.roles = roles
+    return Annotated[User, Depends(check)]
+
+
+def render(request: Request, name: str, user: User | None, status_code: int = 200, **context: Any) -> HTMLResponse:
+    nav = [(label, path) for label, path, roles in NAVIGATION if user is not None and user.role in roles]
+    return templates.TemplateResponse(request, name, {
+        "user": user, "role_name": ROLE_NAMES.get(user.role) if user else None, "nav": nav,
+        "message": request.query_params.get("done"), "problem": request.query_params.get("problem"),
+        "today": dt.date.today(), **context,
+    }, status_code=status_code)
+
+
+def back_to(path: str, *, done: str | None = None, problem: str | None = None) -> RedirectResponse:
+    """Post/Redirect/Get: back to ``path`` with a one-line message shown at the top."""
+    query = urlencode({k: v for k, v in (("done", done), ("problem", problem)) if v})
+    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired):
+        return RedirectResponse(f"/sign-in?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    @app.exception_handler(NotForYourRole)
+    async def _forbidden(request: Request, exc: NotForYourRole):
+        return render(request, "forbidden.html", exc.user, status_code=403,
+                      allowed=[ROLE_NAMES[r] for r in exc.roles])
