@@ -29,6 +29,9 @@ app = typer.Typer(
 )
 import_app = typer.Typer(help="Import an interchange CSV file (all-or-nothing).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+from api.forecast_cli import forecast_app  # noqa: E402 (a sub-command group of its own module)
+
+app.add_typer(forecast_app, name="forecast")
 
 # Piped output (CI logs, `| less`) gets a width that fits the summary tables, not rich's 80.
 out = Console() if sys.stdout.isatty() else Console(width=120)

@@ -1,0 +1,24 @@
+"""Planning records: named forecast scenarios (what-if changes to the forecast's rates), kept so
+that a commissioner's assumptions can be named, reused and audited."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Timestamped
+
+
+class ForecastScenario(Timestamped, Base):
+    __tablename__ = "forecast_scenario"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    # [{"rate": "entries", "multiply": 1.2, "add": 0.0, "ages": [16, 17]}, ...] (scenarios.cohort.Adjustment)
+    adjustments: Mapped[list] = mapped_column(JSON, default=list)
+    # Overrides of scenarios.cohort.Rules, e.g. {"continue_to_25_share": 0.4}
+    rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))

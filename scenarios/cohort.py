@@ -1,0 +1,336 @@
+"""The cohort model: young people aged 14-25 by single year of age and state, stepped a year at
+a time from one 31 March to the next.
+
+States: looked after by placement category (fostering, residential, supported accommodation,
+other), Staying Put, care leaver; and "out" (not with the service: never came, or left). Each
+year, everyone ages by one; a young person in state s at age a moves to s' with probability
+``P[a, s, s']`` (a Markov model estimated from the histories), and new young people arrive at
+each age and state (entries, Poisson, UASC as a stream of their own). The rules that are law or
+policy, not behaviour, are imposed on the estimate: nobody is looked after at 18 (they become
+care leavers, or Staying Put from fostering); Staying Put ends at 21; care leavers' eligibility
+ends at 21, or continues to 25 for a configured share; everyone leaves the model after 25.
+
+Estimates are smoothed: each age's observed transitions are shrunk towards the same state's
+transitions pooled over its age band (``SMOOTHING`` pseudo-observations), so a cell seen twice
+does not get probabilities of 0 and 1.
+
+Uncertainty comes from a bootstrap: children are resampled with replacement (so the years and
+transitions of one child stay together), the rates re-estimated, and each replication simulated
+with process noise (multinomial moves, Poisson entries). Both the estimate's uncertainty (small
+councils have few transitions at each age) and the year-to-year chance in who moves are in the
+intervals, which a propagated variance of the mean alone would miss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from scenarios.ssda903 import FOSTERING, RESIDENTIAL, SHORT_BREAKS, SUPPORTED_BEFORE_2024, SUPPORTED_FROM_2024, History
+
+STATES = ("la_fostering", "la_residential", "la_supported", "la_other", "staying_put", "care_leaver")
+LOOKED_AFTER = STATES[:4]
+OUT = len(STATES)  # the column for "left the model" in a transition row
+FIRST_AGE, LAST_AGE = 14, 25
+AGES = np.arange(FIRST_AGE, LAST_AGE + 1)
+SMOOTHING = 5.0  # pseudo-observations pulling an age's transitions towards its band's
+AGE_BANDS = {"14-15": (14, 15), "16-17": (16, 17), "18-20": (18, 20), "21-25": (21, 25)}
+STATE_LABELS = {
+    "la_fostering": "Looked after: fostering", "la_residential": "Looked after: residential",
+    "la_supported": "Looked after: supported accommodation", "la_other": "Looked after: other",
+    "staying_put": "Staying Put", "care_leaver": "Care leaver",
+}
+
+
+def band_of(age: int) -> str:
+    return next(name for name, (lo, hi) in AGE_BANDS.items() if lo <= age <= hi)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What law and local policy fix, and the defaults for what the data cannot tell."""
+
+    staying_put_share: float = 0.25  # of 17-year-olds in foster care who stay put at 18 (no OC3 Z codes seen)
+    continue_to_25_share: float = 0.3  # of care leavers turning 21 who stay with the service to 25
+    staying_put_until: int = 21
+    eligible_until: int = 21
+
+
+def placement_state(place: pd.Series) -> pd.Series:
+    supported = SUPPORTED_BEFORE_2024 | SUPPORTED_FROM_2024
+    return pd.Series(np.select(
+        [place.isin(FOSTERING), place.isin(RESIDENTIAL), place.isin(supported)],
+        ["la_fostering", "la_residential", "la_supported"], "la_other"), index=place.index)
+
+
+def _age_on(dob: pd.Series, day: dt.date) -> pd.Series:
+    day = pd.Timestamp(day)
+    had_birthday = (dob.dt.month < day.month) | ((dob.dt.month == day.month) & (dob.dt.day <= day.day))
+    return day.year - dob.dt.year - (~had_birthday).astype(int)
+
+
+def snapshot(history: History, census: dt.date, rules: Rules = Rules()) -> pd.DataFrame:
+    """Who is in which state on one 31 March: LA, CHILD, age, state, uasc."""
+    day = pd.Timestamp(census)
+    eps = history.episodes[~history.episodes["LS"].isin(SHORT_BREAKS)]
+    open_now = eps[(eps["DECOM"] <= day) & (eps["DEC"].isna() | (eps["DEC"] > day))]
+    looked_after = open_now.drop_duplicates(["LA", "CHILD"], keep="last").assign(
+        state=lambda f: placement_state(f["PLACE"]))
+    # Care leavers: out of care on the day, but looked after on or after their 16th birthday.
+    sixteenth = eps["DOB"] + pd.DateOffset(years=16)
+    after_16 = eps[(eps["DEC"].isna() | (eps["DEC"] > sixteenth)) & (eps["DECOM"] <= day)]
+    left = after_16.groupby(["LA", "CHILD"]).agg(DOB=("DOB", "first"), UASC=("UASC", "first"))
+    # The year's OC3 return names care leavers too (those with their 17th to 21st birthday in
+    # the year), including those who left care before the first return the files hold.
+    followed = _oc3_care_leavers(history, census)
+    if len(followed):
+        left = pd.concat([left, followed[~followed.index.isin(left.index)]])
+    left = left.drop(index=looked_after.set_index(["LA", "CHILD"]).index, errors="ignore").reset_index()
+    left["state"] = "care_leaver"
+    staying_put = _staying_put(history, census)
+    left.loc[left.set_index(["LA", "CHILD"]).index.isin(staying_put), "state"] = "staying_put"
+    both = pd.concat([looked_after[["LA", "CHILD", "DOB", "UASC", "state"]], left], ignore_index=True)
+    both["age"] = _age_on(both["DOB"], census)
+    keep = both["age"].between(FIRST_AGE, LAST_AGE)
+    keep &= ~(both["state"].eq("care_leaver") & (both["age"] >= rules.eligible_until))  # not seen past 21
+    keep &= ~(both["state"].eq("staying_put") & (both["age"] >= rules.staying_put_until))
+    keep &= ~(both["state"].isin(LOOKED_AFTER) & (both["age"] >= 18))  # data errors: not looked after at 18+
+    return both.loc[keep, ["LA", "CHILD", "age", "state", "UASC"]].rename(columns={"UASC": "uasc"}).reset_index(drop=True)
+
+
+def _oc3_care_leavers(history: History, census: dt.date) -> pd.DataFrame:
+    oc3 = history.oc3
+    if oc3 is None or not len(oc3):
+        return pd.DataFrame(columns=["DOB", "UASC"])
+    rows = oc3[(oc3["YEAR"].astype(int) == census.year - 1) & (oc3["IN_TOUCH"] != "DIED")]
+    uasc = set(zip(history.uasc["LA"], history.uasc["CHILD"])) if len(history.uasc) else set()
+    out = rows.drop_duplicates(["LA", "CHILD"]).set_index(["LA", "CHILD"])[["DOB"]]
+    out["UASC"] = [key in uasc for key in out.index]
+    return out
+
+
+def _staying_put(history: History, census: dt.date) -> pd.MultiIndex:
+    """Care leavers the year's OC3 return shows living with their former foster carers (Z)."""
+    oc3 = history.oc3
+    if oc3 is None or not len(oc3):
+        return pd.MultiIndex.from_arrays([[], []], names=["LA", "CHILD"])
+    year = census.year - 1
+    rows = oc3[(oc3["YEAR"].astype(int) == year) & oc3["ACCOM"].str.startswith("Z")]
+    return pd.MultiIndex.from_frame(rows[["LA", "CHILD"]])
+
+
+def counts(frame: pd.DataFrame) -> np.ndarray:
+    """Population counts as an (age, state) array."""
+    out = np.zeros((len(AGES), len(STATES)))
+    if len(frame):
+        a = frame["age"].to_numpy() - FIRST_AGE
+        s = pd.Categorical(frame["state"], categories=STATES).codes
+        np.add.at(out, (a, s), 1)
+    return out
+
+
+# --- estimation -------------------------------------------------------------------------------
+
+
+@dataclass
+class Observations:
+    """Child-level moves between consecutive census dates, the raw material of the estimate."""
+
+    moves: pd.DataFrame  # key, year (of the first census), age (at it), state (code), to (code, OUT = left)
+    entries: pd.DataFrame  # key, year, age, state (code), uasc: arrivals seen at the second census
+    years: list[int]  # census years whose following year was observed
+    keys: np.ndarray  # one per child (LA, CHILD)
+
+
+def observe(history: History, rules: Rules = Rules(), until: int | None = None) -> Observations:
+    """The moves between consecutive 31 Marches, using census dates up to ``until`` (a census
+    year, e.g. 2021 for 31 March 2021) when given."""
+    censuses = [d for d in history.census_dates if until is None or d.year <= until]
+    snaps = {d.year: snapshot(history, d, rules) for d in censuses}
+    moves, entries = [], []
+    for first, second in zip(censuses, censuses[1:]):
+        a, b = snaps[first.year], snaps[second.year]
+        joined = a.merge(b[["LA", "CHILD", "state"]], on=["LA", "CHILD"], how="left", suffixes=("", "_next"))
+        joined = joined[joined["age"] < LAST_AGE]
+        moves.append(pd.DataFrame({
+            "LA": joined["LA"], "CHILD": joined["CHILD"], "year": first.year, "age": joined["age"],
+            "state": pd.Categorical(joined["state"], categories=STATES).codes,
+            "to": np.where(joined["state_next"].isna(), OUT,
+                           pd.Categorical(joined["state_next"], categories=STATES).codes)}))
+        arrived = b.merge(a[["LA", "CHILD"]], on=["LA", "CHILD"], how="left", indicator=True)
+        arrived = arrived[arrived["_merge"] == "left_only"]
+        entries.append(pd.DataFrame({
+            "LA": arrived["LA"], "CHILD": arrived["CHILD"], "year": second.year, "age": arrived["age"],
+            "state": pd.Categorical(arrived["state"], categories=STATES).codes, "uasc": arrived["uasc"].astype(bool)}))
+    moves_f = pd.concat(moves, ignore_index=True) if moves else pd.DataFrame(columns=["LA", "CHILD", "year", "age", "state", "to"])
+    entries_f = pd.concat(entries, ignore_index=True) if entries else pd.DataFrame(columns=["LA", "CHILD", "year", "age", "state", "uasc"])
+    keys = pd.concat([moves_f[["LA", "CHILD"]], entries_f[["LA", "CHILD"]]]).drop_duplicates()
+    index = pd.MultiIndex.from_frame(keys)
+    moves_f["key"] = index.get_indexer(pd.MultiIndex.from_frame(moves_f[["LA", "CHILD"]])) if len(moves_f) else []
+    entries_f["key"] = index.get_indexer(pd.MultiIndex.from_frame(entries_f[["LA", "CHILD"]])) if len(entries_f) else []
+    return Observations(moves_f, entries_f, [d.year for d in censuses[:-1]], np.arange(len(index)))
+
+
+@dataclass
+class Rates:
+    """``P[a, s, :]``: where someone aged a (index from 14) in state s is a year later (last
+    column: out); ``entries[a, s]`` and ``uasc_entries[a, s]``: arrivals a year at age a."""
+
+    P: np.ndarray  # (ages, states, states + 1)
+    entries: np.ndarray  # (ages, states)
+    uasc_entries: np.ndarray  # (ages, states)
+    observed_moves: np.ndarray = field(default_factory=lambda: np.zeros((len(AGES), len(STATES))))
+
+
+def estimate(obs: Observations, rules: Rules = Rules(), weights: np.ndarray | None = None) -> Rates:
+    """Rates from observations; ``weights`` (one per child) for a bootstrap replication."""
+    n_ages, n_states = len(AGES), len(STATES)
+    w_moves = np.ones(len(obs.moves)) if weights is None else weights[obs.moves["key"].to_numpy(int)]
+    cell = ((obs.moves["age"].to_numpy(int) - FIRST_AGE) * n_states + obs.moves["state"].to_numpy(int)) * (n_states + 1) \
+        + obs.moves["to"].to_numpy(int)
+    C = np.bincount(cell, weights=w_moves, minlength=n_ages * n_states * (n_states + 1)).reshape(
+        n_ages, n_states, n_states + 1)
+    # Shrink each age towards its age band's pooled transitions (and a band with nothing seen
+    # towards staying in the same state).
+    P = np.zeros_like(C)
+    for lo, hi in AGE_BANDS.values():
+        rows = slice(lo - FIRST_AGE, hi - FIRST_AGE + 1)
+        pooled = C[rows].sum(axis=0)
+        pooled_n = pooled.sum(axis=1, keepdims=True)
+        default = np.eye(n_states, n_states + 1)
+        prior = np.where(pooled_n > 0, (pooled + default) / (pooled_n + 1), default)
+        n = C[rows].sum(axis=2, keepdims=True)
+        P[rows] = (C[rows] + SMOOTHING * prior) / (n + SMOOTHING)
+    P = impose(P, rules)
+
+    years = max(1, len(obs.years))
+    w_entries = np.ones(len(obs.entries)) if weights is None else weights[obs.entries["key"].to_numpy(int)]
+    entries = np.zeros((n_ages, n_states))
+    uasc = np.zeros((n_ages, n_states))
+    if len(obs.entries):
+        a = obs.entries["age"].to_numpy(int) - FIRST_AGE
+        s = obs.entries["state"].to_numpy(int)
+        is_uasc = obs.entries["uasc"].to_numpy(bool)
+        np.add.at(entries, (a[~is_uasc], s[~is_uasc]), w_entries[~is_uasc])
+        np.add.at(uasc, (a[is_uasc], s[is_uasc]), w_entries[is_uasc])
+    return Rates(P, entries / years, uasc / years, C.sum(axis=2))
+
+
+def impose(P: np.ndarray, rules: Rules) -> np.ndarray:
+    """The law and policy on top of the estimate (rows stay probability distributions)."""
+    P = P.copy()
+    s = {name: i for i, name in enumerate(STATES)}
+    for k, age in enumerate(AGES):
+        nxt = age + 1
+        if nxt >= 18:  # nobody is looked after at 18 or over
+            for la in LOOKED_AFTER:
+                moved = P[k, :, s[la]].copy()
+                P[k, :, s[la]] = 0.0
+                if age == 17:  # the 18th birthday: Staying Put from fostering, or a care leaver
+                    stay = np.zeros(len(STATES))
+                    stay[s["la_fostering"]] = rules.staying_put_share
+                    P[k, :, s["staying_put"]] += moved * stay
+                    P[k, :, s["care_leaver"]] += moved * (1 - stay)
+                else:
+                    P[k, :, s["care_leaver"]] += moved
+        if nxt < 18:  # Staying Put and leaving care are 18+ only
+            P[k, :, OUT] += P[k, :, s["staying_put"]]
+            P[k, :, s["staying_put"]] = 0.0
+        if nxt >= rules.staying_put_until:  # Staying Put ends: a care leaver (or gone, as below)
+            P[k, :, s["care_leaver"]] += P[k, :, s["staying_put"]]
+            P[k, :, s["staying_put"]] = 0.0
+        if nxt == rules.eligible_until:
+            # Eligibility ends at 21 unless continuing to 25. The returns stop following care
+            # leavers at 21, so the data cannot estimate this step: the configured share decides.
+            cl = P[k, :, s["care_leaver"]].copy()
+            P[k, :, s["care_leaver"]] = cl * rules.continue_to_25_share
+            P[k, :, OUT] += cl * (1 - rules.continue_to_25_share)
+            for leaver in ("care_leaver", "staying_put"):
+                P[k, s[leaver], :] = 0.0
+                P[k, s[leaver], s["care_leaver"]] = rules.continue_to_25_share
+                P[k, s[leaver], OUT] = 1 - rules.continue_to_25_share
+        if nxt > rules.eligible_until:  # those continuing stay to 25
+            P[k, s["care_leaver"], :] = 0.0
+            P[k, s["care_leaver"], s["care_leaver"]] = 1.0
+        if nxt > LAST_AGE:
+            P[k] = 0.0
+            P[k, :, OUT] = 1.0
+    return P / P.sum(axis=2, keepdims=True)
+
+
+# --- projection -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A what-if on the observed rates: ``rate`` is ``entries``, ``uasc_entries``, or a move
+    ``from_state->to_state`` (to_state may be ``out``); ``ages`` limits it (inclusive)."""
+
+    rate: str
+    multiply: float = 1.0
+    add: float = 0.0
+    ages: tuple[int, int] = (FIRST_AGE, LAST_AGE)
+
+
+def adjust(rates: Rates, adjustments: list[Adjustment], rules: Rules) -> Rates:
+    """Apply adjustments on top of the observed rates; a changed move renormalises the rest of
+    its row (the other moves keep their proportions)."""
+    P, entries, uasc = rates.P.copy(), rates.entries.copy(), rates.uasc_entries.copy()
+    for adj in adjustments:
+        rows = slice(adj.ages[0] - FIRST_AGE, adj.ages[1] - FIRST_AGE + 1)
+        if adj.rate in ("entries", "uasc_entries"):
+            target = entries if adj.rate == "entries" else uasc
+            target[rows] = np.maximum(0.0, target[rows] * adj.multiply + adj.add)
+            continue
+        source, _, dest = adj.rate.partition("->")
+        i = STATES.index(source)
+        j = OUT if dest == "out" else STATES.index(dest)
+        old = P[rows, i, j]
+        new = np.clip(old * adj.multiply + adj.add, 0.0, 1.0)
+        others = 1.0 - old
+        scale = np.divide(1.0 - new, others, out=np.zeros_like(others), where=others > 0)
+        P[rows, i, :] *= scale[:, None]
+        P[rows, i, j] = new
+    return replace(rates, P=impose(P, rules), entries=entries, uasc_entries=uasc)
+
+
+def project_mean(start: np.ndarray, rates: Rates, years: int) -> np.ndarray:
+    """Expected counts for each future year: (years + 1, ages, states), year 0 the start."""
+    out = np.zeros((years + 1, *start.shape))
+    out[0] = start
+    for t in range(years):
+        moved = np.einsum("as,ast->at", out[t], rates.P)[:, :len(STATES)]
+        nxt = np.zeros_like(start)
+        nxt[1:] = moved[:-1]
+        out[t + 1] = nxt + rates.entries + rates.uasc_entries
+    return out
+
+
+def simulate(start: np.ndarray, rates: list[Rates], years: int, rng: np.random.Generator) -> np.ndarray:
+    """One stochastic path per set of rates: (replications, years + 1, ages, states)."""
+    B = len(rates)
+    P = np.stack([r.P for r in rates])  # (B, ages, states, states + 1)
+    lam = np.stack([r.entries + r.uasc_entries for r in rates])  # (B, ages, states)
+    out = np.zeros((B, years + 1, *start.shape))
+    out[:, 0] = start
+    for t in range(years):
+        n = out[:, t].astype(np.int64)
+        moved = rng.multinomial(n, P)[..., :len(STATES)].sum(axis=2)  # (B, ages, states)
+        nxt = np.zeros_like(out[:, 0])
+        nxt[:, 1:] = moved[:, :-1]
+        out[:, t + 1] = nxt + rng.poisson(lam)
+    return out
+
+
+def bootstrap_rates(obs: Observations, rules: Rules, replications: int, rng: np.random.Generator,
+                    adjustments: list[Adjustment] = ()) -> list[Rates]:
+    """Rates re-estimated on children resampled with replacement."""
+    n = len(obs.keys)
+    out = []
+    for _ in range(replications):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float) if n else np.zeros(0)
+        out.append(adjust(estimate(obs, rules, weights), list(adjustments), rules))
+    return out

@@ -1,0 +1,184 @@
+"""The sufficiency forecast: people by age band and state, and beds by service type, tier and
+area, for each 31 March up to ``horizon`` years ahead, with 80% and 95% intervals; written as
+CSV and drawn as a fan chart.
+
+Two inputs: SSDA903 histories (the full cohort model, scenarios.cohort), or a published table
+of counts by single year of age and 31 March (scenarios.aggregate: cohort-change ratios, since
+such a table has ages but no states).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scenarios import cohort as C
+from scenarios.demand import SERVICE_TYPES, TIERS, NeedMix, beds
+from scenarios.ssda903 import History
+
+MAX_HORIZON = 10
+QUANTILES = {"lo95": 2.5, "lo80": 10.0, "hi80": 90.0, "hi95": 97.5}
+
+
+class ForecastError(ValueError):
+    pass
+
+
+def check_horizon(horizon: int) -> int:
+    if not 1 <= int(horizon) <= MAX_HORIZON:
+        raise ForecastError(f"horizon {horizon}: give 1 to {MAX_HORIZON} years (a sufficiency strategy looks 3-5 ahead)")
+    return int(horizon)
+
+
+@dataclass
+class Forecast:
+    start: dt.date  # the last observed 31 March
+    horizon: int
+    people: pd.DataFrame  # date, band, state, mean, lo95, lo80, hi80, hi95
+    beds: pd.DataFrame  # date, service_type, tier, area, mean, lo95, lo80, hi80, hi95
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [dt.date(self.start.year + k, 3, 31) for k in range(self.horizon + 1)]
+
+
+def _summary(mean: np.ndarray, sims: np.ndarray) -> dict[str, np.ndarray]:
+    out = {"mean": mean}
+    for name, q in QUANTILES.items():
+        out[name] = np.percentile(sims, q, axis=0)
+    return out
+
+
+def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules(),
+                     adjustments: list[C.Adjustment] = (), mix: NeedMix | None = None,
+                     replications: int = 500, seed: int = 2026, la: str | None = None) -> Forecast:
+    """Project from the last 31 March in the files, with bootstrap intervals."""
+    horizon = check_horizon(horizon)
+    mix = mix or NeedMix()
+    if la is not None:
+        if la not in set(history.episodes["LA"]):
+            raise ForecastError(f"no council '{la}' in the files; they hold: {', '.join(sorted(set(history.episodes['LA'])))}")
+        history = History(history.episodes[history.episodes["LA"] == la], history.oc3[history.oc3["LA"] == la]
+                          if len(history.oc3) else history.oc3, history.uasc, history.years, history.repairs)
+    if len(history.census_dates) < 2:
+        raise ForecastError("at least two years of returns are needed to see how young people move")
+    rng = np.random.default_rng(seed)
+    last = history.census_dates[-1]
+    start = C.counts(C.snapshot(history, last, rules))
+    obs = C.observe(history, rules)
+    rates = C.adjust(C.estimate(obs, rules), list(adjustments), rules)
+    mean = C.project_mean(start, rates, horizon)
+    sims = C.simulate(start, C.bootstrap_rates(obs, rules, replications, rng, adjustments), horizon, rng)
+    notes = [f"{len(obs.moves):,} moves of {len(obs.keys):,} young people between {len(obs.years) + 1} census dates",
+             f"need mix: {mix.source}", *history.repairs]
+    return _assemble(last, horizon, mean, sims, mix, notes)
+
+
+def _assemble(last: dt.date, horizon: int, mean: np.ndarray, sims: np.ndarray, mix: NeedMix,
+              notes: list[str]) -> Forecast:
+    dates = [dt.date(last.year + k, 3, 31) for k in range(horizon + 1)]
+    people_rows, bed_rows = [], []
+    for band, (lo, hi) in C.AGE_BANDS.items():
+        rows = slice(lo - C.FIRST_AGE, hi - C.FIRST_AGE + 1)
+        stats = _summary(mean[:, rows].sum(axis=1), sims[:, :, rows].sum(axis=2))
+        for k, day in enumerate(dates):
+            for s, state in enumerate(C.STATES):
+                people_rows.append({"date": day, "band": band, "state": state,
+                                    **{name: float(v[k, s]) for name, v in stats.items()}})
+    bed_stats = _summary(beds(mean, mix), beds(sims, mix))
+    areas = list(mix.areas)
+    for k, day in enumerate(dates):
+        for i, service in enumerate(SERVICE_TYPES):
+            for j, tier in enumerate(TIERS):
+                for m, area in enumerate(areas):
+                    if bed_stats["mean"][k, i, j, m] == 0 and bed_stats["hi95"][k, i, j, m] == 0:
+                        continue
+                    bed_rows.append({"date": day, "service_type": service, "tier": tier, "area": area,
+                                     **{name: float(v[k, i, j, m]) for name, v in bed_stats.items()}})
+    return Forecast(last, horizon, pd.DataFrame(people_rows), pd.DataFrame(bed_rows), notes)
+
+
+def write(forecast: Forecast, out: Path) -> list[Path]:
+    """projection.csv (people), beds.csv and fan_chart.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "projection.csv", out / "beds.csv", out / "fan_chart.png"]
+    forecast.people.round(2).to_csv(paths[0], index=False)
+    forecast.beds.round(2).to_csv(paths[1], index=False)
+    fan_chart(forecast, paths[2])
+    return paths
+
+
+def fan_chart(forecast: Forecast, path: Path) -> None:
+    """Totals by group with their 80% and 95% bands: people 16-17 looked after, care leavers
+    18-25 (with Staying Put), and beds in supported accommodation at each tier."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen, no fonts fetched: renders offline
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)
+    people = forecast.people
+    groups = {
+        "Looked after, 16-17": (people["band"] == "16-17") & people["state"].isin(C.LOOKED_AFTER),
+        "Care leavers and Staying Put, 18-25": people["band"].isin(["18-20", "21-25"])
+                                               & people["state"].isin(["care_leaver", "staying_put"]),
+    }
+    colours = ["#1d70b8", "#d4351c", "#00703c", "#4c2c92", "#f47738"]
+    if not people["state"].isin(C.STATES).any():  # a published table: by age band
+        groups = {band: people["band"] == band for band in people["band"].unique()}
+    for (label, mask), colour in zip(groups.items(), colours):
+        _fan(axes[0], people[mask].groupby("date")[["mean", *QUANTILES]].sum(), label, colour)
+    axes[0].set_title("Young people (31 March)")
+    beds_sa = forecast.beds[forecast.beds["service_type"] == "supported_accommodation"]
+    for tier, colour in zip(TIERS, colours[2:] + colours[:1]):
+        _fan(axes[1], beds_sa[beds_sa["tier"] == tier].groupby("date")[["mean", *QUANTILES]].sum(), tier, colour)
+    axes[1].set_title("Supported accommodation beds by tier")
+    for ax in axes:
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9, loc="best")
+        ax.set_xlabel("31 March")
+    fig.suptitle(f"Sufficiency forecast from {forecast.start:%d %B %Y}: mean, 80% and 95% intervals")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _fan(ax, frame: pd.DataFrame, label: str, colour: str) -> None:
+    if not len(frame):
+        return
+    x = [d.year for d in frame.index]
+    ax.fill_between(x, frame["lo95"], frame["hi95"], color=colour, alpha=0.15, linewidth=0)
+    ax.fill_between(x, frame["lo80"], frame["hi80"], color=colour, alpha=0.3, linewidth=0)
+    ax.plot(x, frame["mean"], color=colour, label=label, linewidth=2)
+
+
+def forecast_table(table, horizon: int, *, replications: int = 500, seed: int = 2026) -> Forecast:
+    """A published age table projected by cohort-change ratios (scenarios.aggregate): people by
+    age band only (the table has no states, so no beds)."""
+    from scenarios.aggregate import project_table
+
+    horizon = check_horizon(horizon)
+    mean, sims = project_table(table, horizon, replications, seed)
+    last = table.dates[-1]
+    rows = []
+    bands = {band: [i for i, a in enumerate(table.ages) if lo <= a <= hi] for band, (lo, hi) in C.AGE_BANDS.items()}
+    bands["under 14"] = [i for i, a in enumerate(table.ages) if a < C.FIRST_AGE]
+    for band, idx in bands.items():
+        if not idx:
+            continue
+        stats = _summary(mean[:, idx].sum(axis=1), sims[:, :, idx].sum(axis=2))
+        for k in range(horizon + 1):
+            rows.append({"date": dt.date(last.year + k, 3, 31), "band": band, "state": "all (table)",
+                         **{name: float(v[k]) for name, v in stats.items()}})
+    notes = [f"cohort-change ratios from {len(table.dates)} observed years; the table has no states, so no beds"]
+    if table.projected:
+        notes.append("the table's own projected columns: " + ", ".join(f"{d:%d %b %Y}" for d in table.projected)
+                     + " (shown for comparison, not used)")
+    empty = pd.DataFrame(columns=["date", "service_type", "tier", "area", "mean", *QUANTILES])
+    return Forecast(last, horizon, pd.DataFrame(rows), empty, notes)

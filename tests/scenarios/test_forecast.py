@@ -1,0 +1,226 @@
+"""The sufficiency forecast: reading SSDA903 files (and refusing bad ones whole), the cohort
+model's rules, the what-ifs, the backtest on the public samples, and the CLI on the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from scenarios import cohort as C
+from scenarios.aggregate import TableError, read_table
+from scenarios.backtest import run_backtest
+from scenarios.demo_history import demo_history
+from scenarios.forecast import ForecastError, forecast_history, forecast_table
+from scenarios.ssda903 import SSDA903Error, history_from_folder
+from scenarios.what_if import WhatIfError, parse_adjustment
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ssda903-demand-samples"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return demo_history(tmp_path_factory.mktemp("demo903"))
+
+
+@pytest.fixture
+def samples(tmp_path):
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/data is not beside this checkout")
+    folder = tmp_path / "samples"
+    shutil.copytree(SAMPLES, folder)
+    return folder
+
+
+# --- the cohort model ---------------------------------------------------------------------------
+
+
+def test_with_no_exits_a_cohort_aged_18_appears_aged_19_a_year_later():
+    """The ageing identity: everyone stays (no one leaves, no one arrives)."""
+    stay = np.zeros((len(C.AGES), len(C.STATES), len(C.STATES) + 1))
+    for s in range(len(C.STATES)):
+        stay[:, s, s] = 1.0
+    rates = C.Rates(stay, np.zeros((len(C.AGES), len(C.STATES))), np.zeros((len(C.AGES), len(C.STATES))))
+    start = np.zeros((len(C.AGES), len(C.STATES)))
+    start[18 - C.FIRST_AGE, C.STATES.index("care_leaver")] = 37
+    year_on = C.project_mean(start, rates, 1)[1]
+    assert year_on[19 - C.FIRST_AGE, C.STATES.index("care_leaver")] == 37
+    assert year_on.sum() == 37
+
+
+def test_the_law_holds_in_every_estimate(demo):
+    P = C.estimate(C.observe(demo)).P
+    np.testing.assert_allclose(P.sum(axis=2), 1.0)
+    la = [C.STATES.index(s) for s in C.LOOKED_AFTER]
+    assert P[17 - C.FIRST_AGE :, :, la].max() == 0  # nobody looked after at 18 or over
+    assert P[: 17 - C.FIRST_AGE, :, C.STATES.index("staying_put")].max() == 0  # Staying Put is 18+
+    assert (P[LAST := C.LAST_AGE - C.FIRST_AGE, :, C.OUT] == 1).all()  # everyone leaves after 25
+    assert LAST == len(C.AGES) - 1
+
+
+def test_eligibility_continues_past_21_only_for_the_configured_share(demo):
+    obs = C.observe(demo)
+    none = C.estimate(obs, C.Rules(continue_to_25_share=0.0))
+    some = C.estimate(obs, C.Rules(continue_to_25_share=0.4))
+    cl = C.STATES.index("care_leaver")
+    assert none.P[20 - C.FIRST_AGE, cl, cl] == 0
+    assert some.P[20 - C.FIRST_AGE, cl, cl] == pytest.approx(0.4)
+
+
+def test_a_what_if_changes_its_rate_and_keeps_rows_distributions(demo):
+    rules = C.Rules()
+    base = C.estimate(C.observe(demo), rules)
+    adjusted = C.adjust(base, [parse_adjustment("la_supported->care_leaver+0.2@16")], rules)
+    i, j, k = 16 - C.FIRST_AGE, C.STATES.index("la_supported"), C.STATES.index("care_leaver")
+    assert adjusted.P[i, j, k] == pytest.approx(min(1.0, base.P[i, j, k] + 0.2))
+    np.testing.assert_allclose(adjusted.P.sum(axis=2), 1.0)
+    more = C.adjust(base, [parse_adjustment("uasc_entries*2")], rules)
+    np.testing.assert_allclose(more.uasc_entries, 2 * base.uasc_entries)
+
+
+@pytest.mark.parametrize("text", ["entries", "entries*", "nonsense*2", "la_fostering->mars+0.1", "entries*2@30"])
+def test_what_ifs_that_cannot_be_read_are_refused_with_the_form_to_use(text):
+    with pytest.raises(WhatIfError, match="RATE|unknown rate|ages must"):
+        parse_adjustment(text)
+
+
+# --- the projection -----------------------------------------------------------------------------
+
+
+def test_the_demo_councils_projection_has_intervals_around_the_mean(demo):
+    result = forecast_history(demo, 5, replications=200)
+    assert [d.year for d in result.dates] == [2025, 2026, 2027, 2028, 2029, 2030]
+    last = result.people[result.people["date"] == result.dates[-1]]
+    assert (last["lo95"] <= last["lo80"]).all() and (last["lo80"] <= last["hi80"]).all()
+    assert (last["hi80"] <= last["hi95"]).all()
+    leavers = last[(last["band"] == "18-20") & (last["state"] == "care_leaver")].iloc[0]
+    assert leavers["lo80"] <= leavers["mean"] <= leavers["hi80"] and leavers["mean"] > 100
+    sa = result.beds[result.beds["service_type"] == "supported_accommodation"]
+    assert set(sa["tier"]) == {"standard", "enhanced", "intensive"} and (sa["mean"] > 0).all()
+
+
+def test_the_same_seed_gives_the_same_forecast(demo):
+    a = forecast_history(demo, 3, replications=100, seed=7).people
+    b = forecast_history(demo, 3, replications=100, seed=7).people
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("horizon", [0, 11])
+def test_a_horizon_of_zero_or_over_ten_years_is_refused(demo, horizon):
+    with pytest.raises(ForecastError, match="1 to 10"):
+        forecast_history(demo, horizon)
+
+
+# --- reading the returns -------------------------------------------------------------------------
+
+
+def test_the_public_samples_are_refused_as_they_are_and_read_with_repairs(samples):
+    with pytest.raises(SSDA903Error) as refused:
+        history_from_folder(samples)
+    assert "has no row in the header file" in str(refused.value)
+    history = history_from_folder(samples, repair=True)
+    assert history.years == [2017, 2018, 2019, 2020, 2021]
+    assert any("overlapping" in r for r in history.repairs) and any("no header row" in r for r in history.repairs)
+
+
+def test_an_unknown_placement_code_names_the_file_row_code_and_the_years_list(demo, tmp_path):
+    folder = tmp_path / "returns"
+    demo_history(folder)  # writes the demo's CSV files there
+    episodes = pd.read_csv(folder / "episodes.csv", dtype=str, keep_default_na=False)
+    row = int(episodes.index[episodes["YEAR"] == "2024"][0])
+    episodes.loc[row, "PLACE"] = "H5"  # H5 became K3 in 2024/25
+    episodes.to_csv(folder / "episodes.csv", index=False)
+    with pytest.raises(SSDA903Error) as refused:
+        history_from_folder(folder)
+    message = str(refused.value)
+    assert f"episodes.csv row {row + 2}, column PLACE: unknown code 'H5' in 2024/25" in message
+    assert "K3" in message.split("valid:")[1]
+
+
+def test_overlapping_episodes_and_backwards_dates_are_refused(tmp_path):
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    (folder / "header.csv").write_text("CHILD,SEX,DOB,LA,YEAR\n1,1,2007-05-01,X,2023\n2,2,2007-06-01,X,2023\n")
+    (folder / "episodes.csv").write_text(
+        "CHILD,DECOM,RNE,LS,PLACE,DEC,LA,YEAR\n"
+        "1,2023-05-01,S,C2,U4,2023-09-01,X,2023\n"
+        "1,2023-08-01,P,C2,U5,,X,2023\n"
+        "2,2023-07-01,S,C2,U4,2023-06-01,X,2023\n")
+    with pytest.raises(SSDA903Error) as refused:
+        history_from_folder(folder)
+    assert "episodes.csv row 4, column DEC: the episode ends (DEC) before it starts (DECOM)" in str(refused.value)
+    (folder / "episodes.csv").write_text(
+        "CHILD,DECOM,RNE,LS,PLACE,DEC,LA,YEAR\n1,2023-05-01,S,C2,U4,2023-09-01,X,2023\n1,2023-08-01,P,C2,U5,,X,2023\n")
+    with pytest.raises(SSDA903Error, match="row 2, column DEC: child 1's episode from 2023-05-01 overlaps"):
+        history_from_folder(folder)
+
+
+def test_an_age_table_with_a_missing_year_is_refused_and_a_good_one_projects(tmp_path):
+    bad = tmp_path / "ages.csv"
+    bad.write_text("age,2021-03-31,2023-03-31\n16,40,41\n17,-3,50\n")
+    with pytest.raises(TableError) as refused:
+        read_table(bad)
+    assert "missing years: 31 March 2022" in str(refused.value)
+    assert "ages.csv row 3, column 2021-03-31: '-3' is not a count" in str(refused.value)
+    good = tmp_path / "good.csv"
+    good.write_text("age,2021-03-31,2022-03-31,2023-03-31,2024-03-31*\n16,40,44,41,45\n17,52,50,55,51\n18,48,50,47,52\n")
+    table = read_table(good)
+    assert [d.year for d in table.dates] == [2021, 2022, 2023] and list(table.projected) == [dt.date(2024, 3, 31)]
+    result = forecast_table(table, 3, replications=100)
+    assert {"16-17", "18-20"} <= set(result.people["band"]) and result.beds.empty
+
+
+# --- the backtest --------------------------------------------------------------------------------
+
+
+def test_the_backtest_on_the_public_samples_beats_persistence_where_there_is_data(samples):
+    history = history_from_folder(samples, repair=True)
+    result = run_backtest(history, C.Rules(continue_to_25_share=0.0), replications=100)
+    enough = result.summary[result.summary["verdict"] != "too few"]
+    assert len(enough) >= 3
+    assert (enough["MAE model"] < enough["MAE persistence"]).all(), enough
+    seen = result.cells[result.cells["actual"] > 0]
+    inside95 = ((seen["actual"] >= seen["lo95"]) & (seen["actual"] <= seen["hi95"])).mean()
+    assert inside95 >= 0.85  # near the nominal 95%
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def test_the_cli_forecasts_the_demo_council_and_draws_the_fan_chart(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'placematch.db'}")
+    out = tmp_path / "forecast"
+    result = CliRunner().invoke(app, ["forecast", "--input", "demo", "--horizon", "3", "--out", str(out),
+                                      "--replications", "100", "--adjust", "uasc_entries*1.5"])
+    assert result.exit_code == 0, result.output
+    assert (out / "fan_chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    projection = pd.read_csv(out / "projection.csv")
+    assert {"date", "band", "state", "mean", "lo80", "hi80", "lo95", "hi95"} <= set(projection.columns)
+    assert (out / "ssda903" / "episodes.csv").exists()
+
+
+def test_the_cli_refuses_a_bad_horizon_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'placematch.db'}")
+    out = tmp_path / "forecast"
+    result = CliRunner().invoke(app, ["forecast", "--input", "demo", "--horizon", "0", "--out", str(out)])
+    assert result.exit_code == 1 and "1 to 10" in result.output
+    assert not out.exists()
+
+
+def test_a_saved_scenario_is_applied_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'placematch.db'}")
+    runner = CliRunner()
+    saved = runner.invoke(app, ["forecast", "scenario", "save", "more-uasc", "--adjust", "uasc_entries*2",
+                                "--rule", "continue_to_25_share=0.5"])
+    assert saved.exit_code == 0, saved.output
+    run = runner.invoke(app, ["forecast", "--input", "demo", "--horizon", "2", "--out", str(tmp_path / "f"),
+                              "--replications", "50", "--scenario", "more-uasc"])
+    assert run.exit_code == 0, run.output
+    missing = runner.invoke(app, ["forecast", "--input", "demo", "--scenario", "nope", "--out", str(tmp_path / "g")])
+    assert missing.exit_code == 1 and "no forecast scenario named 'nope'" in missing.output
