@@ -19,7 +19,7 @@ from scenarios.ssda903 import History, read_history
 LA = "Medway"
 FIRST_YEAR, YEARS = 2020, 5  # the returns for 2020/21 to 2024/25
 # Entries into care a year by age at entry (0-17): peaks in infancy and mid-teens.
-ENTRIES_BY_AGE = np.array([30, 8, 7, 7, 6, 6, 6, 6, 6, 7, 8, 9, 10, 12, 14, 15, 14, 8], dtype=float)
+ENTRIES_BY_AGE = np.array([16, 4, 4, 4, 3, 3, 3, 3, 3, 4, 5, 7, 10, 13, 17, 19, 18, 10], dtype=float)
 UASC_ENTRIES = 14  # a year, aged 15-17
 # Placement type on entry and each year after, by age group: (codes, weights).
 PLACEMENTS = {
@@ -27,7 +27,7 @@ PLACEMENTS = {
     "teen": (["U4", "U5", "U6", "K2", "R1", "P1"], [0.3, 0.25, 0.05, 0.2, 0.05, 0.15]),
     "older": (["U4", "U5", "K2", "P2", "SUPPORTED"], [0.2, 0.2, 0.12, 0.08, 0.4]),
 }
-LEAVE_BEFORE_16 = 0.20  # a year: return home, adoption, special guardianship
+LEAVE_BEFORE_16 = 0.28  # a year: return home, adoption, special guardianship
 LEAVE_AT_16_17 = 0.12  # a year: leaving care early (relevant young people)
 STAYING_PUT = 0.25  # of those fostered at 18
 CONTINUE_TO_25 = 0.3

@@ -52,10 +52,17 @@ def rules_with(overrides: dict) -> Rules:
     unknown = set(overrides) - RULE_NAMES
     if unknown:
         raise WhatIfError(f"unknown rule(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(RULE_NAMES))}")
+    clean = {}
     for name, value in overrides.items():
-        if name.endswith("_share") and not 0 <= float(value) <= 1:
-            raise WhatIfError(f"{name} is a share: 0 to 1, not {value}")
-    return dataclasses.replace(Rules(), **overrides)
+        if name.endswith("_share"):
+            if not 0 <= float(value) <= 1:
+                raise WhatIfError(f"{name} is a share: 0 to 1, not {value}")
+            clean[name] = float(value)
+        else:  # an age: Staying Put and eligibility end at 18 to 25
+            if float(value) != int(value) or not 18 <= int(value) <= LAST_AGE:
+                raise WhatIfError(f"{name} is an age from 18 to {LAST_AGE}, not {value}")
+            clean[name] = int(value)
+    return dataclasses.replace(Rules(), **clean)
 
 
 def save_scenario(session: Session, name: str, adjustments: list[str], rules: dict, actor: User | str,
@@ -65,7 +72,8 @@ def save_scenario(session: Session, name: str, adjustments: list[str], rules: di
     if not 1 <= len(name) <= 80:
         raise WhatIfError("a scenario needs a name of 1 to 80 characters")
     parsed = [parse_adjustment(a) for a in adjustments]
-    rules_with(rules)
+    checked = rules_with(rules)
+    rules = {name: getattr(checked, name) for name in rules}  # stored as the model reads them
     scenario = session.scalar(select(ForecastScenario).where(ForecastScenario.name == name))
     before = None if scenario is None else {"adjustments": scenario.adjustments, "rules": scenario.rules}
     if scenario is None:

@@ -1,0 +1,198 @@
+"""The sufficiency forecast over the service: the projection (people and beds with intervals),
+its fan chart, and the named what-if scenarios commissioners save.
+
+The forecast reads the council's SSDA903 returns from the folder ``PLACEMATCH_SSDA903_DIR``
+names (the demo council's generated returns when it is not set), and the need mix from this
+database's placements. Forecasts hold counts only, no young person's details, so managers and
+commissioners read them; saving a scenario is for commissioners (and heads of service).
+
+A forecast takes a second or two (the bootstrap), so each (horizon, scenario, files) is kept
+once computed; saving a scenario clears the ones it changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.deps import COMMISSIONING, MANAGERS, Allowed, SessionDep
+from api.errors import ERROR_RESPONSES, ApiError
+from models.plans import ForecastScenario
+from scenarios.cohort import Rules
+
+router = APIRouter(tags=["forecast"], responses=ERROR_RESPONSES)
+Reader = Allowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
+Commissioner = Allowed(*COMMISSIONING)
+REPLICATIONS = 300
+Horizon = Annotated[int, Query(ge=1, le=10, description="Years ahead (a sufficiency strategy looks 3-5 ahead)")]
+ScenarioName = Annotated[Optional[str], Query(max_length=80, description="A saved forecast scenario's name")]
+_lock = threading.Lock()
+
+
+def returns_folder() -> Path:
+    configured = os.environ.get("PLACEMATCH_SSDA903_DIR")
+    if configured:
+        return Path(configured)
+    return _demo_folder()
+
+
+@lru_cache(maxsize=1)
+def _demo_folder() -> Path:
+    from scenarios.demo_history import write
+
+    folder = Path(tempfile.mkdtemp(prefix="placematch-demo-ssda903-"))
+    write(folder)
+    return folder
+
+
+def _stamp(folder: Path) -> tuple:
+    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.csv")))
+
+
+@lru_cache(maxsize=32)
+def _forecast(folder: str, stamp: tuple, horizon: int, adjustments: tuple, rules: tuple, mix_key: tuple):
+    from scenarios.demand import NeedMix
+    from scenarios.forecast import forecast_history
+    from scenarios.ssda903 import history_from_folder
+
+    mix = NeedMix(tiers={k: dict(v) for k, v in mix_key[0]}, areas=dict(mix_key[1]), source=mix_key[2]) \
+        if mix_key else NeedMix()
+    history = history_from_folder(Path(folder), repair=True)
+    return forecast_history(history, horizon, rules=Rules(**dict(rules)), adjustments=list(adjustments),
+                            mix=mix, replications=REPLICATIONS)
+
+
+def current_forecast(session, horizon: int, scenario: str | None):
+    from scenarios.demand import need_mix_from_database
+    from scenarios.ssda903 import SSDA903Error
+    from scenarios.what_if import WhatIfError, load_scenario
+
+    adjustments, rules = [], Rules()
+    if scenario:
+        try:
+            adjustments, rules = load_scenario(session, scenario)
+        except WhatIfError as exc:
+            raise ApiError(404, str(exc), fields=[("query.scenario", "no such scenario")]) from None
+    mix = need_mix_from_database(session)
+    mix_key = (tuple((k, tuple(v.items())) for k, v in sorted(mix.tiers.items())), tuple(mix.areas.items()), mix.source)
+    folder = returns_folder()
+    try:
+        with _lock:  # one computation at a time: the second asker waits and reads the cache
+            return _forecast(str(folder), _stamp(folder), horizon, tuple(adjustments),
+                             tuple(sorted(vars(rules).items())), mix_key)
+    except SSDA903Error as exc:
+        raise ApiError(422, f"the council's SSDA903 returns cannot be used: {exc}") from None
+
+
+class Band(BaseModel):
+    date: dt.date
+    band: str
+    state: str
+    mean: float
+    lo95: float
+    lo80: float
+    hi80: float
+    hi95: float
+
+
+class Beds(BaseModel):
+    date: dt.date
+    service_type: str
+    tier: str
+    area: str
+    mean: float
+    lo95: float
+    lo80: float
+    hi80: float
+    hi95: float
+
+
+class ForecastPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "start": "2025-03-31", "horizon": 5, "scenario": None, "notes": ["need mix: defaults"],
+        "people": [{"date": "2030-03-31", "band": "18-20", "state": "care_leaver", "mean": 209.6,
+                    "lo95": 183.0, "lo80": 190.0, "hi80": 230.0, "hi95": 236.0}],
+        "beds": [{"date": "2030-03-31", "service_type": "supported_accommodation", "tier": "intensive",
+                  "area": "all", "mean": 12.4, "lo95": 9.1, "lo80": 10.2, "hi80": 14.8, "hi95": 15.9}]}]})
+
+    start: dt.date = Field(description="The last observed 31 March")
+    horizon: int
+    scenario: Optional[str]
+    notes: list[str]
+    people: list[Band]
+    beds: list[Beds]
+
+
+@router.get("/forecast", response_model=ForecastPublic,
+            summary="The sufficiency forecast: people by age band and state, beds by service type, tier and area")
+def get_forecast(session: SessionDep, _: Reader, horizon: Horizon = 5, scenario: ScenarioName = None):
+    result = current_forecast(session, horizon, scenario)
+    return ForecastPublic(start=result.start, horizon=result.horizon, scenario=scenario, notes=result.notes,
+                          people=result.people.to_dict("records"), beds=result.beds.to_dict("records"))
+
+
+@router.get("/forecast/fan-chart.png", summary="The forecast's fan chart (PNG)",
+            responses={200: {"content": {"image/png": {}}, "description": "The chart"}},
+            response_class=Response)
+def get_fan_chart(session: SessionDep, _: Reader, horizon: Horizon = 5, scenario: ScenarioName = None):
+    from scenarios.forecast import fan_chart
+
+    result = current_forecast(session, horizon, scenario)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fan_chart.png"
+        fan_chart(result, path)
+        return Response(path.read_bytes(), media_type="image/png")
+
+
+class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "UASC up by half", "description": "National transfer scheme quota raised",
+        "adjustments": ["uasc_entries*1.5"], "rules": {"continue_to_25_share": 0.35}}]})
+
+    name: str = Field(min_length=1, max_length=80)
+    description: Optional[str] = Field(default=None, max_length=2000)
+    adjustments: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=50,
+        description="e.g. entries*1.2@16-17, uasc_entries*1.5, la_fostering->staying_put+0.1@17")
+    rules: dict[str, float] = Field(default_factory=dict, description="Overrides of the model's rules, e.g. "
+                                                                      "continue_to_25_share, staying_put_share")
+
+
+class ScenarioPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: Optional[str]
+    adjustments: list[dict]
+    rules: dict
+
+
+@router.get("/forecast-scenarios", response_model=list[ScenarioPublic], summary="Saved forecast scenarios")
+def list_scenarios(session: SessionDep, _: Reader):
+    return [ScenarioPublic.model_validate(s) for s in
+            session.scalars(select(ForecastScenario).order_by(ForecastScenario.name))]
+
+
+@router.put("/forecast-scenarios", response_model=ScenarioPublic,
+            summary="Save a named forecast scenario (replaces one of the same name)")
+def save_scenario(body: ScenarioIn, session: SessionDep, user: Commissioner):
+    from scenarios.what_if import WhatIfError
+    from scenarios.what_if import save_scenario as save
+
+    try:
+        saved = save(session, body.name, body.adjustments, dict(body.rules), user, body.description)
+    except WhatIfError as exc:
+        raise ApiError(422, str(exc), fields=[("body", str(exc))]) from None
+    _forecast.cache_clear()
+    return ScenarioPublic.model_validate(saved)
