@@ -54,12 +54,14 @@ def create_app(engine: Engine | None = None, *, warm_workers: bool = False) -> F
     app = FastAPI(title="placematch", version="0.4.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = engine
     errors.install(app)
+    # The pages first: a page that shares its path with the API (/approvals, /providers) answers
+    # browsers only (api.pages.core.BrowserRoute), and the first route that matches answers.
+    pages.install(app)
     for module in modules:
         router = getattr(module, "router", None)
         if router is not None:
             _document_roles(router)
             app.include_router(router)
-    pages.install(app)
     return app
 
 

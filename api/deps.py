@@ -81,7 +81,11 @@ def _finish(session: Session, commit: bool) -> None:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction ends (commit or rollback) when the route returns, before the
+# answer is sent. By default FastAPI ends a yield dependency after sending, so a browser
+# following a redirect could ask for the next page before the change was saved, and a failed
+# commit could no longer become an error answer.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 # A record's number in a path: bounded as the databases store it (PostgreSQL INTEGER), so an
 # impossible id is refused as invalid input rather than reaching the database.

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.routing import Match
 
 from api.deps import SESSION_COOKIE, SessionDep
 from api.security import user_for_token
@@ -44,8 +47,30 @@ NAVIGATION = [
     ("Panel board", "/panel", PANEL),
     ("Approvals", "/approvals", MANAGERS),
     ("Providers", "/providers", SUPPLY_READERS),
+    ("Forecast", "/forecast-page", tuple(dict.fromkeys((Role.commissioner, Role.head_of_service) + MANAGERS))),
     ("Audit log", "/audit", AUDITORS),
 ]
+
+
+def from_a_browser(scope) -> bool:
+    """A page request: a GET/HEAD that accepts HTML (a browser navigating), or a POST of an
+    HTML form. API clients send JSON and accept JSON (or anything: ``*/*``)."""
+    headers = dict(scope.get("headers") or ())
+    if scope.get("method") in ("GET", "HEAD"):
+        return b"text/html" in headers.get(b"accept", b"")
+    return headers.get(b"content-type", b"").startswith(
+        (b"application/x-www-form-urlencoded", b"multipart/form-data"))
+
+
+class BrowserRoute(APIRoute):
+    """A page route on a path the API also serves: it matches only a browser's request, so the
+    API route on the same path keeps answering every other client unchanged."""
+
+    def matches(self, scope):
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE and not from_a_browser(scope):
+            return Match.NONE, {}
+        return match, child_scope
 
 
 class SignInRequired(Exception):
@@ -55,7 +80,10 @@ class SignInRequired(Exception):
 
 class NotForYourRole(Exception):
     def __init__(self, user: User, roles: tuple[Role, ...]) -> None:
-        self.user, self.roles = user, roles
+        # A plain copy: the request's transaction rolls back (expiring the ORM object) before
+        # the refusal page is drawn.
+        self.user = SimpleNamespace(id=user.id, username=user.username, full_name=user.full_name, role=user.role)
+        self.roles = roles
 
 
 def page_user(request: Request, session: SessionDep) -> User:
@@ -93,7 +121,8 @@ def render(request: Request, name: str, user: User | None, status_code: int = 20
 def back_to(path: str, *, done: str | None = None, problem: str | None = None) -> RedirectResponse:
     """Post/Redirect/Get: back to ``path`` with a one-line message shown at the top."""
     query = urlencode({k: v for k, v in (("done", done), ("problem", problem)) if v})
-    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
+    separator = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{separator}{query}" if query else path, status_code=303)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -154,6 +154,19 @@ def get_fan_chart(session: SessionDep, _: Reader, horizon: Horizon = 5, scenario
         return Response(path.read_bytes(), media_type="image/png")
 
 
+class RulesIn(BaseModel):
+    """Overrides of the model's rules (scenarios.cohort.Rules); leave out what stays as default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staying_put_share: Optional[float] = Field(default=None, ge=0, le=1,
+                                               description="Of 17-year-olds fostered, the share Staying Put at 18")
+    continue_to_25_share: Optional[float] = Field(default=None, ge=0, le=1,
+                                                  description="Of care leavers turning 21, the share supported to 25")
+    staying_put_until: Optional[int] = Field(default=None, ge=18, le=25)
+    eligible_until: Optional[int] = Field(default=None, ge=18, le=25)
+
+
 class ScenarioIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "name": "UASC up by half", "description": "National transfer scheme quota raised",
@@ -164,8 +177,7 @@ class ScenarioIn(BaseModel):
     adjustments: list[Annotated[str, Field(max_length=100)]] = Field(
         default_factory=list, max_length=50,
         description="e.g. entries*1.2@16-17, uasc_entries*1.5, la_fostering->staying_put+0.1@17")
-    rules: dict[str, float] = Field(default_factory=dict, description="Overrides of the model's rules, e.g. "
-                                                                      "continue_to_25_share, staying_put_share")
+    rules: RulesIn = Field(default_factory=RulesIn)
 
 
 class ScenarioPublic(BaseModel):
@@ -191,7 +203,8 @@ def save_scenario(body: ScenarioIn, session: SessionDep, user: Commissioner):
     from scenarios.what_if import save_scenario as save
 
     try:
-        saved = save(session, body.name, body.adjustments, dict(body.rules), user, body.description)
+        saved = save(session, body.name, body.adjustments, body.rules.model_dump(exclude_none=True), user,
+                     body.description)
     except WhatIfError as exc:
         raise ApiError(422, str(exc), fields=[("body", str(exc))]) from None
     _forecast.cache_clear()

@@ -12,7 +12,7 @@
         .then(function (run) {
           if (!run) { return; }
           var p = run.progress || {};
-          var text = "Status: " + run.status + (p.stage ? " - " + p.stage : "");
+          var text = "Status: " + run.status + (p.stage && p.stage !== run.status ? " - " + p.stage : "");
           if (p.young_people !== undefined) { text += " - " + p.young_people + " young people, " + p.vacancies + " vacancies"; }
           if (p.best_so_far) { text += " - best so far places " + p.best_so_far.placed; }
           watch.textContent = text;

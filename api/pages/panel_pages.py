@@ -1,0 +1,436 @@
+"""The panel's pages: the referral queue, match runs and their proposals, one proposal's case
+with the panel's decision forms, and the check of the panel's own choice before an override.
+
+Every form calls the function the API calls (``api.workflow`` for decisions, the match-runs
+route for submitting a job), so a decision made here is the same decision, audited the same
+way. A refusal comes back to the page it was made on as a one-line problem (Post/Redirect/Get).
+Managers may read runs and cases (they approve what the panel decides); only the panel sees
+and uses the forms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, select
+
+from api import jobs, workflow
+from api.deps import RecordId, SessionDep, get_engine
+from api.errors import ApiError
+from api.pages import panel_map
+from api.pages.core import MANAGERS, PANEL, ROLE_NAMES, PageAllowed, back_to, render
+from api.routes.match_runs import MatchRunCreate, default_placing_authority, submit_run
+from matching.explain import words
+from matching.scoring import PENALTY_TERMS
+from models.accounts import User
+from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Urgency
+from models.panel import Decision, MatchRun, ProposedMatch
+from models.people import Referral
+from models.supply import LocalAuthority, Property, Vacancy
+from providers.authorities import default_authorities
+
+router = APIRouter(include_in_schema=False)
+Panel = PageAllowed(*PANEL)
+Reader = PageAllowed(*dict.fromkeys(PANEL + MANAGERS))  # as the API: managers read what they approve
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+# Status tags: (words, colour). The words carry the meaning; the colour only repeats it.
+URGENCY = {Urgency.today: ("Today", "red"), Urgency.within_5_days: ("Within 5 days", "yellow"),
+           Urgency.over_5_days: ("Over 5 days", "grey")}
+RUN_STATUS = {MatchRunStatus.queued: "grey", MatchRunStatus.running: "yellow", MatchRunStatus.succeeded: "green",
+              MatchRunStatus.failed: "red", MatchRunStatus.cancelled: "grey"}
+APPROVER = {Role.service_manager: "Nominated officer", Role.head_of_service: "Head of service",
+            Role.director: "Director"}
+RECENT_RUNS = 20
+REASON_MIN, REASON_MAX = 3, 2000  # as the API's ReasonIn
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _flags(referral: Referral) -> list[tuple[str, str]]:
+    flags = []
+    if referral.deprivation_of_liberty:
+        flags.append(("DoL order", "red"))
+    if referral.risks_to_others:
+        flags.append(("Risk to others: " + ", ".join(r.replace("_", " ") for r in referral.risks_to_others), "yellow"))
+    if referral.sibling_group:
+        flags.append((f"Sibling group {referral.sibling_group}", "purple"))
+    return flags
+
+
+def _area_tag(out_of_area: bool, at_a_distance: bool) -> tuple[str, str]:
+    if not out_of_area:
+        return ("In area", "green")
+    return ("At a distance", "red") if at_a_distance else ("Out of area, adjoining", "yellow")
+
+
+def _approval_tags(codes: list[str]) -> list[tuple[str, str]]:
+    """Stored as "rule:role" codes; shown as who approves, with the rule in words."""
+    tags = []
+    for code in codes:
+        rule, _, role = code.partition(":")
+        tags.append((APPROVER.get(Role(role), role) if role in Role.codes() else role, rule.replace("_", " ")))
+    return tags
+
+
+def _queue(session, today: dt.date) -> list[dict]:
+    referrals = session.scalars(select(Referral).where(Referral.status == ReferralStatus.open)).all()
+    referrals = sorted(referrals, key=lambda r: (r.urgency.rank, r.referred_on, r.id))  # most urgent, longest waiting
+    return [{"r": r, "age": r.age_on(today), "urgency": URGENCY[r.urgency], "flags": _flags(r),
+             "waiting": max(0, (today - r.referred_on).days)} for r in referrals]
+
+
+def _decisions_by_referral(session, run_id: int) -> dict[str, list[Decision]]:
+    found: dict[str, list[Decision]] = {}
+    for d in session.scalars(workflow.decisions_query(run_id)):
+        found.setdefault(d.referral_id, []).append(d)
+    return found
+
+
+def _decision_tags(proposal: ProposedMatch, decisions: list[Decision]) -> list[tuple[str, str]]:
+    """What the panel has decided about this young person on this run, as tags."""
+    tags = []
+    for d in decisions:
+        if d.proposed_match_id == proposal.id and d.kind == DecisionKind.accept:
+            tags.append(("Accepted", "green"))
+        elif d.proposed_match_id == proposal.id and d.kind == DecisionKind.reject:
+            tags.append(("Rejected", "red"))
+        elif d.kind == DecisionKind.accept:
+            tags.append((f"Alternative {d.vacancy_id} accepted", "green"))
+        elif d.kind == DecisionKind.override:
+            tags.append((f"Overridden: {d.vacancy_id}", "purple"))
+        elif d.kind in (DecisionKind.lock, DecisionKind.ban) and d.vacancy_id == proposal.vacancy_id:
+            tags.append(("Locked for re-run" if d.kind == DecisionKind.lock else "Banned for re-run",
+                         "grey"))
+    return tags
+
+
+def _score_rows(score: dict) -> list[tuple[str, object]]:
+    """The objective's levels as the panel reads them, then each penalty term that counted."""
+    rows = [("Need (points)", score.get("need")), ("Distance (points)", score.get("distance")),
+            ("Cost (£ a week)", score.get("cost"))]
+    rows += [(PENALTY_TERMS[k].capitalize(), v) for k, v in score.items() if k in PENALTY_TERMS and v]
+    return [(k, v) for k, v in rows if v is not None]
+
+
+def _places(session, proposals: list[ProposedMatch]) -> dict[str, Vacancy]:
+    ids = {p.vacancy_id for p in proposals}
+    return {v.id: v for v in session.scalars(select(Vacancy).where(Vacancy.id.in_(ids)))} if ids else {}
+
+
+def _area_name(code: str) -> str:
+    return default_authorities().name(code)
+
+
+def _map(session, run: MatchRun, proposals: list[ProposedMatch], vacancies: dict[str, Vacancy],
+         referrals: dict[str, Referral], title: str):
+    try:
+        council = workflow.placing_authority_of(session, run)
+    except workflow.Refused:  # a run that does not say its council: the map without the area
+        council = None
+    area = _council_area(session, council) if council else []
+    pairs = []
+    for p in proposals:
+        r, v = referrals[p.referral_id], vacancies.get(p.vacancy_id)
+        if v is None:
+            continue
+        prop = v.property
+        pairs.append(panel_map.Pair(
+            label=p.referral_id, home=(r.home_easting, r.home_northing), placement=(prop.easting, prop.northing),
+            miles=p.miles_from_home, far=p.miles_from_home > 20 or p.out_of_area,
+            where=_area_tag(p.out_of_area, p.at_a_distance)[0].lower()))
+    return panel_map.draw(_area_name(council) if council else "the council", area, pairs, title=title)
+
+
+def _council_area(session, council: str):
+    """The council's postcode points: its own code and its districts' (a county's), read from
+    the directory parts of the postcodes already known to lie there."""
+    codes = (council, *session.scalars(select(LocalAuthority.code).where(
+        LocalAuthority.upper_tier_code == council, LocalAuthority.code != council)))
+    postcodes = [*session.scalars(select(Referral.home_postcode).where(Referral.home_la_code.in_(codes))),
+                 *session.scalars(select(Property.postcode).where(Property.la_code.in_(codes)))]
+    return panel_map.council_points(tuple(sorted(codes)), panel_map.letters_of(postcodes))
+
+
+def _run_or_none(session, run_id: int) -> MatchRun | None:
+    try:
+        return workflow.get_run(session, run_id)
+    except workflow.NotFound:
+        return None
+
+
+def _not_found(request: Request, user: User, what: str):
+    return render(request, "panel_not_found.html", user, status_code=404, what=what)
+
+
+# --- the board -----------------------------------------------------------------------------------
+
+
+@router.get("/panel")
+def board(request: Request, session: SessionDep, user: Panel):
+    today = dt.date.today()
+    runs = session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(RECENT_RUNS)).all()
+    placed = dict(session.execute(  # proposals (rank 0) per run: the young people each run placed
+        select(ProposedMatch.match_run_id, func.count()).where(
+            ProposedMatch.rank == 0, ProposedMatch.match_run_id.in_([r.id for r in runs]))
+        .group_by(ProposedMatch.match_run_id)).all())
+    return render(request, "panel_board.html", user, queue=_queue(session, today), runs=runs, placed=placed,
+                  run_status=RUN_STATUS, default_panel_date=today.isoformat(), default_time_limit=30)
+
+
+def _submit(engine: Engine, user: User, **fields) -> int:
+    """A run submitted exactly as POST /match-runs submits one (the same route function)."""
+    body = MatchRunCreate(**{k: v for k, v in fields.items() if v not in (None, "")})
+    return submit_run(body, Response(), engine, user).id
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+    if isinstance(exc, ApiError):
+        details = "; ".join(f"{f.path}: {f.message}" for f in exc.fields)
+        return f"{exc.message} ({details})" if details else exc.message
+    return str(exc)
+
+
+@router.post("/panel/runs")
+def start_run(engine: EngineDep, user: Panel, panel_date: Annotated[str, Form()] = "",
+              time_limit_seconds: Annotated[str, Form()] = ""):
+    try:
+        run_id = _submit(engine, user, panel_date=panel_date.strip() or dt.date.today().isoformat(),
+                         time_limit_seconds=time_limit_seconds.strip(), placing_authority=default_placing_authority())
+    except (ValidationError, ApiError) as exc:
+        return back_to("/panel", problem=f"The run was not started: {_problem(exc)}")
+    return back_to(f"/panel/runs/{run_id}", done=f"Match run {run_id} started")
+
+
+# --- a run ---------------------------------------------------------------------------------------
+
+
+@router.get("/panel/runs/{run_id}")
+def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Reader):
+    run = _run_or_none(session, run_id)
+    if run is None:
+        return _not_found(request, user, f"match run {run_id}")
+    context = {"run": run, "run_status": RUN_STATUS, "can_decide": user.role in PANEL,
+               "progress": {k: v for k, v in (run.progress or {}).items() if k != jobs.UNPLACED_KEY},
+               "locks": jobs.pairs_of(run.locks), "bans": jobs.pairs_of(run.bans)}
+    if run.status == MatchRunStatus.succeeded:
+        context |= _proposals_context(session, run)
+    return render(request, "panel_run.html", user, **context)
+
+
+def _proposals_context(session, run: MatchRun) -> dict:
+    proposals = sorted((p for p in run.proposals if p.rank == 0), key=lambda p: p.referral_id)
+    vacancies = _places(session, proposals)
+    referrals = {r.id: r for r in session.scalars(select(Referral).where(
+        Referral.id.in_({p.referral_id for p in proposals})))}
+    decisions = _decisions_by_referral(session, run.id)
+    rows = [{"p": p, "r": referrals[p.referral_id], "v": vacancies.get(p.vacancy_id),
+             "area": _area_tag(p.out_of_area, p.at_a_distance), "score": _score_rows(p.score),
+             "approvals": _approval_tags(p.approvals_required),
+             "decided": _decision_tags(p, decisions.get(p.referral_id, []))} for p in proposals]
+    unplaced = (run.progress or {}).get(jobs.UNPLACED_KEY)
+    unplaced_rows = [{**u, "excluded": [(words(code), count) for code, _, count in
+                                        (part.partition("=") for part in (u.get("excluded_by") or "").split(";"))
+                                        if code]} for u in (unplaced or [])]
+    locks, bans = workflow.next_run_locks_and_bans(session, run.id)
+    return {
+        "rows": rows, "unplaced": unplaced_rows, "unplaced_known": unplaced is not None,
+        "open_vacancies": _open_vacancies(session), "decided_locks": locks, "decided_bans": bans,
+        "decisions": [d for ds in decisions.values() for d in ds],
+        "map_svg": _map(session, run, proposals, vacancies, referrals, f"Map of match run {run.id}'s proposals"),
+    }
+
+
+def _open_vacancies(session) -> list[Vacancy]:
+    return list(session.scalars(select(Vacancy).where(Vacancy.beds > 0).order_by(Vacancy.id)))
+
+
+@router.post("/panel/runs/{run_id}/cancel")
+def cancel_run(run_id: RecordId, engine: EngineDep, user: Panel):
+    try:
+        jobs.cancel(engine, run_id, user)
+    except jobs.JobFinished as finished:
+        return back_to(f"/panel/runs/{run_id}", problem=f"Match run {run_id} has already finished "
+                                                        f"({finished.status.value}): it cannot be cancelled")
+    return back_to(f"/panel/runs/{run_id}", done=f"Match run {run_id} cancelled")
+
+
+@router.post("/panel/runs/{run_id}/rerun")
+def rerun(run_id: RecordId, session: SessionDep, engine: EngineDep, user: Panel,
+          panel_date: Annotated[str, Form()] = "", time_limit_seconds: Annotated[str, Form()] = ""):
+    """A new run with the panel's locks and bans carried over (``rerun_of``), on the same
+    policy and for the same council as the run it follows."""
+    run = _run_or_none(session, run_id)
+    if run is None:
+        return back_to("/panel", problem=f"match run {run_id} not found")
+    try:
+        new_id = _submit(engine, user, panel_date=panel_date.strip() or run.panel_date.isoformat(),
+                         placing_authority=run.placing_authority or default_placing_authority(),
+                         policy=run.policy or {}, time_limit_seconds=time_limit_seconds.strip(), rerun_of=run.id)
+    except (ValidationError, ApiError) as exc:
+        return back_to(f"/panel/runs/{run_id}", problem=f"The re-run was not started: {_problem(exc)}")
+    return back_to(f"/panel/runs/{new_id}", done=f"Match run {new_id} started: a re-run of {run_id} with its "
+                                                 "locks and bans")
+
+
+# --- one proposal --------------------------------------------------------------------------------
+
+
+def _proposal_in(session, run: MatchRun, proposal_id: int) -> ProposedMatch | None:
+    proposal = session.get(ProposedMatch, proposal_id)
+    return proposal if proposal is not None and proposal.match_run_id == run.id else None
+
+
+def _facts(run: MatchRun, p: ProposedMatch, r: Referral, v: Vacancy) -> workflow.PairFacts:
+    return workflow.PairFacts(tier=p.tier, need_tier=r.tier, weekly_cost=p.weekly_cost,
+                              starts_on=max(run.panel_date, v.available_from), miles_from_home=p.miles_from_home,
+                              miles_from_education=p.miles_from_education, out_of_area=p.out_of_area,
+                              at_a_distance=p.at_a_distance)
+
+
+def _approvals_needed(facts: workflow.PairFacts, r: Referral, prop: Property) -> list[tuple[str, str]]:
+    """(who approves, why) under the council's policy, as accepting would raise them."""
+    policy = workflow.council_approval_policy()
+    return [(ROLE_NAMES[role], workflow.RULE_WORDS[rule].format(miles=policy.distance_miles))
+            for rule, role in workflow.approvals_for(facts, r, prop, policy)]
+
+
+@router.get("/panel/runs/{run_id}/proposals/{proposal_id}")
+def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, session: SessionDep, user: Reader):
+    run = _run_or_none(session, run_id)
+    proposal = _proposal_in(session, run, proposal_id) if run is not None else None
+    if proposal is None:
+        return _not_found(request, user, f"proposal {proposal_id} of match run {run_id}")
+    referral = session.get(Referral, proposal.referral_id)
+    options = sorted((p for p in run.proposals if p.referral_id == referral.id), key=lambda p: p.rank)
+    vacancies = _places(session, options)
+    vacancy = vacancies.get(proposal.vacancy_id)
+    decisions = _decisions_by_referral(session, run.id).get(referral.id, [])
+    decided = any(d.proposed_match_id == proposal.id and d.kind in (DecisionKind.accept, DecisionKind.reject)
+                  for d in decisions)
+    others = [p for p in options if p.id != proposal.id]
+    listed = {p.vacancy_id for p in others}
+    choices = [(p.vacancy_id, vacancies[p.vacancy_id]) for p in others if p.vacancy_id in vacancies]
+    choices += [(v.id, v) for v in _open_vacancies(session) if v.id not in listed and v.id != proposal.vacancy_id]
+    return render(
+        request, "panel_proposal.html", user, run=run, p=proposal, r=referral, v=vacancy,
+        age=referral.age_on(run.panel_date), urgency=URGENCY[referral.urgency], flags=_flags(referral),
+        area=_area_tag(proposal.out_of_area, proposal.at_a_distance), area_name=_area_name,
+        score=_score_rows(proposal.score) if proposal.rank == 0 else [],
+        approvals=_approvals_needed(_facts(run, proposal, referral, vacancy), referral, vacancy.property)
+        if vacancy is not None else [],
+        alternatives=[{"p": p, "v": vacancies.get(p.vacancy_id), "area": _area_tag(p.out_of_area, p.at_a_distance)}
+                      for p in others],
+        decisions=decisions, decided=decided, can_decide=user.role in PANEL and not decided
+        and run.status == MatchRunStatus.succeeded, choices=choices,
+        map_svg=_map(session, run, [proposal], vacancies, {referral.id: referral},
+                     f"Map of {referral.id}'s home and the proposed placement") if vacancy is not None else None,
+    )
+
+
+def _reason(text: str) -> str:
+    reason = text.strip()
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise workflow.Invalid(f"Give the panel's reason (between {REASON_MIN} and {REASON_MAX} characters): "
+                               "nothing was recorded")
+    return reason
+
+
+def _approvers(placed: workflow.Placed) -> str:
+    if not placed.requests:
+        return f"placement {placed.placement.id} is active; it needs no approval"
+    who = ", ".join(dict.fromkeys(ROLE_NAMES[r.role] for r in placed.requests))
+    return f"placement {placed.placement.id} {placed.placement.status.value.replace('_', ' ')}; " \
+           f"it needs approval from: {who}"
+
+
+@router.post("/panel/runs/{run_id}/proposals/{proposal_id}/{action}")
+def decide(run_id: RecordId, proposal_id: RecordId, action: str, session: SessionDep, user: Panel,
+           reason: Annotated[str, Form()] = ""):
+    """Accept, reject, lock or ban one proposal; back to the run with what happened."""
+    here = f"/panel/runs/{run_id}/proposals/{proposal_id}"
+    try:
+        text = _reason(reason)
+        if action == "accept":
+            placed = workflow.accept_proposal(session, user, run_id, proposal_id, text,
+                                              workflow.council_approval_policy())
+            done = f"Accepted: {_approvers(placed)}"
+        elif action == "reject":
+            decision = workflow.reject_proposal(session, user, run_id, proposal_id, text)
+            done = f"Rejected: {decision.referral_id} stays in the queue for the next run"
+        elif action in ("lock", "ban"):
+            run = workflow.get_run(session, run_id)
+            proposal = _proposal_in(session, run, proposal_id)
+            if proposal is None:
+                raise workflow.NotFound(f"proposal {proposal_id} not found in match run {run_id}")
+            kind = DecisionKind(action)
+            workflow.record_lock_or_ban(session, user, run_id, kind, proposal.referral_id, proposal.vacancy_id, text)
+            done = (f"{'Locked' if kind == DecisionKind.lock else 'Banned'}: {proposal.referral_id} "
+                    f"{'to' if kind == DecisionKind.lock else 'from'} {proposal.vacancy_id} for the re-run")
+        else:
+            return back_to(here, problem=f"Unknown decision: {action}")
+    except workflow.Refused as exc:
+        return back_to(here, problem=str(exc))
+    return back_to(f"/panel/runs/{run_id}", done=done)
+
+
+# --- the panel's own choice ----------------------------------------------------------------------
+
+
+@router.get("/panel/runs/{run_id}/override")
+def override_check(request: Request, run_id: RecordId, session: SessionDep, user: Panel,
+                   referral_id: Annotated[str, Query(max_length=40)] = "",
+                   vacancy_id: Annotated[str, Query(max_length=40)] = ""):
+    """The choice scored and checked by the engine's analysis before anything is written."""
+    run = _run_or_none(session, run_id)
+    if run is None:
+        return _not_found(request, user, f"match run {run_id}")
+    referral, vacancy = session.get(Referral, referral_id), session.get(Vacancy, vacancy_id)
+    if run.status != MatchRunStatus.succeeded or referral is None or vacancy is None:
+        why = (f"match run {run_id} is {run.status.value}" if run.status != MatchRunStatus.succeeded
+               else f"no young person {referral_id or '(none chosen)'}" if referral is None
+               else f"no vacancy {vacancy_id or '(none chosen)'}")
+        return back_to(f"/panel/runs/{run_id}", problem=f"Cannot check that choice: {why}")
+    facts, broken = workflow.analyze_choice(session, run, referral, vacancy)
+    proposed = next((p for p in run.proposals if p.referral_id == referral.id and p.rank == 0), None)
+    option = next((p for p in run.proposals if p.referral_id == referral.id and p.vacancy_id == vacancy.id), None)
+    proposed_vacancy = session.get(Vacancy, proposed.vacancy_id) if proposed else None
+    prop = vacancy.property
+    return render(
+        request, "panel_override.html", user, run=run, r=referral, v=vacancy, facts=facts, broken=broken,
+        proposed=proposed, proposed_vacancy=proposed_vacancy,
+        proposed_starts_on=max(run.panel_date, proposed_vacancy.available_from).isoformat() if proposed_vacancy else "",
+        option=option, area=_area_tag(facts.out_of_area, facts.at_a_distance) if facts else None,
+        proposed_area=_area_tag(proposed.out_of_area, proposed.at_a_distance) if proposed else None,
+        approvals=_approvals_needed(facts, referral, prop) if facts else [], area_name=_area_name,
+        referral_open=referral.status == ReferralStatus.open,
+        starts_on=facts.starts_on.isoformat()[:10] if facts else None,  # a date or a pandas Timestamp
+    )
+
+
+@router.post("/panel/runs/{run_id}/override")
+def override_confirm(run_id: RecordId, session: SessionDep, user: Panel,
+                     referral_id: Annotated[str, Form(max_length=40)] = "",
+                     vacancy_id: Annotated[str, Form(max_length=40)] = "",
+                     reason: Annotated[str, Form()] = ""):
+    """Place the young person in the panel's choice. The rules it breaks were shown on the
+    check page, so confirming here is the panel's ``confirm``; they are kept in the decision."""
+    try:
+        placed = workflow.override(session, user, run_id, referral_id, vacancy_id, _reason(reason), True,
+                                   workflow.council_approval_policy())
+    except workflow.Refused as exc:  # back to the check page, the choice still chosen
+        query = urlencode({"referral_id": referral_id, "vacancy_id": vacancy_id, "problem": str(exc)})
+        return RedirectResponse(f"/panel/runs/{run_id}/override?{query}", status_code=303)
+    broke = (f"; {len(placed.broken_rules)} rule(s) knowingly broken, kept with the decision"
+             if placed.broken_rules else "")
+    return back_to(f"/panel/runs/{run_id}",
+                   done=f"Overridden: {referral_id} placed in {vacancy_id}{broke}; {_approvers(placed)}")
+

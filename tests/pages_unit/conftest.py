@@ -1,0 +1,66 @@
+"""Fast tests of the pages with FastAPI's TestClient (no browser): the real app on a copy of the
+demo council's SQLite database with one user per role (as tests/api/conftest.py builds it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from models.db import make_engine, migrate, transaction
+from models.enums import Role
+from providers.demo import build_demo
+
+# The demo users (one per role, one password) are tests/api/signin.py's.
+_API_TESTS = str(Path(__file__).resolve().parents[1] / "api")
+if _API_TESTS not in sys.path:
+    sys.path.append(_API_TESTS)
+from signin import PASSWORD, add_users, username  # noqa: E402
+
+DEMO_DAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pages-demo") / "placematch.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with transaction(engine) as session:
+        build_demo(session, seed=2026, as_of=DEMO_DAY)
+    add_users(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_engine(demo_file, tmp_path):
+    path = tmp_path / "placematch.db"
+    shutil.copy(demo_file, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(demo_engine):
+    with TestClient(create_app(demo_engine)) as c:
+        yield c
+
+
+@pytest.fixture
+def sign_in_as(client):
+    """Sign the client in through the sign-in page (the session cookie), as the user of a role."""
+
+    def sign_in(role: Role) -> TestClient:
+        client.cookies.clear()
+        response = client.post("/sign-in", data={"username": username(role), "password": PASSWORD, "next": "/"},
+                               follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return client
+
+    return sign_in

@@ -1,0 +1,333 @@
+"""The panel's pages, through FastAPI's TestClient (no browser): the queue, starting a run (a
+real worker process), the proposals and the map, the decision forms (accept, reject, lock,
+ban, override after the engine's check) and who may see what. Also the map's geometry.
+
+Proposals are found by what they are, never by id; decisions are checked in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from api.pages import panel_map
+from matching.approvals import ApprovalPolicy
+from matching.panel import run_panel
+from matching.policy import Policy
+from models.db import transaction
+from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Tier
+from models.panel import Decision, MatchRun, ProposedMatch
+from models.people import Placement, Referral
+from models.supply import Vacancy
+from providers.demo import DEMO_AUTHORITY
+
+DEMO_DAY = dt.date(2026, 11, 23)
+REASON = "Closest home with the support needed; the young person agrees."
+
+
+@pytest.fixture
+def run_id(demo_engine) -> int:
+    """A succeeded run of the demo queue, recorded in-process as the CLI records one (fast)."""
+    return run_panel(engine=demo_engine, files=None, placing_authority=DEMO_AUTHORITY, panel_date=DEMO_DAY,
+                     policy=Policy(), approvals=ApprovalPolicy()).run_id
+
+
+def first_proposal(engine, run: int) -> ProposedMatch:
+    with transaction(engine) as s:
+        p = s.scalars(select(ProposedMatch).where(ProposedMatch.match_run_id == run, ProposedMatch.rank == 0)
+                      .order_by(ProposedMatch.referral_id)).first()
+        s.expunge(p)
+        return p
+
+
+def decisions(engine, **where) -> list[Decision]:
+    with transaction(engine) as s:
+        found = s.scalars(select(Decision).filter_by(**where)).all()
+        s.expunge_all()
+        return list(found)
+
+
+def done_of(response) -> str:
+    return parse_qs(urlsplit(response.headers["location"]).query).get("done", [""])[0]
+
+
+def problem_of(response) -> str:
+    return parse_qs(urlsplit(response.headers["location"]).query).get("problem", [""])[0]
+
+
+# --- the board -----------------------------------------------------------------------------------
+
+
+def test_queue_shows_open_referrals_most_urgent_first(client, sign_in_as, demo_engine):
+    page = sign_in_as(Role.panel_member).get("/panel")
+    assert page.status_code == 200
+    with transaction(demo_engine) as s:
+        open_ids = set(s.scalars(select(Referral.id).where(Referral.status == ReferralStatus.open)))
+        urgency = {r.id: r.urgency.rank for r in s.scalars(select(Referral))}
+    table = page.text[page.text.index('<table id="queue">'):]
+    table = table[:table.index("</table>")]
+    shown = re.findall(r'<tr data-referral="([^"]+)">', table)
+    assert set(shown) == open_ids and len(shown) == len(open_ids)
+    assert [urgency[r] for r in shown] == sorted(urgency[r] for r in shown)
+    assert '<th scope="col">Urgency</th>' in table and "<caption>" in table
+    assert 'id="start-run"' in page.text and 'action="/panel/runs"' in page.text
+    assert '<label for="panel_date">' in page.text and '<label for="time_limit_seconds">' in page.text
+
+
+def test_start_run_follow_it_and_see_proposals_map_and_unplaced(client, sign_in_as, demo_engine):
+    panel = sign_in_as(Role.panel_member)
+    started = panel.post("/panel/runs", data={"panel_date": DEMO_DAY.isoformat(), "time_limit_seconds": "20"},
+                         follow_redirects=False)
+    assert started.status_code == 303
+    location = urlsplit(started.headers["location"])
+    run = int(re.fullmatch(r"/panel/runs/(\d+)", location.path).group(1))
+
+    first = panel.get(f"/panel/runs/{run}")
+    assert first.status_code == 200
+    assert f'data-watch-run="{run}"' in first.text or 'id="proposals"' in first.text
+
+    deadline = time.monotonic() + 60
+    while (status := panel.get(f"/match-runs/{run}").json()["status"]) in ("queued", "running"):
+        assert time.monotonic() < deadline, "the match run did not finish within 60 s"
+        time.sleep(0.5)
+    assert status == MatchRunStatus.succeeded.value
+
+    page = panel.get(f"/panel/runs/{run}")
+    assert "data-watch-run" not in page.text
+    with transaction(demo_engine) as s:
+        proposed = s.scalar(select(func.count()).select_from(ProposedMatch).where(
+            ProposedMatch.match_run_id == run, ProposedMatch.rank == 0))
+        unplaced = s.get(MatchRun, run).progress["unplaced_detail"]
+    assert len(re.findall(r'<tr data-referral="[^"]+" data-proposal="\d+">', page.text)) == proposed > 0
+    assert '<svg id="map"' in page.text and 'role="img"' in page.text and "20-mile ring" in page.text
+    section = page.text[page.text.index('<section id="unplaced"'):]
+    for u in unplaced:
+        assert f'<tr data-referral="{u["referral_id"]}">' in section
+    assert f'<form id="rerun" method="post" action="/panel/runs/{run}/rerun"' in page.text
+
+    board = panel.get("/panel")
+    assert f'href="/panel/runs/{run}"' in board.text and 'id="runs"' in board.text
+
+    # A re-run starts a new job carrying the run's locks and bans; cancelled at once here.
+    rerun = panel.post(f"/panel/runs/{run}/rerun", data={}, follow_redirects=False)
+    assert rerun.status_code == 303
+    new = int(re.fullmatch(r"/panel/runs/(\d+)", urlsplit(rerun.headers["location"]).path).group(1))
+    assert new != run
+    cancelled = panel.post(f"/panel/runs/{new}/cancel", follow_redirects=False)
+    assert cancelled.status_code == 303
+    assert panel.get(f"/match-runs/{new}").json()["status"] in ("cancelled", "succeeded")
+
+
+def test_start_run_with_a_bad_time_limit_is_refused_on_the_board(client, sign_in_as, demo_engine):
+    refused = sign_in_as(Role.panel_member).post("/panel/runs", data={"time_limit_seconds": "5000"},
+                                                 follow_redirects=False)
+    assert refused.status_code == 303 and urlsplit(refused.headers["location"]).path == "/panel"
+    assert "not started" in problem_of(refused)
+    with transaction(demo_engine) as s:
+        assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
+
+
+# --- a run and a proposal ------------------------------------------------------------------------
+
+
+def test_run_page_lists_proposals_with_scores_and_review_links(client, sign_in_as, run_id, demo_engine):
+    page = sign_in_as(Role.panel_member).get(f"/panel/runs/{run_id}")
+    assert page.status_code == 200
+    p = first_proposal(demo_engine, run_id)
+    row = page.text[page.text.index(f'<tr data-referral="{p.referral_id}" data-proposal="{p.id}">'):]
+    row = row[:row.index("</tr>")]
+    assert f'href="/panel/runs/{run_id}/proposals/{p.id}"' in row and "Penalty" in row and "£" in row
+    assert '<svg id="map"' in page.text
+    assert "did not record who was left without a proposal" in page.text  # a CLI run keeps no list
+
+
+def test_proposal_page_shows_the_case_alternatives_and_forms(client, sign_in_as, run_id, demo_engine):
+    p = first_proposal(demo_engine, run_id)
+    page = sign_in_as(Role.panel_member).get(f"/panel/runs/{run_id}/proposals/{p.id}")
+    assert page.status_code == 200
+    assert 'id="alternatives"' in page.text and 'id="approvals"' in page.text
+    for form in ("accept", "reject", "lock", "ban"):
+        assert f'<form id="{form}" method="post" action="/panel/runs/{run_id}/proposals/{p.id}/{form}">' in page.text
+        assert f'<label for="{form}-reason">' in page.text
+    assert f'<form id="override" method="get" action="/panel/runs/{run_id}/override">' in page.text
+    assert '<select id="override-vacancy" name="vacancy_id"' in page.text
+    with transaction(demo_engine) as s:
+        alternatives = s.scalars(select(ProposedMatch.vacancy_id).where(
+            ProposedMatch.match_run_id == run_id, ProposedMatch.referral_id == p.referral_id,
+            ProposedMatch.rank > 0).order_by(ProposedMatch.rank)).all()
+    options = re.findall(r'<option value="([^"]+)"', page.text)
+    assert options[:len(alternatives)] == list(alternatives)  # the engine's alternatives first
+
+
+def test_accept_with_a_reason_records_the_decision(client, sign_in_as, run_id, demo_engine):
+    p = first_proposal(demo_engine, run_id)
+    panel = sign_in_as(Role.panel_member)
+    accepted = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/accept", data={"reason": REASON},
+                          follow_redirects=False)
+    assert accepted.status_code == 303
+    assert urlsplit(accepted.headers["location"]).path == f"/panel/runs/{run_id}"
+    assert done_of(accepted).startswith("Accepted: placement ")
+    [decision] = decisions(demo_engine, proposed_match_id=p.id)
+    assert decision.kind == DecisionKind.accept and decision.reason == REASON
+    shown = panel.get(accepted.headers["location"])
+    assert done_of(accepted) in shown.text.replace("&#39;", "'")
+    # Decided: the proposal page shows no forms any more.
+    assert 'id="accept"' not in panel.get(f"/panel/runs/{run_id}/proposals/{p.id}").text
+
+
+def test_accept_without_a_reason_is_refused_and_records_nothing(client, sign_in_as, run_id, demo_engine):
+    p = first_proposal(demo_engine, run_id)
+    refused = sign_in_as(Role.panel_member).post(f"/panel/runs/{run_id}/proposals/{p.id}/accept",
+                                                 data={"reason": "  "}, follow_redirects=False)
+    assert refused.status_code == 303
+    assert urlsplit(refused.headers["location"]).path == f"/panel/runs/{run_id}/proposals/{p.id}"
+    assert "reason" in problem_of(refused)
+    assert decisions(demo_engine) == []
+
+
+def test_reject_lock_and_ban(client, sign_in_as, run_id, demo_engine):
+    panel = sign_in_as(Role.panel_member)
+    with transaction(demo_engine) as s:
+        first, second = s.scalars(select(ProposedMatch).where(
+            ProposedMatch.match_run_id == run_id, ProposedMatch.rank == 0).order_by(ProposedMatch.referral_id)
+            .limit(2)).all()
+        first, second = (first.id, first.referral_id, first.vacancy_id), (second.id, second.referral_id,
+                                                                           second.vacancy_id)
+    locked = panel.post(f"/panel/runs/{run_id}/proposals/{first[0]}/lock", data={"reason": REASON},
+                        follow_redirects=False)
+    assert done_of(locked) == f"Locked: {first[1]} to {first[2]} for the re-run"
+    again = panel.post(f"/panel/runs/{run_id}/proposals/{first[0]}/ban", data={"reason": REASON},
+                       follow_redirects=False)
+    assert "already locked" in problem_of(again)  # the workflow's refusal, in its words
+    banned = panel.post(f"/panel/runs/{run_id}/proposals/{second[0]}/ban", data={"reason": REASON},
+                        follow_redirects=False)
+    assert done_of(banned).startswith("Banned:")
+    rejected = panel.post(f"/panel/runs/{run_id}/proposals/{second[0]}/reject", data={"reason": REASON},
+                          follow_redirects=False)
+    assert done_of(rejected).startswith("Rejected:")
+    kinds = sorted(d.kind.value for d in decisions(demo_engine, match_run_id=run_id))
+    assert kinds == ["ban", "lock", "reject"]
+    page = panel.get(f"/panel/runs/{run_id}")
+    assert "Locked for re-run" in page.text and "Rejected" in page.text
+
+
+# --- the panel's own choice ----------------------------------------------------------------------
+
+
+def test_override_check_lists_broken_rules_without_writing(client, sign_in_as, run_id, demo_engine):
+    page = sign_in_as(Role.panel_member).get(f"/panel/runs/{run_id}/override",
+                                             params={"referral_id": "R0001", "vacancy_id": "V0001"})
+    assert page.status_code == 200
+    rules = page.text[page.text.index('<ul id="broken-rules">'):]
+    rules = rules[:rules.index("</ul>")]
+    assert len(re.findall(r'<li data-rule="[a-z_]+">', rules)) >= 2
+    assert "tier" in rules
+    assert decisions(demo_engine) == []
+
+
+def test_override_confirm_places_the_young_person(client, sign_in_as, run_id, demo_engine):
+    """A home offering R0001's intensive tier but breaking other rules: shown, then placed."""
+    with transaction(demo_engine) as s:
+        vacancy = next(v.id for v in s.scalars(select(Vacancy).where(Vacancy.beds > 0).order_by(Vacancy.id))
+                       if v.property.price_for(Tier.intensive) is not None)
+    panel = sign_in_as(Role.panel_member)
+    check = panel.get(f"/panel/runs/{run_id}/override", params={"referral_id": "R0001", "vacancy_id": vacancy})
+    assert '<li data-rule="' in check.text
+    assert f'<form id="override-confirm" method="post" action="/panel/runs/{run_id}/override"' in check.text
+
+    no_reason = panel.post(f"/panel/runs/{run_id}/override",
+                           data={"referral_id": "R0001", "vacancy_id": vacancy, "reason": ""}, follow_redirects=False)
+    assert urlsplit(no_reason.headers["location"]).path == f"/panel/runs/{run_id}/override"
+    assert problem_of(no_reason) and decisions(demo_engine) == []
+
+    placed = panel.post(f"/panel/runs/{run_id}/override",
+                        data={"referral_id": "R0001", "vacancy_id": vacancy, "reason": REASON},
+                        follow_redirects=False)
+    assert placed.status_code == 303 and done_of(placed).startswith(f"Overridden: R0001 placed in {vacancy}")
+    [decision] = decisions(demo_engine, referral_id="R0001")
+    assert decision.kind == DecisionKind.override and "Rules knowingly broken" in decision.reason
+    with transaction(demo_engine) as s:
+        assert s.scalar(select(Placement.vacancy_id).where(Placement.referral_id == "R0001")) == vacancy
+
+
+# --- who may see what ----------------------------------------------------------------------------
+
+
+def test_signed_out_is_sent_to_sign_in(client):
+    response = client.get("/panel", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/sign-in?next=%2Fpanel"
+
+
+def test_a_commissioner_may_not_see_the_panel(client, sign_in_as, run_id):
+    commissioner = sign_in_as(Role.commissioner)
+    assert commissioner.get("/panel").status_code == 403
+    assert commissioner.get(f"/panel/runs/{run_id}").status_code == 403
+
+
+def test_a_manager_reads_runs_but_gets_no_decision_forms(client, sign_in_as, run_id, demo_engine):
+    p = first_proposal(demo_engine, run_id)
+    manager = sign_in_as(Role.service_manager)
+    assert manager.get("/panel").status_code == 403
+    page = manager.get(f"/panel/runs/{run_id}/proposals/{p.id}")
+    assert page.status_code == 200 and 'id="accept"' not in page.text and 'id="override"' not in page.text
+    assert 'id="rerun"' not in manager.get(f"/panel/runs/{run_id}").text
+    refused = manager.post(f"/panel/runs/{run_id}/proposals/{p.id}/accept", data={"reason": REASON},
+                           follow_redirects=False)
+    assert refused.status_code == 403 and decisions(demo_engine) == []
+
+
+def test_an_unknown_run_is_a_404_page(client, sign_in_as):
+    assert sign_in_as(Role.panel_member).get("/panel/runs/999").status_code == 404
+
+
+# --- the map's geometry --------------------------------------------------------------------------
+
+
+def test_projection_keeps_the_aspect_ratio():
+    proj = panel_map.fit(np.array([[500_000, 150_000], [600_000, 170_000]]))
+    x0, y0 = proj(550_000, 160_000)
+    x1, _ = proj(551_000, 160_000)
+    _, y1 = proj(550_000, 161_000)
+    assert x1 - x0 == pytest.approx(y0 - y1)  # a km east is as long as a km north (and north is up)
+    for e, n in ((500_000, 150_000), (600_000, 170_000)):
+        x, y = proj(e, n)
+        assert panel_map.PAD - 1e-6 <= x <= panel_map.WIDTH - panel_map.PAD + 1e-6
+        assert panel_map.PAD - 1e-6 <= y <= panel_map.HEIGHT - panel_map.PAD + 1e-6
+
+
+def test_the_ring_is_twenty_miles_in_pixels():
+    area = np.array([[570_000, 160_000], [590_000, 160_000], [580_000, 180_000]])
+    svg = str(panel_map.draw("Medway", area, []))
+    radius = float(re.search(r'<circle class="ring" cx="[\d.]+" cy="[\d.]+" r="([\d.]+)"', svg).group(1))
+    extent = np.vstack([area, area.mean(axis=0) + panel_map.RING_METRES, area.mean(axis=0) - panel_map.RING_METRES])
+    assert radius == pytest.approx(panel_map.fit(extent).pixels(32_187), abs=0.06)
+    assert panel_map.RING_METRES / panel_map.METRES_PER_MILE == pytest.approx(20, abs=0.001)
+
+
+def test_the_hull_contains_every_point():
+    rng = np.random.default_rng(7)
+    points = rng.normal([580_000, 170_000], 5_000, size=(300, 2))
+    hull = panel_map.convex_hull(points)
+    assert panel_map.hull_contains(hull, points).all()
+    assert not panel_map.hull_contains(hull, np.array([[680_000, 170_000]])).any()
+    assert len(hull) < len(points)
+
+
+def test_far_pairs_are_red_and_dashed_and_labelled():
+    pairs = [panel_map.Pair("R0001", (570_000, 160_000), (575_000, 165_000), 4.4, False, "in area"),
+             panel_map.Pair("R0002", (570_000, 160_000), (530_000, 120_000), 35.0, True, "at a distance")]
+    svg = str(panel_map.draw("Medway", np.empty((0, 2)), pairs))
+    near, far = svg.split('<g class="pair" data-referral="R0002">')
+    assert "stroke-dasharray" not in near.split('data-referral="R0001">')[1]
+    assert 'stroke="#d4351c" stroke-dasharray' in far
+    assert "<title>R0002: 35 miles from home, at a distance</title>" in far
+    assert svg.startswith('<svg id="map"') and "<title id=\"map-title\">" in svg
+
+
+def test_scale_bar_is_a_round_distance():
+    assert panel_map.nice_miles(27.3) == 20 and panel_map.nice_miles(7) == 5 and panel_map.nice_miles(1.4) == 1
