@@ -334,3 +334,29 @@ def bootstrap_rates(obs: Observations, rules: Rules, replications: int, rng: np.
         weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float) if n else np.zeros(0)
         out.append(adjust(estimate(obs, rules, weights), list(adjustments), rules))
     return out
+
+
+def project_monthly(start: np.ndarray, rates: Rates, months: int) -> np.ndarray:
+    """Expected counts month by month (months + 1, ages, states), for the tender simulation.
+
+    Moves happen on birthdays, as the yearly model has them (leaving care at 18 is a birthday,
+    not a hazard spread over the year): people are kept by birth month, and each month those
+    born in it turn a year older and move between states at the yearly rates; a twelfth of a
+    year's arrivals come in each month, their birthdays spread evenly. So after every twelve
+    months the counts equal the yearly step's (``project_mean``): a month's arrivals join the
+    birth month that has just turned, so, as in the yearly model (which counts arrivals at the
+    next 31 March, as they are then), they first move a year after they come.
+    """
+    n_ages, n_states = start.shape
+    by_month = np.repeat(start[None] / 12.0, 12, axis=0)  # (birth month, ages, states)
+    arrivals = (rates.entries + rates.uasc_entries) / 12.0
+    out = np.zeros((months + 1, n_ages, n_states))
+    out[0] = start
+    for t in range(months):
+        m = t % 12
+        moved = np.einsum("as,ast->at", by_month[m], rates.P)[:, :n_states]
+        aged = np.zeros_like(moved)
+        aged[1:] = moved[:-1]
+        by_month[m] = aged + arrivals
+        out[t + 1] = by_month.sum(axis=0)
+    return out

@@ -4,31 +4,22 @@ file copy), so every test starts from the same state and can change it freely.""
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from models.db import make_engine, migrate, transaction
+from models.db import make_engine
 from models.enums import Role
-from providers.demo import build_demo
-from signin import add_users, sign_in
+from demo_council import DEMO_DAY, demo_database  # noqa: F401 (DEMO_DAY: imported from here by tests)
+from signin import sign_in
 
-DEMO_DAY = dt.date(2026, 11, 23)
 
 
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "placematch.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with transaction(engine) as session:
-        build_demo(session, seed=2026, as_of=DEMO_DAY)
-    add_users(engine)
-    engine.dispose()
-    return path
+    return demo_database(tmp_path_factory.mktemp("demo") / "placematch.db")
 
 
 @pytest.fixture

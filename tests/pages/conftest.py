@@ -18,7 +18,6 @@ a copy of the demo council's SQLite database, driven by Debian's Chromium throug
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import signal
@@ -35,20 +34,19 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from models.db import make_engine, migrate, transaction
+from models.db import make_engine, transaction
 from models.enums import Role
-from providers.demo import build_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "out" / "screenshots"
-DEMO_DAY = dt.date(2026, 11, 23)
 STARTUP_SECONDS = 60.0
 
 # The demo users (one per role, one password) are tests/api/signin.py's.
 _API_TESTS = str(ROOT / "tests" / "api")
 if _API_TESTS not in sys.path:
     sys.path.append(_API_TESTS)
-from signin import PASSWORD, add_users, username  # noqa: E402
+from demo_council import DEMO_DAY, demo_database  # noqa: E402,F401
+from signin import PASSWORD, username  # noqa: E402
 
 CHROMIUM = os.environ.get("PLACEMATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -69,14 +67,7 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> Path:
     """The demo council with one user per role, built once per session (never changed: copied)."""
-    path = tmp_path_factory.mktemp("pages-demo") / "placematch.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with transaction(engine) as session:
-        build_demo(session, seed=2026, as_of=DEMO_DAY)
-    add_users(engine)
-    engine.dispose()
-    return path
+    return demo_database(tmp_path_factory.mktemp("pages-demo") / "placematch.db")
 
 
 # --- the service ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ demo council's SQLite database with one user per role (as tests/api/conftest.py 
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import sys
 from pathlib import Path
@@ -12,29 +11,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from models.db import make_engine, migrate, transaction
+from models.db import make_engine
 from models.enums import Role
-from providers.demo import build_demo
 
 # The demo users (one per role, one password) are tests/api/signin.py's.
 _API_TESTS = str(Path(__file__).resolve().parents[1] / "api")
 if _API_TESTS not in sys.path:
     sys.path.append(_API_TESTS)
-from signin import PASSWORD, add_users, username  # noqa: E402
-
-DEMO_DAY = dt.date(2026, 11, 23)
+from demo_council import DEMO_DAY, demo_database  # noqa: E402,F401
+from signin import PASSWORD, username  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pages-demo") / "placematch.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with transaction(engine) as session:
-        build_demo(session, seed=2026, as_of=DEMO_DAY)
-    add_users(engine)
-    engine.dispose()
-    return path
+    return demo_database(tmp_path_factory.mktemp("pages-demo") / "placematch.db")
 
 
 @pytest.fixture

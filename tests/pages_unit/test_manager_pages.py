@@ -24,30 +24,26 @@ from matching.approvals import ApprovalPolicy
 from matching.panel import run_panel
 from matching.policy import Policy
 from models.accounts import AuditEvent
-from models.db import make_engine, migrate, transaction
+from models.db import make_engine, transaction
 from models.enums import ApprovalStatus, OfstedGrade, PlacementStatus, ReferralStatus, Role
 from models.panel import ApprovalRequest
 from models.people import Placement
 from models.supply import Property, Provider, Vacancy
-from providers.demo import DEMO_AUTHORITY, build_demo
+from providers.demo import DEMO_AUTHORITY
 
 _API_TESTS = str(Path(__file__).resolve().parents[1] / "api")
 if _API_TESTS not in sys.path:
     sys.path.append(_API_TESTS)
-from signin import PASSWORD, add_users, sign_in, username  # noqa: E402
+from demo_council import DEMO_DAY, demo_database  # noqa: E402
+from signin import PASSWORD, sign_in, username  # noqa: E402
 
-DEMO_DAY = dt.date(2026, 11, 23)
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 @pytest.fixture(scope="module")
 def council_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("managers") / "placematch.db"
+    path = demo_database(tmp_path_factory.mktemp("managers") / "placematch.db")
     engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with transaction(engine) as session:
-        build_demo(session, seed=2026, as_of=DEMO_DAY)
-    add_users(engine)
     outcome = run_panel(engine=engine, files=None, placing_authority=DEMO_AUTHORITY, panel_date=DEMO_DAY,
                         policy=Policy(), approvals=ApprovalPolicy())
     with TestClient(create_app(engine)) as api:

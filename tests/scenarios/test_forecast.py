@@ -224,3 +224,28 @@ def test_a_saved_scenario_is_applied_by_name(tmp_path, monkeypatch):
     assert run.exit_code == 0, run.output
     missing = runner.invoke(app, ["forecast", "--input", "demo", "--scenario", "nope", "--out", str(tmp_path / "g")])
     assert missing.exit_code == 1 and "no forecast scenario named 'nope'" in missing.output
+
+
+def test_the_monthly_step_lands_on_the_yearly_step_every_twelve_months(demo):
+    """The tender simulation steps by month; people move on their birthdays, as in the yearly
+    model, so every 31 March the two agree by age and state."""
+    rules = C.Rules()
+    rates = C.estimate(C.observe(demo), rules)
+    start = C.counts(C.snapshot(demo, demo.census_dates[-1], rules))
+    yearly = C.project_mean(start, rates, 3)
+    by_month = C.project_monthly(start, rates, 36)
+    for year in (1, 2, 3):
+        np.testing.assert_allclose(by_month[12 * year], yearly[year], atol=1e-9)
+    assert not np.allclose(by_month[6], yearly[0])  # and in between, it moves
+
+
+def test_with_no_moves_the_monthly_step_only_ages_people():
+    stay = np.zeros((len(C.AGES), len(C.STATES), len(C.STATES) + 1))
+    for s in range(len(C.STATES)):
+        stay[:, s, s] = 1.0
+    rates = C.Rates(stay, np.zeros((len(C.AGES), len(C.STATES))), np.zeros((len(C.AGES), len(C.STATES))))
+    start = np.zeros((len(C.AGES), len(C.STATES)))
+    start[18 - C.FIRST_AGE, C.STATES.index("care_leaver")] = 120
+    after = C.project_monthly(start, rates, 12)
+    assert after[12].sum() == pytest.approx(120)  # nobody lost or added
+    assert after[12][19 - C.FIRST_AGE:, C.STATES.index("care_leaver")].sum() > 60  # most have turned 19
