@@ -32,6 +32,9 @@ app.add_typer(import_app, name="import")
 from api.forecast_cli import forecast_app  # noqa: E402 (a sub-command group of its own module)
 
 app.add_typer(forecast_app, name="forecast")
+from api.scenario_cli import scenario_app  # noqa: E402
+
+app.add_typer(scenario_app, name="scenario")
 
 # Piped output (CI logs, `| less`) gets a width that fits the summary tables, not rich's 80.
 out = Console() if sys.stdout.isatty() else Console(width=120)

@@ -1,0 +1,348 @@
+"""Tender scenarios: a YAML file that says how the market would change (a block contract, a
+provider or lot lost, prices up or down, tiers offered, step-down speed, the forecast's demand
+what-ifs, the spot and emergency fallbacks), read and checked, and applied to the council's
+current supply from the database.
+
+The file (every key optional but ``name``; ``scenarios/examples/`` has one per common
+question)::
+
+    name: Ten intensive beds in Medway          # shown in every table and chart
+    description: Block contract, 3 years          # optional
+    horizon_years: 5                              # 1 to 10
+    replications: 100                             # 1 to 1000: runs with different chance
+    seed: 2026                                    # the same seed gives the same result
+    demand:
+      forecast_scenario: UASC up by half          # a saved forecast scenario (its what-ifs)
+      adjustments: ["entries*1.1@16-17"]          # or what-ifs written here (as in the forecast)
+    supply:
+      remove_providers: [PRV12]                   # provider ids
+      remove_lots: ["16-25 DPS: Lot 2"]           # "framework: lot name", or lot ids
+      price_changes:                              # percent, per tier and/or lot (all if neither)
+        - {tier: intensive, percent: 6}
+        - {lot: "16-25 DPS: Lot 1", percent: -3}
+      stop_offering:                              # tiers a lot (or everyone) no longer offers
+        - {lot: "16-25 DPS: Lot 1", tiers: [intensive]}
+      block_contracts:
+        - name: Medway intensive block
+          beds: 10
+          tier: intensive                         # the tier the beds are bought at
+          service_type: supported_accommodation
+          postcode: ME4 4TR                       # where the beds are (a real postcode)
+          weekly_price: 3200
+          void_weekly_cost: 3200                  # an empty bed's cost a week (default: the price)
+    step_down_speed: 1.0                          # 2.0: support steps down twice as fast
+    fallback:
+      spot: {price_multiplier: 1.25, typical_miles: 25}
+      emergency: {weekly_price: 700}
+
+Every problem is listed with the file, line and key (``tender.yaml line 14, supply >
+block_contracts > 1 > tier: ...``); a file with problems is not run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from models.enums import ServiceType, Tier
+
+TIERS = tuple(t.value for t in Tier)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BlockContract(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    beds: int = Field(ge=1, le=500)
+    tier: Tier
+    service_type: ServiceType = ServiceType.supported_accommodation
+    postcode: str = Field(min_length=5, max_length=8)
+    weekly_price: float = Field(gt=0, le=50_000)
+    void_weekly_cost: Optional[float] = Field(default=None, ge=0, le=50_000)
+
+
+class PriceChange(_Strict):
+    percent: float = Field(ge=-90, le=500)
+    tier: Optional[Tier] = None
+    lot: Optional[str | int] = None
+
+
+class StopOffering(_Strict):
+    tiers: list[Tier] = Field(min_length=1)
+    lot: Optional[str | int] = None
+
+
+class Supply(_Strict):
+    remove_providers: list[str] = Field(default_factory=list)
+    remove_lots: list[str | int] = Field(default_factory=list)
+    price_changes: list[PriceChange] = Field(default_factory=list)
+    stop_offering: list[StopOffering] = Field(default_factory=list)
+    block_contracts: list[BlockContract] = Field(default_factory=list)
+
+
+class Demand(_Strict):
+    forecast_scenario: Optional[str] = None
+    adjustments: list[str] = Field(default_factory=list)
+
+
+class Spot(_Strict):
+    price_multiplier: float = Field(default=1.25, ge=1, le=5)
+    typical_miles: float = Field(default=25.0, ge=0, le=300)
+    available: bool = True
+
+
+class Emergency(_Strict):
+    weekly_price: float = Field(default=700.0, gt=0, le=10_000)
+
+
+class Fallbacks(_Strict):
+    spot: Spot = Field(default_factory=Spot)
+    emergency: Emergency = Field(default_factory=Emergency)
+
+
+class TenderScenario(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    description: Optional[str] = None
+    horizon_years: int = Field(default=5, ge=1, le=10)
+    replications: int = Field(default=100, ge=1, le=1000)
+    seed: int = Field(default=2026, ge=0, le=2**32 - 1)
+    demand: Demand = Field(default_factory=Demand)
+    supply: Supply = Field(default_factory=Supply)
+    step_down_speed: float = Field(default=1.0, gt=0, le=10)
+    fallback: Fallbacks = Field(default_factory=Fallbacks)
+    _lines: dict = PrivateAttr(default_factory=dict)  # key path -> line in the file it was read from
+
+    @model_validator(mode="after")
+    def _demand_what_ifs_read(self):
+        from scenarios.what_if import WhatIfError, parse_adjustment
+
+        for k, text in enumerate(self.demand.adjustments):
+            try:
+                parse_adjustment(text)
+            except WhatIfError as exc:
+                raise ValueError(f"demand > adjustments > {k + 1}: {exc}") from None
+        return self
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        at = f" line {self.line}" if self.line else ""
+        return f"{self.file}{at}{', ' + self.where if self.where else ''}: {self.reason}"
+
+
+class TenderFileError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the scenario file:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """The line (1-based) of every key and item in a composed YAML document, by path."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (key.value,)
+            out[child] = key.start_mark.line + 1
+            _lines(value, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for k, item in enumerate(node.value):
+            out[path + (k,)] = item.start_mark.line + 1
+            _lines(item, path + (k,), out)
+    return out
+
+
+def _where(path: tuple) -> str:
+    return " > ".join(str(p + 1) if isinstance(p, int) else str(p) for p in path)
+
+
+def _line_of(lines: dict[tuple, int], path: tuple) -> int | None:
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def read_scenario(path: Path) -> TenderScenario:
+    path = Path(path)
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TenderFileError([Problem(name, None, "", f"cannot be read ({exc})")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise TenderFileError([Problem(name, mark.line + 1 if mark else None, "", f"not YAML: {reason}")]) from None
+    if not isinstance(data, dict):
+        raise TenderFileError([Problem(name, 1, "", "the file must be a mapping of keys (name: ..., supply: ...)")])
+    lines = _lines(node) if node is not None else {}
+    try:
+        scenario = TenderScenario.model_validate(data)
+        scenario._lines = lines
+        return scenario
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if p not in ("str", "int"))  # union branches
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (see the scenario file's keys in scenarios/tender.py or the README)"
+            if error["type"] == "value_error" and str(error.get("ctx", {}).get("error", "")).startswith("demand"):
+                message = str(error["ctx"]["error"])
+            problems.append(Problem(name, _line_of(lines, loc), _where(loc), message))
+        raise TenderFileError(_unique(problems)) from None
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+# --- the supply -------------------------------------------------------------------------------
+
+def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
+    """Every home the council can place in, one row a home, in the matching engine's vacancy
+    columns (``matching.instance``) with its capacity in ``beds`` and the beds taken today in
+    ``occupied``, and: ``block`` (beds bought whether used or not),
+    ``void_weekly_cost``, ``lot`` ("framework: lot") and ``framework``."""
+    from matching.instance import PRICE_COLUMNS, VACANCY_COLUMNS, vacancies_frame
+    from models.supply import Lot, Property, Provider, TierPrice, Vacancy
+
+    # Beds not free are taken: by this council's young people or by others' (the vacancies are
+    # the free beds; a home's other beds are occupied, whoever placed there).
+    free: dict[str, int] = {}
+    for prop_id, beds in session.execute(select(Vacancy.property_id, Vacancy.beds)):
+        free[prop_id] = free.get(prop_id, 0) + int(beds)
+    rows = []
+    stmt = (select(Property, Provider).join(Provider, Property.provider_id == Provider.id)
+            .options(selectinload(Property.prices).selectinload(TierPrice.lot).selectinload(Lot.framework)))
+    for prop, prov in session.execute(stmt):
+        prices = {PRICE_COLUMNS[p.tier]: p.weekly_price for p in prop.prices}
+        lots = {p.lot for p in prop.prices if p.lot is not None}
+        lot = next(iter(sorted(lots, key=lambda x: x.id)), None)
+        block = bool(lot is not None and lot.block_beds)
+        rows.append({
+            "vacancy_id": f"H-{prop.id}", "property_id": prop.id, "provider_id": prov.id,
+            "beds": int(prop.total_beds), "available_from": on, "reserved_for": None,
+            "postcode": prop.postcode, "easting": prop.easting, "northing": prop.northing, "la_code": prop.la_code,
+            "service_type": str(prop.service_type), "setting": str(prop.setting),
+            "ofsted_registered": prop.ofsted_registered,
+            "ofsted_grade": str(prov.ofsted_grade) if prov.ofsted_grade else None,
+            "sex": str(prop.sex), "age_min": prop.age_min, "age_max": prop.age_max,
+            "accepts_needs": sorted(prop.accepts_needs or []), "excludes_risks": sorted(prop.excludes_risks or []),
+            **{c: prices.get(c, np.nan) for c in PRICE_COLUMNS.values()},
+            "block": block, "void_weekly_cost": float(lot.void_weekly_cost or 0.0) if block else 0.0,
+            "lot": f"{lot.framework.name}: {lot.name}" if lot else None,
+            "lot_id": lot.id if lot else None,
+            "framework": lot.framework.name if lot else None,
+            "occupied": max(0, int(prop.total_beds) - free.get(prop.id, 0)),
+        })
+    frame = vacancies_frame(rows)
+    for column in ("block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"):
+        frame[column] = [r[column] for r in rows]
+    return frame[VACANCY_COLUMNS + ["block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"]]
+
+
+def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenario") -> pd.DataFrame:
+    """The supply as the scenario changes it. Names that match nothing (a provider, a lot, a
+    postcode) are refused, naming the key, rather than silently changing nothing."""
+    from matching.instance import PRICE_COLUMNS
+    from providers.geography import PostcodeError, locate_one
+
+    problems: list[Problem] = []
+    out = supply.copy()
+    changes = scenario.supply
+
+    def refuse(path: tuple, reason: str) -> None:
+        problems.append(Problem(file, _line_of(scenario._lines, path), _where(path), reason))
+
+    def lot_rows(ref: str | int, path: tuple) -> pd.Series:
+        mask = (out["lot_id"] == ref) if isinstance(ref, int) else (out["lot"] == ref)
+        if not mask.any():
+            known = sorted({x for x in supply["lot"] if x})
+            refuse(path, f"no lot '{ref}'; the lots are: {'; '.join(known)}")
+        return mask
+
+    for k, provider in enumerate(changes.remove_providers):
+        mask = out["provider_id"] == provider
+        if not mask.any():
+            refuse(("supply", "remove_providers", k), f"no provider '{provider}'")
+        out = out[~mask]
+    for k, lot in enumerate(changes.remove_lots):
+        out = out[~lot_rows(lot, ("supply", "remove_lots", k))]
+    for k, change in enumerate(changes.price_changes):
+        rows = lot_rows(change.lot, ("supply", "price_changes", k, "lot")) if change.lot is not None \
+            else pd.Series(True, index=out.index)
+        columns = [PRICE_COLUMNS[change.tier]] if change.tier else list(PRICE_COLUMNS.values())
+        out.loc[rows, columns] = out.loc[rows, columns] * (1 + change.percent / 100)
+    for k, stop in enumerate(changes.stop_offering):
+        rows = lot_rows(stop.lot, ("supply", "stop_offering", k, "lot")) if stop.lot is not None \
+            else pd.Series(True, index=out.index)
+        out.loc[rows, [PRICE_COLUMNS[t] for t in stop.tiers]] = np.nan
+    blocks = []
+    for k, block in enumerate(changes.block_contracts):
+        try:
+            place = locate_one(block.postcode)
+        except PostcodeError as exc:
+            refuse(("supply", "block_contracts", k, "postcode"), str(exc))
+            continue
+        prices = {c: np.nan for c in PRICE_COLUMNS.values()}
+        prices[PRICE_COLUMNS[block.tier]] = block.weekly_price
+        blocks.append({
+            "vacancy_id": f"B-{k + 1}", "property_id": f"B-{k + 1}", "provider_id": f"block:{block.name}",
+            "beds": block.beds, "available_from": out["available_from"].min() if len(out) else dt.date.today(),
+            "reserved_for": None, "postcode": place.postcode, "easting": place.easting,
+            "northing": place.northing, "la_code": place.la_code,
+            "service_type": block.service_type.value,
+            "setting": "shared_care_experienced" if block.service_type == ServiceType.supported_accommodation
+            else "self_contained",
+            "ofsted_registered": True, "ofsted_grade": "good", "sex": "any", "age_min": 16, "age_max": 25,
+            "accepts_needs": [], "excludes_risks": [], **prices,
+            "block": True, "void_weekly_cost": block.void_weekly_cost if block.void_weekly_cost is not None
+            else block.weekly_price,
+            "lot": f"block contract: {block.name}", "lot_id": None, "framework": "block contract", "occupied": 0,
+        })
+    if problems:
+        raise TenderFileError(_unique(problems))
+    if blocks:
+        out = pd.concat([out, pd.DataFrame(blocks)], ignore_index=True)
+    priced = out[list(PRICE_COLUMNS.values())].notna().any(axis=1)
+    return out[priced].reset_index(drop=True)  # a home with no tier left on offer is out of the market
+
+
+def summary(supply: pd.DataFrame) -> pd.DataFrame:
+    """Homes, beds, free beds and the median weekly price per tier, by service type."""
+    from matching.instance import PRICE_COLUMNS
+
+    grouped = supply.groupby("service_type")
+    out = pd.DataFrame({
+        "homes": grouped.size(), "beds": grouped["beds"].sum(),
+        "free beds": grouped.apply(lambda g: int((g["beds"] - g["occupied"]).clip(lower=0).sum()), include_groups=False),
+        "block beds": grouped.apply(lambda g: int(g.loc[g["block"], "beds"].sum()), include_groups=False),
+    })
+    for tier, column in PRICE_COLUMNS.items():
+        out[f"median £ {tier.value}"] = grouped[column].median()
+    return out
+
