@@ -4,37 +4,12 @@ file copy), so every test starts from the same state and can change it freely.""
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from models.db import make_engine
 from models.enums import Role
-from demo_council import DEMO_DAY, demo_database  # noqa: F401 (DEMO_DAY: imported from here by tests)
+from demo_council import DEMO_DAY, client, demo_engine, demo_file  # noqa: F401 (fixtures; DEMO_DAY for tests)
 from signin import sign_in
-
-
-
-@pytest.fixture(scope="session")
-def demo_file(tmp_path_factory):
-    return demo_database(tmp_path_factory.mktemp("demo") / "placematch.db")
-
-
-@pytest.fixture
-def demo_engine(demo_file, tmp_path):
-    path = tmp_path / "placematch.db"
-    shutil.copy(demo_file, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def client(demo_engine):
-    with TestClient(create_app(demo_engine)) as c:
-        yield c
 
 
 @pytest.fixture

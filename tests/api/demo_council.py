@@ -5,8 +5,13 @@ file; tests work on copies."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from models.db import make_engine, migrate, transaction
 from providers.demo import build_demo
 from signin import add_users
@@ -24,3 +29,27 @@ def demo_database(path: Path) -> Path:
     finally:
         engine.dispose()
     return path
+
+
+# The fixtures the service and page tests share (their conftest files import them): the demo
+# council built once per session, a fresh copy of it for each test, and the app on that copy.
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory):
+    return demo_database(tmp_path_factory.mktemp("demo") / "placematch.db")
+
+
+@pytest.fixture
+def demo_engine(demo_file, tmp_path):
+    path = tmp_path / "placematch.db"
+    shutil.copy(demo_file, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(demo_engine):
+    with TestClient(create_app(demo_engine)) as c:
+        yield c

@@ -3,43 +3,20 @@ demo council's SQLite database with one user per role (as tests/api/conftest.py 
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from models.db import make_engine
 from models.enums import Role
 
 # The demo users (one per role, one password) are tests/api/signin.py's.
 _API_TESTS = str(Path(__file__).resolve().parents[1] / "api")
 if _API_TESTS not in sys.path:
     sys.path.append(_API_TESTS)
-from demo_council import DEMO_DAY, demo_database  # noqa: E402,F401
+from demo_council import DEMO_DAY, client, demo_engine, demo_file  # noqa: E402,F401 (fixtures)
 from signin import PASSWORD, username  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def demo_file(tmp_path_factory):
-    return demo_database(tmp_path_factory.mktemp("pages-demo") / "placematch.db")
-
-
-@pytest.fixture
-def demo_engine(demo_file, tmp_path):
-    path = tmp_path / "placematch.db"
-    shutil.copy(demo_file, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def client(demo_engine):
-    with TestClient(create_app(demo_engine)) as c:
-        yield c
 
 
 @pytest.fixture
