@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -65,3 +66,107 @@ def check(files: list[Path] = typer.Argument(..., help="Scenario files (YAML)"))
         out.print(f"  {len(changed)} homes, {int(changed['beds'].sum())} beds (the market today: {len(supply)} homes, "
                   f"{int(supply['beds'].sum())} beds); {scenario.horizon_years} years, {scenario.replications} "
                   f"replications, seed {scenario.seed}", style="dim")
+
+
+def _demand(input: str, out_dir: Path):
+    """The forecast's history (SSDA903 folder or the demo's returns) and this database's need mix."""
+    from api.forecast_cli import _load, _need_mix
+    from scenarios.tender_run import Demand
+
+    history, table = _load(input, out_dir, False, None)
+    if table is None:
+        return Demand(history=history, mix=_need_mix())
+    _fail("tender scenarios need SSDA903 returns (a table of counts has no flows to draw referrals from)")
+
+
+def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, start: dt.date | None, save: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from matching.instance import from_database
+    from api.routes.match_runs import default_placing_authority
+    from models.db import make_engine, migrate, transaction
+    from scenarios.tender_run import comparison, run_scenario, save_result, write
+    from scenarios.what_if import WhatIfError, load_scenario
+
+    start = start or dt.date.today()
+    _, loaded = load_market(files, start)
+    demand = _demand(input, out_dir)
+    authority = default_placing_authority()
+    engine = make_engine()
+    migrate(engine)
+    results, saved = {}, []
+    try:
+        with transaction(engine) as session:
+            queue = from_database(session, authority, start).referrals
+            forecast_what_ifs = {}
+            for _, scenario, _ in loaded:
+                name = scenario.demand.forecast_scenario
+                if name:
+                    try:
+                        forecast_what_ifs[name] = load_scenario(session, name)
+                    except WhatIfError as exc:
+                        _fail(f"{scenario.name}: demand > forecast_scenario: {exc}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=out) as bar:
+            for file, scenario, supply in loaded:
+                task = bar.add_task(scenario.name, total=scenario.replications)
+                adjustments, rules = forecast_what_ifs.get(scenario.demand.forecast_scenario, ([], None))
+                result = run_scenario(
+                    scenario, supply, dataclass_replace(demand, rules=rules, forecast_adjustments=tuple(adjustments)),
+                    queue=queue, placing_authority=authority, start=start, workers=workers,
+                    progress=lambda done, task=task: bar.update(task, completed=done))
+                results[scenario.name] = result
+                if save:
+                    with transaction(engine) as session:
+                        saved.append(save_result(session, scenario, file, result, "cli").id)
+    finally:
+        engine.dispose()
+    table = Table(title=f"Tender scenarios: year {max(r.years['year'].max() for r in results.values())} "
+                        "(median over replications, 10th-90th percentile)")
+    frame = comparison(results)
+    table.add_column("KPI")
+    for name in frame.columns:
+        table.add_column(name, justify="right")
+    for label, row in frame.iterrows():
+        table.add_row(label, *row.tolist())
+    out.print(table)
+    for name, result in results.items():
+        out.print(f"  {name}: {result.replications} replications of {result.months} months, seed {result.seed}, "
+                  f"{result.seconds:.1f} s", style="dim", highlight=False)
+    paths = write(results, out_dir)
+    out.print("Wrote " + ", ".join(str(p) for p in paths) + (f"; saved as result(s) {saved}" if saved else ""))
+
+
+def dataclass_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **{k: v for k, v in changes.items() if v is not None})
+
+
+StartOption = typer.Option(None, "--start", formats=["%Y-%m-%d"], help="The first month (default: today)")
+
+
+@scenario_app.command("run")
+def run(
+    file: Path = typer.Argument(..., help="A scenario file (YAML)"),
+    input: str = typer.Option("demo", "--input", help="SSDA903 returns for the demand (a folder), or 'demo'"),
+    out_dir: Path = typer.Option(Path("out/scenarios"), "--out", help="Folder for kpis.csv and the chart"),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="Processes for the replications"),
+    start: Optional[dt.datetime] = StartOption,
+    save: bool = typer.Option(True, "--save/--no-save", help="Keep the result in the database"),
+) -> None:
+    """Simulate one scenario month by month over its horizon: KPIs per year with intervals."""
+    _simulate_all([file], input, out_dir, workers, start.date() if start else None, save)
+
+
+@scenario_app.command("compare")
+def compare(
+    files: list[Path] = typer.Argument(..., help="Scenario files (YAML), e.g. scenarios/examples/*.yaml"),
+    input: str = typer.Option("demo", "--input", help="SSDA903 returns for the demand (a folder), or 'demo'"),
+    out_dir: Path = typer.Option(Path("out/scenarios"), "--out", help="Folder for kpis.csv and the chart"),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="Processes for the replications"),
+    start: Optional[dt.datetime] = StartOption,
+    save: bool = typer.Option(True, "--save/--no-save", help="Keep the results in the database"),
+) -> None:
+    """Simulate several scenarios on the same demand and show them side by side."""
+    _simulate_all(files, input, out_dir, workers, start.date() if start else None, save)

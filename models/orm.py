@@ -14,4 +14,4 @@ from models.supply import (  # noqa: F401
     Vacancy,
     authority_adjacency,
 )
-from models.plans import ForecastScenario  # noqa: F401,E402
+from models.plans import ForecastScenario, ScenarioResult  # noqa: F401,E402

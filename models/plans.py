@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped
@@ -21,4 +21,24 @@ class ForecastScenario(Timestamped, Base):
     adjustments: Mapped[list] = mapped_column(JSON, default=list)
     # Overrides of scenarios.cohort.Rules, e.g. {"continue_to_25_share": 0.4}
     rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+
+
+class ScenarioResult(Timestamped, Base):
+    """One tender scenario's simulation, kept so it can be reproduced: the file as it was, its
+    seed and replications, and the code version that ran it, with the KPIs it gave."""
+
+    __tablename__ = "scenario_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_text: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int]
+    replications: Mapped[int]
+    months: Mapped[int]
+    code_version: Mapped[str] = mapped_column(String(80))
+    kpis: Mapped[list] = mapped_column(JSON)  # [{"year", "kpi", "median", "p10", "p90"}, ...]
+    seconds: Mapped[float] = mapped_column(Float)
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
