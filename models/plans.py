@@ -39,6 +39,9 @@ class ScenarioResult(Timestamped, Base):
     replications: Mapped[int]
     months: Mapped[int]
     code_version: Mapped[str] = mapped_column(String(80))
-    kpis: Mapped[list] = mapped_column(JSON)  # [{"year", "kpi", "median", "p10", "p90"}, ...]
+    # running (started from the service, in the background), succeeded or failed
+    status: Mapped[str] = mapped_column(String(16), default="succeeded")
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    kpis: Mapped[list] = mapped_column(JSON, default=list)  # [{"year", "kpi", "median", "p10", "p90"}, ...]
     seconds: Mapped[float] = mapped_column(Float)
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))

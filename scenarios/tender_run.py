@@ -96,16 +96,23 @@ def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand,
                     start=start, workers=workers, progress=progress, initial_queue=queue)
 
 
-def save_result(session: Session, scenario: TenderScenario, file: Path, result: SimulationResult,
-                actor: User | str) -> ScenarioResult:
-    text = Path(file).read_text(encoding="utf-8")
+def kpi_records(result: SimulationResult) -> list[dict]:
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+            for r in result.years.to_dict("records")]
+
+
+def save_result(session: Session, scenario: TenderScenario, file: Path | None, result: SimulationResult | None,
+                actor: User | str, *, text: str | None = None, file_name: str | None = None) -> ScenarioResult:
+    """Keep a run (``result`` None: one just started in the background, status running)."""
+    text = Path(file).read_text(encoding="utf-8") if text is None else text
     row = ScenarioResult(
-        name=scenario.name, file_name=Path(file).name[:200], file_text=text,
+        name=scenario.name, file_name=(file_name or Path(file).name)[:200], file_text=text,
         file_sha256=hashlib.sha256(text.encode()).hexdigest(), seed=scenario.seed,
-        replications=scenario.replications, months=result.months, code_version=code_version(),
-        kpis=[{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
-              for r in result.years.to_dict("records")],
-        seconds=float(result.seconds), created_by_id=actor.id if isinstance(actor, User) else None)
+        replications=scenario.replications, months=12 * scenario.horizon_years, code_version=code_version(),
+        status="succeeded" if result is not None else "running",
+        kpis=kpi_records(result) if result is not None else [],
+        seconds=float(result.seconds) if result is not None else 0.0,
+        created_by_id=actor.id if isinstance(actor, User) else None)
     session.add(row)
     session.flush()
     kwargs = {"actor": actor} if isinstance(actor, User) else {"actor_name": actor}

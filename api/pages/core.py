@@ -48,6 +48,7 @@ NAVIGATION = [
     ("Approvals", "/approvals", MANAGERS),
     ("Providers", "/providers", SUPPLY_READERS),
     ("Forecast", "/forecast-page", tuple(dict.fromkeys((Role.commissioner, Role.head_of_service) + MANAGERS))),
+    ("Tender scenarios", "/tender-page", tuple(dict.fromkeys((Role.commissioner, Role.head_of_service) + MANAGERS))),
     ("Audit log", "/audit", AUDITORS),
 ]
 

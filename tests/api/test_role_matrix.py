@@ -20,6 +20,7 @@ from sqlalchemy import select
 from models.accounts import User
 from models.db import transaction
 from models.enums import Role
+from models.plans import ScenarioResult
 from models.supply import Framework, Property, Provider, Vacancy
 from signin import sign_in
 from test_decisions import accept, proposals, run_id  # noqa: F401 (run_id is a fixture)
@@ -74,6 +75,7 @@ def path_params(client, as_role, demo_engine, run_id) -> dict[str, str]:  # noqa
             "vacancy_id": s.scalars(select(Vacancy.id).order_by(Vacancy.id)).first(),
             "framework_id": s.scalars(select(Framework.id).order_by(Framework.id)).first(),
             "user_id": s.scalar(select(User.id).where(User.role == Role.director)),
+            "result_id": _saved_scenario_result(s),
         }
     assert all(v is not None for v in ids.values()), ids
     return {k: str(v) for k, v in {
@@ -84,6 +86,17 @@ def path_params(client, as_role, demo_engine, run_id) -> dict[str, str]:  # noqa
         "request_id": accepted.json()["approval_requests"][0]["id"],
         "placement_id": accepted.json()["placement"]["id"],
     }.items()}
+
+
+def _saved_scenario_result(session) -> int:
+    """A tender scenario result as ``placematch scenario run`` saves one."""
+    row = ScenarioResult(name="Baseline", file_name="baseline.yaml", file_text="name: Baseline\n",
+                         file_sha256="0" * 64, seed=1, replications=1, months=12, code_version="test",
+                         status="succeeded", seconds=1.0,
+                         kpis=[{"year": 1, "kpi": "void_cost", "median": 0.0, "p10": 0.0, "p90": 0.0}])
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def test_every_route_refuses_exactly_the_roles_it_does_not_document(client, as_role, demo_engine, path_params):

@@ -25,6 +25,8 @@ def upgrade() -> None:
     sa.Column('replications', sa.Integer(), nullable=False),
     sa.Column('months', sa.Integer(), nullable=False),
     sa.Column('code_version', sa.String(length=80), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
     sa.Column('kpis', sa.JSON(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),

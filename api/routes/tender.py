@@ -1,0 +1,243 @@
+"""Tender scenarios over the service: check a scenario file against the market, run it (in the
+background: a five-year run with 100 replications takes a quarter of a minute), and read and
+compare the saved results. Results hold counts and money, no young person's details, so
+managers read them; commissioners (and heads of service) check and run scenarios.
+
+A run started here works in a thread of the service process (the replications one after
+another, so requests keep their share of the CPU); a run the service was stopped in the middle
+of is marked failed when it starts again, never left running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select, update
+
+from api.deps import COMMISSIONING, MANAGERS, Allowed, RecordId, SessionDep
+from api.errors import ERROR_RESPONSES, ApiError, not_found
+from models.db import transaction
+from models.plans import ScenarioResult
+
+router = APIRouter(tags=["tender scenarios"], responses=ERROR_RESPONSES)
+Reader = Allowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
+Commissioner = Allowed(*COMMISSIONING)
+log = logging.getLogger("placematch.tender")
+INTERRUPTED = "interrupted: the service stopped while it ran"
+
+
+def on_startup(engine: Engine) -> None:
+    with transaction(engine) as session:
+        session.execute(update(ScenarioResult).where(ScenarioResult.status == "running")
+                        .values(status="failed", error=INTERRUPTED).execution_options(synchronize_session=False))
+
+
+class ScenarioFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "yaml": "name: Prices up 6%\nhorizon_years: 5\nreplications: 100\nseed: 2026\n"
+                "supply:\n  price_changes:\n    - percent: 6\n"}]})
+
+    yaml: str = Field(min_length=1, max_length=100_000, description="The scenario file (see scenarios/tender.py)")
+    file_name: str = Field(default="scenario.yaml", min_length=1, max_length=200)
+
+
+class MarketRow(BaseModel):
+    service_type: str
+    homes: int
+    beds: int
+    free_beds: int
+    block_beds: int
+
+
+class Checked(BaseModel):
+    name: str
+    horizon_years: int
+    replications: int
+    seed: int
+    homes: int
+    beds: int
+    market: list[MarketRow]
+
+
+class ResultSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    file_name: str
+    status: str
+    error: Optional[str]
+    seed: int
+    replications: int
+    months: int
+    code_version: str
+    seconds: float
+    created_at: dt.datetime
+
+
+class Kpi(BaseModel):
+    year: int
+    kpi: str
+    median: Optional[float]
+    p10: Optional[float]
+    p90: Optional[float]
+
+
+class ResultDetail(ResultSummary):
+    file_text: str
+    file_sha256: str
+    kpis: list[Kpi]
+
+
+def _market(session, body: ScenarioFile):
+    """(scenario, the market it leaves), or 422 naming each problem's line and key."""
+    from scenarios.tender import TenderFileError, apply, read_scenario, supply_from_database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(body.file_name).name
+        path.write_text(body.yaml, encoding="utf-8")
+        try:
+            scenario = read_scenario(path)
+            supply = apply(scenario, supply_from_database(session, dt.date.today()), file=path.name)
+        except TenderFileError as exc:
+            raise ApiError(422, f"{len(exc.problems)} problem(s) in the scenario file",
+                           fields=[(f"body.yaml:line {p.line}" if p.line else "body.yaml", f"{p.where}: {p.reason}")
+                                   for p in exc.problems]) from None
+    return scenario, supply
+
+
+@router.post("/scenario-checks", response_model=Checked,
+             summary="Check a tender scenario file against the market (nothing is run or saved)")
+def check_scenario(body: ScenarioFile, session: SessionDep, _: Commissioner):
+    from scenarios.tender import summary
+
+    scenario, supply = _market(session, body)
+    frame = summary(supply).reset_index()
+    return Checked(name=scenario.name, horizon_years=scenario.horizon_years, replications=scenario.replications,
+                   seed=scenario.seed, homes=len(supply), beds=int(supply["beds"].sum()),
+                   market=[MarketRow(service_type=r["service_type"], homes=int(r["homes"]), beds=int(r["beds"]),
+                                     free_beds=int(r["free beds"]), block_beds=int(r["block beds"]))
+                           for r in frame.to_dict("records")])
+
+
+@router.post("/scenario-results", response_model=ResultSummary, status_code=202,
+             summary="Run a tender scenario in the background (202: poll GET /scenario-results/{id})")
+def start_run(body: ScenarioFile, session: SessionDep, user: Commissioner):
+    return ResultSummary.model_validate(start_scenario_run(session, body, user))
+
+
+def start_scenario_run(session, body: ScenarioFile, user) -> ScenarioResult:
+    """Check the file, save the run as running, and start it in a background thread (the API
+    and the commissioner's page both start runs here)."""
+    from api.routes.match_runs import default_placing_authority
+    from scenarios.tender_run import save_result
+
+    scenario, supply = _market(session, body)
+    row = save_result(session, scenario, None, None, user, text=body.yaml, file_name=body.file_name)
+    engine = session.get_bind()
+    session.commit()  # the row must exist before the thread reads it
+    threading.Thread(target=_run, args=(engine, row.id, scenario, supply, default_placing_authority()),
+                     name=f"scenario-{row.id}", daemon=True).start()
+    return row
+
+
+def _run(engine: Engine, result_id: int, scenario, supply, authority: str) -> None:
+    from api.routes.forecast import returns_folder
+
+    from matching.instance import from_database
+    from scenarios.demand import need_mix_from_database
+    from scenarios.demo_history import demo_history
+    from scenarios.ssda903 import history_from_folder
+    from scenarios.tender_run import Demand, kpi_records, run_scenario
+    from scenarios.what_if import load_scenario
+
+    start = dt.date.today()
+    try:
+        with transaction(engine) as session:
+            queue = from_database(session, authority, start).referrals
+            mix = need_mix_from_database(session)
+            adjustments, rules = (load_scenario(session, scenario.demand.forecast_scenario)
+                                  if scenario.demand.forecast_scenario else ([], None))
+        folder = returns_folder()
+        history = history_from_folder(folder, repair=True) if folder.exists() else demo_history(folder)
+        result = run_scenario(scenario, supply, Demand(history=history, mix=mix, rules=rules,
+                                                       forecast_adjustments=tuple(adjustments)),
+                              queue=queue, placing_authority=authority, start=start, workers=1)
+        values = {"status": "succeeded", "kpis": kpi_records(result), "seconds": float(result.seconds)}
+    except Exception as exc:  # the run's row says why; the log names the run only
+        log.warning("scenario result %s failed (%s)", result_id, type(exc).__name__)
+        values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    try:
+        with transaction(engine) as session:
+            session.execute(update(ScenarioResult).where(ScenarioResult.id == result_id,
+                                                         ScenarioResult.status == "running").values(**values)
+                            .execution_options(synchronize_session=False))
+    except Exception as exc:  # the database may be gone (a test's, or at shutdown)
+        log.warning("scenario result %s: could not record the outcome (%s)", result_id, type(exc).__name__)
+
+
+@router.get("/scenario-results", response_model=list[ResultSummary], summary="Saved tender scenario results, newest first")
+def list_results(session: SessionDep, _: Reader, limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    rows = session.scalars(select(ScenarioResult).order_by(ScenarioResult.id.desc()).limit(limit))
+    return [ResultSummary.model_validate(r) for r in rows]
+
+
+@router.get("/scenario-results/compare.png", summary="Chart of saved results side by side (PNG)",
+            responses={200: {"content": {"image/png": {}}, "description": "The chart"}}, response_class=Response)
+def compare_chart(session: SessionDep, _: Reader,
+                  ids: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]],
+                   Query(min_length=1, max_length=8, description="Result ids")]):
+    from scenarios.tender_run import chart
+
+    results = saved_results(session, ids)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compare.png"
+        chart(results, path)
+        return Response(path.read_bytes(), media_type="image/png")
+
+
+@router.get("/scenario-results/{result_id}", response_model=ResultDetail, summary="One saved result with its KPIs")
+def get_result(result_id: RecordId, session: SessionDep, _: Reader):
+    row = session.get(ScenarioResult, result_id)
+    if row is None:
+        raise not_found("scenario result", result_id)
+    return ResultDetail.model_validate(row)
+
+
+def _succeeded(session, ids: list[int]) -> list[ScenarioResult]:
+    rows = {r.id: r for r in session.scalars(select(ScenarioResult).where(ScenarioResult.id.in_(ids)))}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise not_found("scenario result", missing[0])
+    unfinished = [i for i in ids if rows[i].status != "succeeded"]
+    if unfinished:
+        raise ApiError(409, f"scenario result {unfinished[0]} has no KPIs ({rows[unfinished[0]].status})")
+    return [rows[i] for i in ids]
+
+
+class _Saved:
+    """A saved result in the shape scenarios.tender_run's chart and comparison read."""
+
+    def __init__(self, row: ScenarioResult) -> None:
+        import pandas as pd
+
+        self.years = pd.DataFrame(row.kpis, columns=["year", "kpi", "median", "p10", "p90"])
+
+
+def _as_result(row: ScenarioResult):
+    return _Saved(row)
+
+
+def saved_results(session, ids: list[int]) -> dict:
+    """{"id: name": result} for saved, succeeded results (404 / 409 otherwise), as
+    scenarios.tender_run's comparison and chart read them."""
+    return {f"{r.id}: {r.name}": _as_result(r) for r in _succeeded(session, ids)}
+
