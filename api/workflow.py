@@ -410,7 +410,7 @@ def _place(session: Session, user: User, run: MatchRun, decision: Decision, reas
         ApprovalRequest(placement_id=placement.id, rule=rule, role=role,
                         case_summary=case_summary(session, run, rule, role, placement, referral, prop, facts,
                                                   approvals, decision.kind, reason, broken))
-        for rule, role in approvals_for(facts, referral, prop, approvals)
+        for rule, role in approvals_for(facts, referral, prop, approvals, broken)
     ]
     session.add_all(requests)
     placement.status = PlacementStatus.awaiting_approval if requests else PlacementStatus.active
@@ -474,10 +474,11 @@ def _step_down(referral: Referral, prop: Property, facts: PairFacts,
 # --- approvals raised ----------------------------------------------------------------------------
 
 
-def approvals_for(facts: PairFacts, referral: Referral, prop: Property,
-                  approvals: ApprovalPolicy) -> list[tuple[ApprovalRule, Role]]:
+def approvals_for(facts: PairFacts, referral: Referral, prop: Property, approvals: ApprovalPolicy,
+                  broken: list[BrokenRule] = ()) -> list[tuple[ApprovalRule, Role]]:
     """The (rule, role) pairs the council's approval policy asks of this placement, evaluated
-    by the same function the engine uses to show approvals with each proposal."""
+    by the same function the engine uses to show approvals with each proposal; and, for a
+    choice that breaks hard rules (an override), the policy's ``rules_broken`` role."""
     frame = pd.DataFrame([{
         "legal_status": referral.legal_status.value, "out_of_area": facts.out_of_area,
         "at_a_distance": facts.at_a_distance, "miles_from_home": facts.miles_from_home,
@@ -485,7 +486,10 @@ def approvals_for(facts: PairFacts, referral: Referral, prop: Property,
         "tier": facts.tier.value, "weekly_cost": facts.weekly_cost,
     }])
     codes = approvals_required(frame, approvals).iloc[0]
-    return [(ApprovalRule(rule), Role(role)) for rule, role in (code.split(":") for code in codes)]
+    needed = [(ApprovalRule(rule), Role(role)) for rule, role in (code.split(":") for code in codes)]
+    if broken and approvals.rules_broken is not None:
+        needed.append((ApprovalRule.rules_broken, approvals.rules_broken))
+    return needed
 
 
 RULE_WORDS = {
@@ -496,6 +500,7 @@ RULE_WORDS = {
     ApprovalRule.unregistered: "the setting is not registered with Ofsted",
     ApprovalRule.emergency: "the home is emergency accommodation (B&B or temporary)",
     ApprovalRule.cost_ceiling: "the weekly cost is above the council's ceiling for its tier",
+    ApprovalRule.rules_broken: "the panel's own choice breaks a hard rule (see the rules listed)",
 }
 
 

@@ -47,6 +47,9 @@ class ApprovalPolicy(BaseModel):
         emergency=Role.head_of_service, cost_ceiling=Role.head_of_service,
     )
     distance_miles: float = Field(20.0, gt=0)
+    # An override that breaks a hard rule (the panel placing where the engine's rules say no)
+    # goes to this role whatever the young person's legal status; null: no approval needed.
+    rules_broken: Optional[Role] = Role.head_of_service
     cost_ceilings: dict[Tier, float] = {Tier.standard: 1400, Tier.enhanced: 2500, Tier.intensive: 5000}
 
 

@@ -239,6 +239,7 @@ class ApprovalRule(_Coded):
     unregistered = "unregistered"
     emergency = "emergency"
     cost_ceiling = "cost_ceiling"
+    rules_broken = "rules_broken"  # the panel's own choice breaks a hard rule (an override)
 
 
 class ApprovalStatus(_Coded):

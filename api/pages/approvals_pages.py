@@ -43,6 +43,7 @@ RULE_NAMES = {
     ApprovalRule.unregistered: "Setting not registered with Ofsted",
     ApprovalRule.emergency: "Emergency accommodation (B&B or temporary)",
     ApprovalRule.cost_ceiling: "Weekly cost above the ceiling for its tier",
+    ApprovalRule.rules_broken: "The panel's own choice breaks a hard rule",
 }
 
 # (words, tag colour): a status is said in words, the colour only repeats it.

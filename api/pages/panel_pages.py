@@ -296,11 +296,13 @@ def _facts(run: MatchRun, p: ProposedMatch, r: Referral, v: Vacancy) -> workflow
                               at_a_distance=p.at_a_distance)
 
 
-def _approvals_needed(facts: workflow.PairFacts, r: Referral, prop: Property) -> list[tuple[str, str]]:
-    """(who approves, why) under the council's policy, as accepting would raise them."""
+def _approvals_needed(facts: workflow.PairFacts, r: Referral, prop: Property,
+                      broken: list = ()) -> list[tuple[str, str]]:
+    """(who approves, why) under the council's policy, as accepting (or overriding, with the
+    rules it breaks) would raise them."""
     policy = workflow.council_approval_policy()
     return [(ROLE_NAMES[role], workflow.RULE_WORDS[rule].format(miles=policy.distance_miles))
-            for rule, role in workflow.approvals_for(facts, r, prop, policy)]
+            for rule, role in workflow.approvals_for(facts, r, prop, policy, broken)]
 
 
 @router.get("/panel/runs/{run_id}/proposals/{proposal_id}")
@@ -410,7 +412,7 @@ def override_check(request: Request, run_id: RecordId, session: SessionDep, user
         proposed_starts_on=max(run.panel_date, proposed_vacancy.available_from).isoformat() if proposed_vacancy else "",
         option=option, area=_area_tag(facts.out_of_area, facts.at_a_distance) if facts else None,
         proposed_area=_area_tag(proposed.out_of_area, proposed.at_a_distance) if proposed else None,
-        approvals=_approvals_needed(facts, referral, prop) if facts else [], area_name=_area_name,
+        approvals=_approvals_needed(facts, referral, prop, broken) if facts else [], area_name=_area_name,
         referral_open=referral.status == ReferralStatus.open,
         starts_on=facts.starts_on.isoformat()[:10] if facts else None,  # a date or a pandas Timestamp
     )

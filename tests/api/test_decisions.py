@@ -18,7 +18,7 @@ from matching.panel import run_panel
 from matching.policy import Policy
 from models.accounts import AuditEvent
 from models.db import transaction
-from models.enums import DecisionKind, PlacementStatus, ReferralStatus, Role, Tier
+from models.enums import ApprovalRule, DecisionKind, PlacementStatus, ReferralStatus, Role, Tier
 from models.panel import ApprovalRequest, Decision, ProposedMatch
 from models.people import Placement, Referral
 from models.supply import Vacancy
@@ -268,7 +268,9 @@ def test_an_override_that_breaks_rules_lists_them_and_writes_nothing_until_confi
     assert [b["code"] for b in placed.json()["broken_rules"]] == rules
     decision = placed.json()["decision"]
     assert decision["kind"] == "override" and all(r in decision["reason"] for r in rules)
-    assert placed.json()["placement"]["status"] in ("active", "awaiting_approval")
+    # Breaking a hard rule is never placed on the panel's word alone: the head of service approves.
+    assert placed.json()["placement"]["status"] == "awaiting_approval"
+    assert ("rules_broken", "head_of_service") in requested(placed)
     with transaction(demo_engine) as s:
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "decision_override",
                                                   AuditEvent.entity_id == str(decision["id"])))
@@ -285,6 +287,20 @@ def test_an_override_within_the_rules_needs_no_confirmation(client, as_role, dem
     assert placed.status_code == 201, placed.text
     assert placed.json()["broken_rules"] == []
     assert requested(placed) == {tuple(c.split(":")) for c in proposal["approvals_required"]}
+
+
+def test_a_council_may_let_rule_breaking_overrides_stand_without_approval(demo_engine, run_id, tmp_path, monkeypatch):
+    """The approvals policy decides (``rules_broken: null``); the default asks the head of service."""
+    from api import workflow
+    from matching.approvals import ApprovalPolicy
+    from models.accounts import User
+
+    referral_id, vacancy_id, _ = _rule_breaking_choice(demo_engine)
+    with transaction(demo_engine) as s:
+        user = s.scalar(select(User).where(User.role == Role.panel_member))
+        placed = workflow.override(s, user, run_id, referral_id, vacancy_id, "The family's wish", True,
+                                   ApprovalPolicy(rules_broken=None))
+        assert ApprovalRule.rules_broken not in {r.rule for r in placed.requests}
 
 
 def test_override_names_unknown_ids(client, as_role, run_id):
