@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from api.deps import SESSION_COOKIE, SessionDep
 from api.errors import ApiError
-from api.pages.core import AUDITORS, MANAGERS, PANEL, PageUser, render
+from api.pages.core import AUDITORS, MANAGERS, PANEL, PLANNERS, PageUser, render
 from api.routes.auth import sign_in
 from api.security import TOKEN_HOURS, revoke_token
 from models.accounts import record
@@ -70,6 +70,11 @@ def home(request: Request, session: SessionDep, user: PageUser):
         cards.append(("Your approvals", "/approvals", f"{pending} placements waiting for your decision"))
     if user.role != Role.admin:
         cards.append(("Providers and vacancies", "/providers", "Frameworks, lots, tier prices, homes and grades"))
+    if user.role in PLANNERS:
+        cards.append(("Sufficiency forecast", "/forecast-page",
+                      "Young people 14-25 and the beds they will need, with ranges, 1-10 years ahead"))
+        cards.append(("Tender scenarios", "/tender-page",
+                      "Framework options tested against the forecast: cost, unmet need and distance"))
     if user.role in AUDITORS:
         cards.append(("Audit log", "/audit", "Every decision, sign-in and import: who, what, when"))
     return render(request, "home.html", user, cards=cards)

@@ -42,13 +42,14 @@ PANEL = (Role.panel_member, Role.head_of_service)
 MANAGERS = (Role.service_manager, Role.head_of_service, Role.director)
 SUPPLY_READERS = (Role.panel_member, Role.commissioner, Role.service_manager, Role.head_of_service, Role.director)
 AUDITORS = (Role.admin, Role.head_of_service)
+PLANNERS = tuple(dict.fromkeys((Role.commissioner, Role.head_of_service) + MANAGERS))  # forecast, tenders
 NAVIGATION = [
     ("Home", "/", tuple(Role)),
     ("Panel board", "/panel", PANEL),
     ("Approvals", "/approvals", MANAGERS),
     ("Providers", "/providers", SUPPLY_READERS),
-    ("Forecast", "/forecast-page", tuple(dict.fromkeys((Role.commissioner, Role.head_of_service) + MANAGERS))),
-    ("Tender scenarios", "/tender-page", tuple(dict.fromkeys((Role.commissioner, Role.head_of_service) + MANAGERS))),
+    ("Forecast", "/forecast-page", PLANNERS),
+    ("Tender scenarios", "/tender-page", PLANNERS),
     ("Audit log", "/audit", AUDITORS),
 ]
 
