@@ -41,12 +41,18 @@ def samples(tmp_path):
 # --- the cohort model ---------------------------------------------------------------------------
 
 
-def test_with_no_exits_a_cohort_aged_18_appears_aged_19_a_year_later():
-    """The ageing identity: everyone stays (no one leaves, no one arrives)."""
+def everyone_stays() -> C.Rates:
+    """Rates with no moves, no exits and no arrivals."""
     stay = np.zeros((len(C.AGES), len(C.STATES), len(C.STATES) + 1))
     for s in range(len(C.STATES)):
         stay[:, s, s] = 1.0
-    rates = C.Rates(stay, np.zeros((len(C.AGES), len(C.STATES))), np.zeros((len(C.AGES), len(C.STATES))))
+    none = np.zeros((len(C.AGES), len(C.STATES)))
+    return C.Rates(stay, none, none.copy())
+
+
+def test_with_no_exits_a_cohort_aged_18_appears_aged_19_a_year_later():
+    """The ageing identity: everyone stays (no one leaves, no one arrives)."""
+    rates = everyone_stays()
     start = np.zeros((len(C.AGES), len(C.STATES)))
     start[18 - C.FIRST_AGE, C.STATES.index("care_leaver")] = 37
     year_on = C.project_mean(start, rates, 1)[1]
@@ -240,10 +246,7 @@ def test_the_monthly_step_lands_on_the_yearly_step_every_twelve_months(demo):
 
 
 def test_with_no_moves_the_monthly_step_only_ages_people():
-    stay = np.zeros((len(C.AGES), len(C.STATES), len(C.STATES) + 1))
-    for s in range(len(C.STATES)):
-        stay[:, s, s] = 1.0
-    rates = C.Rates(stay, np.zeros((len(C.AGES), len(C.STATES))), np.zeros((len(C.AGES), len(C.STATES))))
+    rates = everyone_stays()
     start = np.zeros((len(C.AGES), len(C.STATES)))
     start[18 - C.FIRST_AGE, C.STATES.index("care_leaver")] = 120
     after = C.project_monthly(start, rates, 12)
