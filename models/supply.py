@@ -8,6 +8,7 @@ from typing import Optional
 
 from sqlalchemy import (
     CheckConstraint,
+    case,
     Column,
     Float,
     ForeignKey,
@@ -161,8 +162,10 @@ class Property(Timestamped, Base):
     resident_risks: Mapped[list[str]] = mapped_column(default=list)
 
     provider: Mapped[Provider] = relationship(back_populates="properties")
+    # In tier order (standard, enhanced, intensive), not the codes' alphabetical order.
     prices: Mapped[list[TierPrice]] = relationship(
-        back_populates="property", cascade="all, delete-orphan", order_by="TierPrice.tier"
+        back_populates="property", cascade="all, delete-orphan",
+        order_by=lambda: case({t.value: t.rank for t in Tier}, value=TierPrice.tier),
     )
     vacancies: Mapped[list["Vacancy"]] = relationship(
         back_populates="property", cascade="all, delete-orphan"
