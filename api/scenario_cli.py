@@ -68,14 +68,13 @@ def check(files: list[Path] = typer.Argument(..., help="Scenario files (YAML)"))
                   f"replications, seed {scenario.seed}", style="dim")
 
 
-def _demand(input: str, out_dir: Path):
-    """The forecast's history (SSDA903 folder or the demo's returns) and this database's need mix."""
-    from api.forecast_cli import _load, _need_mix
-    from scenarios.tender_run import Demand
+def _history(input: str, out_dir: Path):
+    """The forecast's history: an SSDA903 folder, or the demo's returns."""
+    from api.forecast_cli import _load
 
     history, table = _load(input, out_dir, False, None)
     if table is None:
-        return Demand(history=history, mix=_need_mix())
+        return history
     _fail("tender scenarios need SSDA903 returns (a table of counts has no flows to draw referrals from)")
 
 
@@ -85,12 +84,12 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     from matching.instance import from_database
     from api.routes.match_runs import default_placing_authority
     from models.db import make_engine, migrate, transaction
-    from scenarios.tender_run import comparison, run_scenario, save_result, write
-    from scenarios.what_if import WhatIfError, load_scenario
+    from scenarios.tender_run import comparison, demand_for, run_scenario, save_result, write
+    from scenarios.what_if import WhatIfError
 
     start = start or dt.date.today()
     _, loaded = load_market(files, start)
-    demand = _demand(input, out_dir)
+    history = _history(input, out_dir)
     authority = default_placing_authority()
     engine = make_engine()
     migrate(engine)
@@ -98,22 +97,18 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     try:
         with transaction(engine) as session:
             queue = from_database(session, authority, start).referrals
-            forecast_what_ifs = {}
-            for _, scenario, _ in loaded:
-                name = scenario.demand.forecast_scenario
-                if name:
-                    try:
-                        forecast_what_ifs[name] = load_scenario(session, name)
-                    except WhatIfError as exc:
-                        _fail(f"{scenario.name}: demand > forecast_scenario: {exc}")
+            demands = {}
+            for file, scenario, _ in loaded:
+                try:
+                    demands[file] = demand_for(session, scenario, history)
+                except WhatIfError as exc:
+                    _fail(f"{scenario.name}: demand > forecast_scenario: {exc}")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=out) as bar:
             for file, scenario, supply in loaded:
                 task = bar.add_task(scenario.name, total=scenario.replications)
-                adjustments, rules = forecast_what_ifs.get(scenario.demand.forecast_scenario, ([], None))
                 result = run_scenario(
-                    scenario, supply, dataclass_replace(demand, rules=rules, forecast_adjustments=tuple(adjustments)),
-                    queue=queue, placing_authority=authority, start=start, workers=workers,
+                    scenario, supply, demands[file], queue=queue, placing_authority=authority, start=start, workers=workers,
                     progress=lambda done, task=task: bar.update(task, completed=done))
                 results[scenario.name] = result
                 if save:
@@ -135,12 +130,6 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
                   f"{result.seconds:.1f} s", style="dim", highlight=False)
     paths = write(results, out_dir)
     out.print("Wrote " + ", ".join(str(p) for p in paths) + (f"; saved as result(s) {saved}" if saved else ""))
-
-
-def dataclass_replace(obj, **changes):
-    import dataclasses
-
-    return dataclasses.replace(obj, **{k: v for k, v in changes.items() if v is not None})
 
 
 StartOption = typer.Option(None, "--start", formats=["%Y-%m-%d"], help="The first month (default: today)")

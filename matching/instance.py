@@ -179,19 +179,9 @@ def from_database(
         .options(selectinload(Property.prices))
     )
     for vac, prop, prov in session.execute(stmt):
-        prices = {PRICE_COLUMNS[p.tier]: p.weekly_price for p in prop.prices}
         vacancies.append({
-            "vacancy_id": vac.id, "property_id": prop.id, "provider_id": prov.id,
-            "beds": vac.beds, "available_from": vac.available_from,
-            "reserved_for": vac.reserved_for_referral_id, "postcode": prop.postcode,
-            "easting": prop.easting, "northing": prop.northing, "la_code": prop.la_code,
-            "service_type": str(prop.service_type), "setting": str(prop.setting),
-            "ofsted_registered": prop.ofsted_registered,
-            "ofsted_grade": str(prov.ofsted_grade) if prov.ofsted_grade else None,
-            "sex": str(prop.sex), "age_min": prop.age_min, "age_max": prop.age_max,
-            "accepts_needs": sorted(prop.accepts_needs or []),
-            "excludes_risks": sorted(prop.excludes_risks or []),
-            **{c: prices.get(c, np.nan) for c in PRICE_COLUMNS.values()},
+            "vacancy_id": vac.id, "beds": vac.beds, "available_from": vac.available_from,
+            "reserved_for": vac.reserved_for_referral_id, **home_columns(prop, prov),
         })
     residents = _residents_from_database(session, panel_date)
     return Instance(
@@ -199,6 +189,24 @@ def from_database(
         referrals=referrals_frame(referrals), vacancies=vacancies_frame(vacancies),
         residents=residents, locks=list(locks), bans=list(bans),
     )
+
+
+def home_columns(prop: Property, prov: Provider) -> dict:
+    """A home's columns of the vacancies frame (where it is, what it is, who it takes, its
+    prices), from the database: shared by every vacancy at it (and by the tender simulation's
+    supply, scenarios.tender, which has one row a home)."""
+    prices = {PRICE_COLUMNS[p.tier]: p.weekly_price for p in prop.prices}
+    return {
+        "property_id": prop.id, "provider_id": prov.id, "postcode": prop.postcode,
+        "easting": prop.easting, "northing": prop.northing, "la_code": prop.la_code,
+        "service_type": str(prop.service_type), "setting": str(prop.setting),
+        "ofsted_registered": prop.ofsted_registered,
+        "ofsted_grade": str(prov.ofsted_grade) if prov.ofsted_grade else None,
+        "sex": str(prop.sex), "age_min": prop.age_min, "age_max": prop.age_max,
+        "accepts_needs": sorted(prop.accepts_needs or []),
+        "excludes_risks": sorted(prop.excludes_risks or []),
+        **{c: prices.get(c, np.nan) for c in PRICE_COLUMNS.values()},
+    }
 
 
 def _residents_from_database(session: Session, panel_date: dt.date) -> pd.DataFrame:

@@ -227,7 +227,7 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
     columns (``matching.instance``) with its capacity in ``beds`` and the beds taken today in
     ``occupied``, and: ``block`` (beds bought whether used or not),
     ``void_weekly_cost``, ``lot`` ("framework: lot") and ``framework``."""
-    from matching.instance import PRICE_COLUMNS, VACANCY_COLUMNS, vacancies_frame
+    from matching.instance import VACANCY_COLUMNS, home_columns, vacancies_frame
     from models.supply import Lot, Property, Provider, TierPrice, Vacancy
 
     # Beds not free are taken: by this council's young people or by others' (the vacancies are
@@ -239,20 +239,12 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
     stmt = (select(Property, Provider).join(Provider, Property.provider_id == Provider.id)
             .options(selectinload(Property.prices).selectinload(TierPrice.lot).selectinload(Lot.framework)))
     for prop, prov in session.execute(stmt):
-        prices = {PRICE_COLUMNS[p.tier]: p.weekly_price for p in prop.prices}
         lots = {p.lot for p in prop.prices if p.lot is not None}
         lot = next(iter(sorted(lots, key=lambda x: x.id)), None)
         block = bool(lot is not None and lot.block_beds)
         rows.append({
-            "vacancy_id": f"H-{prop.id}", "property_id": prop.id, "provider_id": prov.id,
-            "beds": int(prop.total_beds), "available_from": on, "reserved_for": None,
-            "postcode": prop.postcode, "easting": prop.easting, "northing": prop.northing, "la_code": prop.la_code,
-            "service_type": str(prop.service_type), "setting": str(prop.setting),
-            "ofsted_registered": prop.ofsted_registered,
-            "ofsted_grade": str(prov.ofsted_grade) if prov.ofsted_grade else None,
-            "sex": str(prop.sex), "age_min": prop.age_min, "age_max": prop.age_max,
-            "accepts_needs": sorted(prop.accepts_needs or []), "excludes_risks": sorted(prop.excludes_risks or []),
-            **{c: prices.get(c, np.nan) for c in PRICE_COLUMNS.values()},
+            "vacancy_id": f"H-{prop.id}", "beds": int(prop.total_beds), "available_from": on, "reserved_for": None,
+            **home_columns(prop, prov),
             "block": block, "void_weekly_cost": float(lot.void_weekly_cost or 0.0) if block else 0.0,
             "lot": f"{lot.framework.name}: {lot.name}" if lot else None,
             "lot_id": lot.id if lot else None,

@@ -66,6 +66,19 @@ class Demand:
     rules: object = None
 
 
+def demand_for(session: Session, scenario: TenderScenario, history) -> Demand:
+    """The scenario's demand: the history, this database's need mix, and the saved forecast
+    scenario it names (its what-ifs and rules; WhatIfError when there is none of that name)."""
+    from scenarios.demand import need_mix_from_database
+    from scenarios.what_if import load_scenario
+
+    adjustments, rules = ([], None)
+    if scenario.demand.forecast_scenario:
+        adjustments, rules = load_scenario(session, scenario.demand.forecast_scenario)
+    return Demand(history=history, mix=need_mix_from_database(session), forecast_adjustments=tuple(adjustments),
+                  rules=rules)
+
+
 def fallback_of(scenario: TenderScenario) -> Fallback:
     spot, emergency = scenario.fallback.spot, scenario.fallback.emergency
     return Fallback(spot_price_multiplier=spot.price_multiplier, spot_typical_miles=spot.typical_miles,
@@ -83,11 +96,11 @@ def plan_of(scenario: TenderScenario) -> SupportPlan:
 
 def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
                  placing_authority: str, start: dt.date, workers: int = 1,
-                 progress: Callable[[int], None] | None = None, adjustments: list = ()) -> SimulationResult:
+                 progress: Callable[[int], None] | None = None) -> SimulationResult:
     from scenarios.what_if import parse_adjustment
 
     months = 12 * scenario.horizon_years
-    what_ifs = list(demand.forecast_adjustments) + list(adjustments) + [
+    what_ifs = list(demand.forecast_adjustments) + [
         parse_adjustment(a) for a in scenario.demand.adjustments]
     arrivals = arrivals_from_history(demand.history, start, months, rules=demand.rules, adjustments=what_ifs,
                                      mix=demand.mix)

@@ -153,24 +153,17 @@ def _run(engine: Engine, result_id: int, scenario, supply, authority: str) -> No
     from api.routes.forecast import returns_folder
 
     from matching.instance import from_database
-    from scenarios.demand import need_mix_from_database
-    from scenarios.demo_history import demo_history
     from scenarios.ssda903 import history_from_folder
-    from scenarios.tender_run import Demand, kpi_records, run_scenario
-    from scenarios.what_if import load_scenario
+    from scenarios.tender_run import demand_for, kpi_records, run_scenario
 
     start = dt.date.today()
     try:
+        history = history_from_folder(returns_folder(), repair=True)
         with transaction(engine) as session:
             queue = from_database(session, authority, start).referrals
-            mix = need_mix_from_database(session)
-            adjustments, rules = (load_scenario(session, scenario.demand.forecast_scenario)
-                                  if scenario.demand.forecast_scenario else ([], None))
-        folder = returns_folder()
-        history = history_from_folder(folder, repair=True) if folder.exists() else demo_history(folder)
-        result = run_scenario(scenario, supply, Demand(history=history, mix=mix, rules=rules,
-                                                       forecast_adjustments=tuple(adjustments)),
-                              queue=queue, placing_authority=authority, start=start, workers=1)
+            demand = demand_for(session, scenario, history)
+        result = run_scenario(scenario, supply, demand, queue=queue, placing_authority=authority, start=start,
+                              workers=1)
         values = {"status": "succeeded", "kpis": kpi_records(result), "seconds": float(result.seconds)}
     except Exception as exc:  # the run's row says why; the log names the run only
         log.warning("scenario result %s failed (%s)", result_id, type(exc).__name__)
@@ -232,12 +225,8 @@ class _Saved:
         self.years = pd.DataFrame(row.kpis, columns=["year", "kpi", "median", "p10", "p90"])
 
 
-def _as_result(row: ScenarioResult):
-    return _Saved(row)
-
-
 def saved_results(session, ids: list[int]) -> dict:
     """{"id: name": result} for saved, succeeded results (404 / 409 otherwise), as
     scenarios.tender_run's comparison and chart read them."""
-    return {f"{r.id}: {r.name}": _as_result(r) for r in _succeeded(session, ids)}
+    return {f"{r.id}: {r.name}": _Saved(r) for r in _succeeded(session, ids)}
 
