@@ -18,6 +18,7 @@ repair it made.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,11 @@ def _read(path: Path, kind: str, problems: list[Problem], default_la: str | None
     frame.columns = [c.strip().upper() for c in frame.columns]
     missing = [c for c in REQUIRED[kind] if c not in frame.columns]
     if missing:
-        problems.append(Problem(name, 1, ", ".join(missing), f"missing column(s) for a {kind} file"))
+        extra = [c for c in frame.columns if c not in REQUIRED[kind]]
+        hints = [f"the file has '{close[0]}': did you mean {c}?" for c in missing
+                 if (close := difflib.get_close_matches(c, extra, n=1))]
+        problems.append(Problem(name, 1, ", ".join(missing), f"missing from this {kind} table"
+                                + (f" ({'; '.join(hints)})" if hints else "")))
         return None
     frame = frame.apply(lambda col: col.str.strip())
     frame["_row"] = frame.index + 2
@@ -166,6 +171,7 @@ def read_history(paths: list[Path], *, default_la: str | None = None, default_ye
     each, e.g. one per year, are combined) and return one history per child."""
     problems: list[Problem] = []
     frames: dict[str, list[pd.DataFrame]] = {kind: [] for kind in REQUIRED}
+    given: set[str] = set()
     for path in paths:
         kind = next((k for k in REQUIRED if Path(path).name.lower().startswith(k)), None)
         if kind is None and Path(path).name.lower().startswith(UNUSED_TABLES):
@@ -174,10 +180,11 @@ def read_history(paths: list[Path], *, default_la: str | None = None, default_ye
             problems.append(Problem(Path(path).name, None, None,
                                     "not an SSDA903 table I read (header, episodes, oc3, uasc)"))
             continue
+        given.add(kind)
         frame = _read(Path(path), kind, problems, default_la, default_year)
         if frame is not None:
             frames[kind].append(frame)
-    if not frames["header"] or not frames["episodes"]:
+    if not {"header", "episodes"} <= given:  # (a file given but refused has its own problem above)
         problems.append(Problem("(files)", None, None, "a header file and an episodes file are needed"))
     if problems:
         raise SSDA903Error(problems)

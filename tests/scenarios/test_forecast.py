@@ -252,3 +252,15 @@ def test_with_no_moves_the_monthly_step_only_ages_people():
     after = C.project_monthly(start, rates, 12)
     assert after[12].sum() == pytest.approx(120)  # nobody lost or added
     assert after[12][19 - C.FIRST_AGE:, C.STATES.index("care_leaver")].sum() > 60  # most have turned 19
+
+
+def test_a_misnamed_column_is_named_with_the_likely_intended_one_and_nothing_else(tmp_path):
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    (folder / "header.csv").write_text("CHILD,SEX,DOB,LA,YEAR\n1,1,2007-05-01,X,2023\n")
+    (folder / "episodes.csv").write_text("CHILD,DECOM,RNE,LS,PLAC,DEC,LA,YEAR\n1,2023-05-01,S,C2,U4,,X,2023\n")
+    with pytest.raises(SSDA903Error) as refused:
+        history_from_folder(folder)
+    assert refused.value.problems == [refused.value.problems[0]]  # not also "an episodes file is needed"
+    assert "episodes.csv row 1, column PLACE: missing from this episodes table (the file has 'PLAC': did you mean PLACE?)" \
+        in str(refused.value)
