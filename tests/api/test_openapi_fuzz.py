@@ -216,7 +216,12 @@ def fuzz_engine(fuzz_file, tmp_path):
 def service(fuzz_engine):
     """The app on a fresh copy of ``fuzz_file`` (routed to by ``target``), and sign-in headers
     for a role (signed in once per role)."""
-    app = target.app = create_app(fuzz_engine)
+    yield from serve(fuzz_engine)
+
+
+def serve(engine):
+    """Route ``target`` to the app on ``engine`` and yield sign-in headers by role."""
+    app = target.app = create_app(engine)
     signed_in: dict[Role, dict[str, str]] = {}
 
     def headers(role: Role) -> dict[str, str]:
@@ -259,16 +264,7 @@ def postgres_fuzz_engine():
 
 @pytest.fixture
 def postgres_service(postgres_fuzz_engine):
-    app = target.app = create_app(postgres_fuzz_engine)
-    signed_in: dict[Role, dict[str, str]] = {}
-
-    def headers(role: Role) -> dict[str, str]:
-        if role not in signed_in:
-            signed_in[role] = sign_in(TestClient(app), role)
-        return signed_in[role]
-
-    yield headers
-    target.app = None
+    yield from serve(postgres_fuzz_engine)
 
 
 @fuzzed.parametrize()
