@@ -61,7 +61,4 @@ def save_scenario_form(request: Request, session: SessionDep, user: Commissioner
         save_scenario(session, name, lines, rules, user, description or None)
     except (WhatIfError, ValueError) as exc:
         return back_to("/forecast-page", problem=f"Scenario not saved: {exc}")
-    from api.routes.forecast import _forecast
-
-    _forecast.cache_clear()
     return back_to(f"/forecast-page?{urlencode({'scenario': name.strip()})}", done=f"Saved the scenario '{name.strip()}'")

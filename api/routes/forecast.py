@@ -6,13 +6,15 @@ names (the demo council's generated returns when it is not set), and the need mi
 database's placements. Forecasts hold counts only, no young person's details, so managers and
 commissioners read them; saving a scenario is for commissioners (and heads of service).
 
-A forecast takes a second or two (the bootstrap), so each (horizon, scenario, files) is kept
-once computed; saving a scenario clears the ones it changes.
+A forecast takes a second or two (the bootstrap), so each is kept once computed, by everything
+it depends on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import os
 import tempfile
 import threading
@@ -59,22 +61,17 @@ def _stamp(folder: Path) -> tuple:
     return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.csv")))
 
 
-@lru_cache(maxsize=32)
-def _forecast(folder: str, stamp: tuple, horizon: int, adjustments: tuple, rules: tuple, mix_key: tuple):
-    from scenarios.demand import NeedMix
-    from scenarios.forecast import forecast_history
-    from scenarios.ssda903 import history_from_folder
-
-    mix = NeedMix(tiers={k: dict(v) for k, v in mix_key[0]}, areas=dict(mix_key[1]), source=mix_key[2]) \
-        if mix_key else NeedMix()
-    history = history_from_folder(Path(folder), repair=True)
-    return forecast_history(history, horizon, rules=Rules(**dict(rules)), adjustments=list(adjustments),
-                            mix=mix, replications=REPLICATIONS)
+# Forecasts computed, by everything they depend on (the returns' files as they are, the
+# horizon, the what-ifs and rules, the need mix): a saved scenario or a new placement makes a
+# new key, so nothing needs clearing. The oldest goes when the cache is full.
+_cache: dict[tuple, object] = {}
+CACHE_SIZE = 32
 
 
 def current_forecast(session, horizon: int, scenario: str | None):
     from scenarios.demand import need_mix_from_database
-    from scenarios.ssda903 import SSDA903Error
+    from scenarios.forecast import forecast_history
+    from scenarios.ssda903 import SSDA903Error, history_from_folder
     from scenarios.what_if import WhatIfError, load_scenario
 
     adjustments, rules = [], Rules()
@@ -84,12 +81,17 @@ def current_forecast(session, horizon: int, scenario: str | None):
         except WhatIfError as exc:
             raise ApiError(404, str(exc), fields=[("query.scenario", "no such scenario")]) from None
     mix = need_mix_from_database(session)
-    mix_key = (tuple((k, tuple(v.items())) for k, v in sorted(mix.tiers.items())), tuple(mix.areas.items()), mix.source)
     folder = returns_folder()
+    key = (str(folder), _stamp(folder), horizon, tuple(adjustments), tuple(sorted(vars(rules).items())),
+           json.dumps(dataclasses.asdict(mix), sort_keys=True))
     try:
         with _lock:  # one computation at a time: the second asker waits and reads the cache
-            return _forecast(str(folder), _stamp(folder), horizon, tuple(adjustments),
-                             tuple(sorted(vars(rules).items())), mix_key)
+            if key not in _cache:
+                if len(_cache) >= CACHE_SIZE:
+                    _cache.pop(next(iter(_cache)))
+                _cache[key] = forecast_history(history_from_folder(folder, repair=True), horizon, rules=rules,
+                                               adjustments=adjustments, mix=mix, replications=REPLICATIONS)
+            return _cache[key]
     except SSDA903Error as exc:
         raise ApiError(422, f"the council's SSDA903 returns cannot be used: {exc}") from None
 
@@ -207,5 +209,4 @@ def save_scenario(body: ScenarioIn, session: SessionDep, user: Commissioner):
                      body.description)
     except WhatIfError as exc:
         raise ApiError(422, str(exc), fields=[("body", str(exc))]) from None
-    _forecast.cache_clear()
     return ScenarioPublic.model_validate(saved)
