@@ -226,10 +226,11 @@ class MatchRunStatus(_Coded):
 
 class DecisionKind(_Coded):
     accept = "accept"
-    reject = "reject"
+    reject = "reject"  # also kept out of every later re-run, as a ban, until lifted
     override = "override"
     lock = "lock"
     ban = "ban"
+    lift = "lift"  # the panel takes back a lock, ban or rejection carried to the next run
 
 
 class ApprovalRule(_Coded):

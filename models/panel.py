@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, UtcDateTime, enum_column
@@ -26,6 +26,11 @@ class MatchRun(Timestamped, Base):
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     locks: Mapped[list[str]] = mapped_column(default=list)  # "referral_id:vacancy_id"
     bans: Mapped[list[str]] = mapped_column(default=list)
+    # A re-run's memory of the panel: the run it re-ran, and for each of its locks and bans who
+    # set it, on which run, when and why (a rejection is one of its bans), plus what the panel
+    # lifted before it. Snapshots, so the run shows what it was given even if names change.
+    rerun_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("match_run.id"))
+    carried: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     referral_count: Mapped[int] = mapped_column(default=0)
     solver_status: Mapped[Optional[str]] = mapped_column(String(20))
     objective: Mapped[dict[str, Any]] = mapped_column(default=dict)  # value per level
