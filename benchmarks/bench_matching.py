@@ -1,33 +1,54 @@
-"""Matching benchmark: the engine against min-cost flow alone and the greedy panel.
+"""Matching benchmark: the engine on sparse and DENSE queues, against the greedy panel.
 
-Run: .venv/bin/python -m benchmarks.bench_matching [--sizes 50x200,300x1500,1000x5000,5000x20000]
+Run: .venv/bin/python -m benchmarks.bench_matching [--sizes SPEC,...] [--skip-large] [--busy]
+     [--repeat N] [--json PATH] [--timeout S] [--memory-guard-gib G]
 
-Every measurement runs in a fresh process, so its peak memory (ru_maxrss) is its own. For each
-instance (young people x beds, around 40 eligible options each, on the demo council's
-geography) it prints wall time and peak memory of the engine end to end, of the bare
-min-cost flow and of greedy, the gap, and placed / total miles / over 20 miles / weekly cost
-of the engine against greedy. Then the same comparison on the demo council and on a scarce
-instance (fewer beds than young people).
+Instances (``benchmarks.instances.parse_spec``): ``PEOPLExBEDS`` sparse (distance cap calibrated to
+about 40 options each, as before), ``300x250-scarce``, ``demo`` (the demo council), and
+``PEOPLExROWSr-dense`` (every home within reach: a 60-mile cap on the Medway-area geography) with
+``-dense-intensive-scarce`` (intensive beds a quarter of the intensive-tier young people).
+
+Every measurement runs in a fresh process, so its peak memory (ru_maxrss) is its own, under a
+timeout and a memory guard: a measurement that dies, is killed or runs out of time shows as
+"killed" or "timeout" and the run goes on. ``--busy`` keeps both cores busy with two spinning
+processes during every measurement; ``--repeat N`` solves each instance N times and says
+whether the proposals (the set of (referral, vacancy) pairs) were identical.
+
+Two tables: speed and proof (status, proven by, gap per level, seconds end to end, to a gap
+<= 0.1% on every level and to proof, from the engine's ``timeline`` when it has one) and
+quality against greedy, with whether the issue's targets for that size are met.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_SIZES = "50x200,300x1500,1000x5000,5000x20000"
+DEFAULT_SIZES = ("50x200,300x1500,1000x5000,5000x20000,demo,300x250-scarce,"
+                 "300x600r-dense,1000x2000r-dense,3000x6000r-dense,300x600r-dense-intensive-scarce")
+LARGE_PEOPLE = 1000  # --skip-large drops instances with at least this many young people
+CERTIFIED_GAP = 0.001  # "certified within 0.1% on every level"
+PEAK_TARGET_MIB = 4 * 1024
+TIME_LIMIT = 120.0  # the policy's time limit on generated instances (unchanged from before)
+LEVELS = ("reward", "penalty", "cost")
 
+
+# --- in the child process -------------------------------------------------------------------
 
 def _instance(spec: str):
-    from benchmarks.instances import make_instance
+    """The instance, its policy and its within-reach share (None for the demo council)."""
+    from benchmarks.instances import parse_spec, spec_instance, within_reach_share
     from matching.policy import Policy, SolverSettings
 
     if spec == "demo":
@@ -41,85 +62,317 @@ def _instance(spec: str):
         with transaction(engine) as s:
             build_demo(s, seed=2026, as_of=day)
         with transaction(engine) as s:
-            return from_database(s, DEMO_AUTHORITY, day), Policy()
-    people, beds = (int(x) for x in spec.removesuffix("-scarce").split("x"))  # scarce: beds < people
-    instance, cap = make_instance(people, beds, seed=people)
-    return instance, Policy(distance_cap_miles=cap, solver=SolverSettings(time_limit_seconds=120))
+            return from_database(s, DEMO_AUTHORITY, day), Policy(), None
+    instance, cap = spec_instance(parse_spec(spec))
+    policy = Policy(distance_cap_miles=cap, solver=SolverSettings(time_limit_seconds=TIME_LIMIT))
+    return instance, policy, within_reach_share(instance, cap)
+
+
+def _headline(chosen, total: int) -> dict:
+    """The measures panels compare, for the engine and greedy alike."""
+    from matching.baselines import summary_row
+
+    out = summary_row(chosen, total)
+    flags = {c: chosen[c].astype("boolean").fillna(True) for c in ("out_of_area", "at_a_distance")}  # unknown is far
+    out["out_of_area"] = int(flags["out_of_area"].sum())
+    out["at_a_distance"] = int(flags["at_a_distance"].sum())
+    out["reward"] = int(chosen["reward"].sum()) if len(chosen) else 0
+    out["proposals"] = sorted(map(list, zip(chosen["referral_id"], chosen["vacancy_id"], strict=True)))
+    return out
+
+
+def _first_time(timeline: list, levels: list[str], ok) -> float | None:
+    """Seconds of the first timeline entry where every level has a gap satisfying ``ok`` (a
+    level missing from an entry, or NaN, has no bound yet)."""
+    for entry in timeline:
+        gaps = [entry.get("gap", {}).get(level, float("nan")) for level in levels]
+        if all(g == g and ok(g) for g in gaps):  # g == g is False for NaN
+            return float(entry["seconds"])
+    return None
+
+
+def _engine(instance, policy) -> dict:
+    from matching.engine import match
+
+    started = time.perf_counter()
+    result = match(instance, policy)
+    seconds = time.perf_counter() - started
+    timeline = list(getattr(result, "timeline", None) or [])
+    levels = list(result.gap)
+    return {
+        "status": result.status, "proven_by": result.proven_by, "pairs": int(result.pair_count),
+        "gap": {k: (None if v != v else float(v)) for k, v in result.gap.items()},  # NaN -> None (JSON)
+        "stages": result.seconds, "seconds": seconds, "has_timeline": bool(timeline),
+        "certified_s": _first_time(timeline, levels, lambda g: g <= CERTIFIED_GAP),
+        "proof_s": _first_time(timeline, levels, lambda g: g == 0),
+        **_headline(result.matches, len(instance.referrals)),
+    }
+
+
+def _greedy(instance, policy) -> dict:
+    from matching.baselines import greedy
+    from matching.eligibility import eligible_pairs
+    from matching.scoring import score
+
+    started = time.perf_counter()
+    pairs = score(eligible_pairs(instance, policy).pairs, policy)
+    chosen, _ = greedy(pairs, instance, policy)
+    return {"pairs": len(pairs), "seconds": time.perf_counter() - started,
+            **_headline(chosen, len(instance.referrals))}
 
 
 def measure(spec: str, method: str) -> dict:
     """One method on one instance, in this process (called in a child process)."""
-    from matching.baselines import greedy, summary_row
-    from matching.eligibility import eligible_pairs
-    from matching.engine import match
-    from matching.flow import solve_flow
-    from matching.scoring import score
-
-    instance, policy = _instance(spec)
-    total = len(instance.referrals)
-    started = time.perf_counter()
-    out: dict = {"spec": spec, "method": method, "young_people": total,
-                 "beds": int(instance.vacancies["beds"].sum())}
-    if method == "engine":
-        result = match(instance, policy)
-        out.update(status=result.status, proven_by=result.proven_by, pairs=result.pair_count,
-                   gap=max((g for g in result.gap.values() if g == g), default=0.0),  # NaN: a level not reached
-                   stages=result.seconds)
-        chosen = result.matches
-    else:
-        eligibility = eligible_pairs(instance, policy)
-        pairs = score(eligibility.pairs, policy)
-        out["pairs"] = len(pairs)
-        chosen = solve_flow(pairs, instance, policy).chosen if method == "flow" else greedy(pairs, instance, policy)[0]
-    out["seconds"] = time.perf_counter() - started
+    instance, policy, reach = _instance(spec)
+    out = {"spec": spec, "method": method, "young_people": len(instance.referrals),
+           "rows": len(instance.vacancies), "beds": int(instance.vacancies["beds"].sum()),
+           "within_reach": reach}
+    out.update(_engine(instance, policy) if method == "engine" else _greedy(instance, policy))
+    out["eligible_share"] = out["pairs"] / max(1, out["young_people"] * out["rows"])
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.update(summary_row(chosen, total))
     return out
 
 
-def _child(spec: str, method: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_matching", "--one", spec, method],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+# --- in the parent: fresh processes, load, guards ----------------------------------------------
+
+@contextlib.contextmanager
+def _busy_cores(on: bool, seconds: float):
+    """Two spinning processes (one per core) for the length of a measurement. Each stops by
+    itself after ``seconds`` too, so none outlives the benchmark if it is interrupted."""
+    spinners = []
+    if on:
+        code = f"import time\nend = time.time() + {seconds:.0f}\nwhile time.time() < end: pass"
+        spinners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+        time.sleep(0.5)  # let them reach the cores before the measurement starts
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _child(spec: str, method: str, *, timeout: float, guard_mib: float, busy: bool) -> dict:
+    """Run one measurement in a fresh process; a failure is a row, never the end of the run."""
+    base = {"spec": spec, "method": method, "load_before": round(os.getloadavg()[0], 2), "busy": busy}
+    with _busy_cores(busy, timeout + 30):
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_matching", "--one", spec, method],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outcome = _watch(proc, timeout, guard_mib)
+    if outcome:
+        return {**base, "failed": outcome}
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        base["error"] = err.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return {**base, "failed": "killed"}
+    return {**base, **json.loads(out.strip().splitlines()[-1])}
+
+
+def _watch(proc: subprocess.Popen, timeout: float, guard_mib: float) -> str | None:
+    """Wait for the child, killing it past the timeout or the memory guard (the machine is
+    shared: one runaway measurement must not take the others' memory)."""
+    end = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() > end:
+            outcome = "timeout"
+        elif _rss_mib(proc.pid) > guard_mib:
+            outcome = "killed"
+        else:
+            time.sleep(0.25)
+            continue
+        proc.kill()
+        proc.communicate()
+        return outcome
+    return None
+
+
+# --- targets (issue 12) ------------------------------------------------------------------------
+
+def _time_targets(spec: str, e: dict) -> list[str]:
+    """The issue's time targets for this size; an empty list when it sets none. Without a
+    timeline, the end-to-end time stands in for "certified by" (it is an upper bound)."""
+    end = e["seconds"]
+    gaps = list(e["gap"].values())
+    certified = e["certified_s"] if e["has_timeline"] else (
+        end if gaps and all(g is not None and g <= CERTIFIED_GAP for g in gaps) else None)
+    proven = e["status"] == "OPTIMAL"
+    misses = []
+    if spec in ("300x1500", "300x600r-dense") and not (proven and end < 1):
+        misses.append("proven < 1 s")
+    if spec == "1000x2000r-dense":
+        if certified is None or certified >= 10:
+            misses.append("0.1% < 10 s")
+        if not (proven and end < 60):
+            misses.append("proven < 60 s")
+    if spec == "5000x20000" and not ((proven and end < 60) or (certified is not None and certified < 60)):
+        misses.append("proven or 0.1% < 60 s")
+    return misses
+
+
+def _greedy_targets(e: dict, g: dict) -> list[str]:
+    misses = []
+    if e["placed"] < g["placed"]:
+        misses.append("placed")
+    if e["over_20_miles"] > g["over_20_miles"]:
+        misses.append("over 20")
+    if e["at_a_distance"] > g["at_a_distance"]:
+        misses.append("at a distance")
+    if g["total_miles"] and e["total_miles"] > 0.8 * g["total_miles"]:
+        misses.append("miles -20%")
+    if e["weekly_cost"] > g["weekly_cost"] + 0.5:  # half a pound: float sums of whole prices
+        misses.append("£/week")
+    return misses
+
+
+def targets(spec: str, e: dict, g: dict) -> str:
+    misses = _time_targets(spec, e)
+    if any(v is None for v in e["gap"].values()):
+        misses.append("a level unbounded")
+    if e["peak_mib"] >= PEAK_TARGET_MIB:
+        misses.append("peak < 4 GB")
+    misses += _greedy_targets(e, g) if "failed" not in g else ["greedy " + g["failed"]]
+    return "yes" if not misses else "no: " + ", ".join(misses)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+SPEED_COLUMNS = ("instance", "young people", "rows", "beds", "eligible pairs", "eligible %", "in reach %",
+                 "status", "proven by", "gap reward", "gap penalty", "gap cost", "seconds",
+                 "to 0.1% s", "to proof s", "peak MiB", "load", "same proposals")
+QUALITY_COLUMNS = ("instance", "placed", "urgency-weighted", "over 20", "out of area", "at a distance",
+                   "total miles", "miles change", "£/week", "greedy s", "meets targets")
+
+
+def _gap(v) -> str:
+    return "-" if v is None else f"{v:.2%}"
+
+
+def _secs(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _same(runs: list[dict]) -> str:
+    """Whether every repeat gave the first run's proposals, and how many lines differ if not."""
+    done = [r for r in runs if "failed" not in r]
+    if len(runs) < 2:
+        return "-"
+    if len(done) < len(runs):
+        return f"{len(runs) - len(done)} of {len(runs)} failed"
+    first = {tuple(p) for p in done[0]["proposals"]}
+    differ = [len(first ^ {tuple(p) for p in r["proposals"]}) for r in done[1:]]
+    spread = f", {min(r['seconds'] for r in done):.1f}-{max(r['seconds'] for r in done):.1f} s"
+    if not any(differ):
+        return f"yes ({len(runs)} runs{spread})"
+    return f"no: up to {max(differ)} lines differ{spread}"
+
+
+def speed_row(spec: str, runs: list[dict]) -> list[str]:
+    e = runs[0]
+    if "failed" in e:
+        return [spec, *["-"] * 6, e["failed"], *["-"] * 8, str(e["load_before"]), _same(runs)]
+    reach = "-" if e["within_reach"] is None else f"{e['within_reach']:.1%}"
+    timeline = (_secs(e["certified_s"]), _secs(e["proof_s"])) if e["has_timeline"] else ("-", "-")
+    return [spec, f"{e['young_people']:,}", f"{e['rows']:,}", f"{e['beds']:,}", f"{e['pairs']:,}",
+            f"{e['eligible_share']:.1%}", reach, e["status"], str(e["proven_by"] or "-"),
+            *(_gap(e["gap"].get(level)) for level in LEVELS), f"{e['seconds']:.2f}", *timeline,
+            f"{e['peak_mib']:,.0f}", str(e["load_before"]), _same(runs)]
+
+
+def _pair(e: dict, g: dict, key: str, fmt: str = "{:,}") -> str:
+    return f"{fmt.format(e[key])} / {fmt.format(g[key])}"
+
+
+def quality_row(spec: str, e: dict, g: dict) -> list[str]:
+    if "failed" in e or "failed" in g:
+        return [spec, *["-"] * 9, f"engine {e.get('failed', 'ok')}, greedy {g.get('failed', 'ok')}"]
+    change = (e["total_miles"] - g["total_miles"]) / g["total_miles"] if g["total_miles"] else 0.0
+    return [spec, _pair(e, g, "placed"), _pair(e, g, "reward"), _pair(e, g, "over_20_miles"),
+            _pair(e, g, "out_of_area"), _pair(e, g, "at_a_distance"), _pair(e, g, "total_miles", "{:,.1f}"),
+            f"{change:+.1%}", _pair(e, g, "weekly_cost", "£{:,.0f}"), f"{g['seconds']:.2f}", targets(spec, e, g)]
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("instance", "status", "proven by", "meets targets",
+                                                        "same proposals") else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _specs(args) -> list[str]:
+    from benchmarks.instances import parse_spec
+
+    specs = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    for s in specs:
+        if s != "demo":
+            parse_spec(s)  # a typo fails now, not after an hour of measurements
+    if args.skip_large:
+        specs = [s for s in specs if s == "demo" or parse_spec(s).people < LARGE_PEOPLE]
+    return specs
+
+
+def _write_json(path: str, args, speed: list, quality: list, raw: dict) -> None:
+    def slim(m: dict) -> dict:  # the proposals themselves are only needed to compare repeats
+        return {k: v for k, v in m.items() if k != "proposals"}
+
+    doc = {
+        "when": dt.datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
+        "busy": args.busy, "repeat": args.repeat, "timeout_s": args.timeout,
+        "note": "shared 2-core machine: other engineers' work ran at the same time (see load)",
+        "speed": {"columns": SPEED_COLUMNS, "rows": speed},
+        "quality": {"columns": QUALITY_COLUMNS, "rows": quality,
+                    "cells": "engine / greedy"},
+        "measurements": {s: {"engine": [slim(r) for r in m["engine"]], "greedy": slim(m["greedy"])}
+                         for s, m in raw.items()},
+    }
+    Path(path).write_text(json.dumps(doc, indent=1, default=str))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default=DEFAULT_SIZES)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated instances (see the module doc)")
+    parser.add_argument("--skip-large", action="store_true", help=f"skip instances of {LARGE_PEOPLE}+ young people")
+    parser.add_argument("--busy", action="store_true", help="keep both cores busy during every measurement")
+    parser.add_argument("--repeat", type=int, default=1, help="solve each instance N times; compare proposals")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per measurement")
+    parser.add_argument("--memory-guard-gib", type=float, default=10.0, help="kill a measurement above this RSS")
+    parser.add_argument("--json", metavar="PATH", help="also write both tables and the raw figures here")
     parser.add_argument("--one", nargs=2, metavar=("SPEC", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(*args.one), default=str))
         return
 
-    console = Console(width=160)
-    specs = args.sizes.split(",") + ["demo", "300x250-scarce"]
-    speed = Table(title="Matching: time and peak memory (each in a fresh process)")
-    for col in ("instance", "pairs", "engine s", "engine MiB", "status", "proven by", "gap",
-                "flow s", "flow MiB", "greedy s", "engine/flow"):
-        speed.add_column(col, justify="left" if col in ("instance", "status", "proven by") else "right")
-    quality = Table(title="Matching: engine against greedy (one at a time, most urgent first, nearest bed)")
-    for col in ("instance", "placed", "greedy placed", "total miles", "greedy miles", "miles change",
-                "over 20", "greedy over 20", "£/week", "greedy £/week"):
-        quality.add_column(col, justify="left" if col == "instance" else "right")
-    for spec in specs:
-        e, f, g = (_child(spec, m) for m in ("engine", "flow", "greedy"))
-        speed.add_row(
-            spec, f"{e['pairs']:,}", f"{e['seconds']:.2f}", f"{e['peak_mib']:.0f}", e["status"],
-            str(e["proven_by"]), f"{e['gap']:.4f}", f"{f['seconds']:.2f}", f"{f['peak_mib']:.0f}",
-            f"{g['seconds']:.2f}", f"{e['seconds'] / max(f['seconds'], 1e-9):.1f}x",
-        )
-        change = (e["total_miles"] - g["total_miles"]) / g["total_miles"] * 100 if g["total_miles"] else 0.0
-        quality.add_row(
-            spec, str(e["placed"]), str(g["placed"]), f"{e['total_miles']:,.1f}", f"{g['total_miles']:,.1f}",
-            f"{change:+.1f}%", str(e["over_20_miles"]), str(g["over_20_miles"]),
-            f"{e['weekly_cost']:,.0f}", f"{g['weekly_cost']:,.0f}",
-        )
+    console = Console(width=220)
+    run = dict(timeout=args.timeout, guard_mib=args.memory_guard_gib * 1024, busy=args.busy)
+    speed, quality, raw = [], [], {}
+    for spec in _specs(args):
+        engine_runs = [_child(spec, "engine", **run) for _ in range(max(1, args.repeat))]
+        greedy_run = _child(spec, "greedy", **run)
+        raw[spec] = {"engine": engine_runs, "greedy": greedy_run}
+        speed.append(speed_row(spec, engine_runs))
+        quality.append(quality_row(spec, engine_runs[0], greedy_run))
         console.print(f"done {spec}", style="dim")
-    console.print(speed)
-    console.print(quality)
+    load = " while two processes kept both cores busy" if args.busy else ""
+    console.print(_table(f"Matching: speed and proof (each in a fresh process{load})", SPEED_COLUMNS, speed))
+    console.print(_table("Matching: engine / greedy (one at a time, most urgent first, nearest bed)",
+                         QUALITY_COLUMNS, quality))
+    if args.json:
+        _write_json(args.json, args, speed, quality, raw)
+        console.print(f"figures written to {args.json}", style="dim")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ eligible vacancies, as the matching issue's benchmark asks; everything is seeded
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -99,3 +100,107 @@ def _calibrated_cap(instance: Instance, options: int) -> float:
         mean = len(eligible_pairs(probe, Policy(distance_cap_miles=mid)).pairs) / len(sample)
         lo, hi = (mid, hi) if mean < options else (lo, mid)
     return round((lo + hi) / 2, 1)
+
+
+# Dense instances: every home within reach of every young person, as in a county or regional
+# framework. 60 miles spans the whole Medway-area geography (Kent, Essex and south-east London
+# postcodes), so the cap removes almost nothing and the other hard rules decide eligibility.
+DENSE_DISTANCE_CAP = 60.0
+# In a scarce-intensive market the intensive beds number this share of the intensive-tier young
+# people, so the intensive cap and the tier rule bind hard (the case the issue found a flow
+# bound misleading on).
+SCARCE_INTENSIVE_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A benchmark instance named as ``PEOPLExBEDS`` (sparse, calibrated to ~40 options each),
+    ``PEOPLExBEDS-scarce``, or ``PEOPLExROWSr-dense`` / ``PEOPLExROWSr-dense-intensive-scarce``
+    (a number of vacancy ROWS, since a shared home's row carries several beds)."""
+
+    name: str
+    people: int
+    beds: int | None = None
+    rows: int | None = None
+    scarce_intensive: bool = False
+
+    @property
+    def dense(self) -> bool:
+        return self.rows is not None
+
+
+def parse_spec(name: str) -> Spec:
+    size, _, suffix = name.partition("-")
+    people, _, other = size.partition("x")
+    if suffix in ("", "scarce") and not other.endswith("r"):
+        return Spec(name, int(people), beds=int(other))
+    if other.endswith("r") and suffix in ("dense", "dense-intensive-scarce"):
+        return Spec(name, int(people), rows=int(other[:-1]), scarce_intensive=suffix.endswith("intensive-scarce"))
+    raise ValueError(f"unknown instance {name!r}: use 300x1500, 300x250-scarce, 300x600r-dense "
+                     "or 300x600r-dense-intensive-scarce")
+
+
+def spec_instance(spec: Spec) -> tuple[Instance, float]:
+    """The instance a spec names and its distance cap. Sparse ones are generated exactly as
+    before (seed = young people), so earlier figures stay comparable."""
+    if not spec.dense:
+        return make_instance(spec.people, spec.beds, seed=spec.people)
+    return make_dense_instance(spec.people, spec.rows, seed=spec.people + spec.rows,
+                               scarce_intensive=spec.scarce_intensive)
+
+
+def make_dense_instance(young_people: int, rows: int, *, seed: int,
+                        scarce_intensive: bool = False) -> tuple[Instance, float]:
+    """Exactly ``rows`` vacancy rows, all within reach of every young person: the vacancies
+    are drawn as for a sparse instance (same mix, prices and rules) and cut to ``rows``."""
+    rng = np.random.default_rng(seed)
+    referrals = synthetic_referrals(rng, young_people)
+    vacancies = _enough_rows(rng, rows)
+    if scarce_intensive:
+        intensive_people = int((referrals["tier"] == Tier.intensive.value).sum())
+        vacancies = _scarce_intensive(vacancies, round(intensive_people * SCARCE_INTENSIVE_SHARE), seed)
+    instance = Instance(PANEL_DATE, MEDWAY, referrals, vacancies, pd.DataFrame(columns=RESIDENT_COLUMNS))
+    return instance, DENSE_DISTANCE_CAP
+
+
+def _enough_rows(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    # A row averages about 1.7 beds (shared homes' rows carry 1-4); two beds per row asked
+    # leaves rows to spare, and a shortfall (never seen) is met by asking for more.
+    beds = 2 * rows
+    while True:
+        frame = _vacancies(rng, beds)
+        if len(frame) >= rows:
+            return frame.iloc[:rows].reset_index(drop=True)
+        beds *= 2
+
+
+def _scarce_intensive(vacancies: pd.DataFrame, keep_beds: int, seed: int) -> pd.DataFrame:
+    """Withdraw the intensive tier from all but about ``keep_beds`` beds (rows picked at random
+    with their own generator, so the rest of the instance is the dense one's)."""
+    out = vacancies.copy()
+    column = PRICE_COLUMNS[Tier.intensive]
+    offering = out.index[out[column].notna()].to_numpy()
+    order = np.random.default_rng(seed + 1).permutation(offering)
+    kept = np.cumsum(out.loc[order, "beds"].to_numpy()) <= keep_beds
+    # Every row offering intensive offers standard too (tiers are offered from the bottom up),
+    # so no row is left without a price and the row count stays as named.
+    out.loc[order[~kept], column] = np.nan
+    return out
+
+
+def within_reach_share(instance: Instance, cap_miles: float) -> float:
+    """The share of (young person, vacancy row) pairs whose homes are within ``cap_miles`` of
+    each other, before any other rule: what "dense" means. Chunked so a large queue never holds
+    the whole distance matrix."""
+    from providers.geography import grid_distance_miles
+
+    ve = instance.vacancies["easting"].to_numpy(dtype=float)
+    vn = instance.vacancies["northing"].to_numpy(dtype=float)
+    he = instance.referrals["home_e"].to_numpy(dtype=float)
+    hn = instance.referrals["home_n"].to_numpy(dtype=float)
+    near = 0
+    step = max(1, 2_000_000 // max(1, len(ve)))
+    for k in range(0, len(he), step):
+        miles = grid_distance_miles(he[k:k + step, None], hn[k:k + step, None], ve[None, :], vn[None, :])
+        near += int((miles <= cap_miles).sum())
+    return near / max(1, len(he) * len(ve))
