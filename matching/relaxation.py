@@ -1,0 +1,571 @@
+"""A certified bound per objective level from the LP relaxation of the engine's exact model.
+
+The min-cost flow (:mod:`matching.flow`) bounds only the first level and ignores every side
+constraint, so on a dense queue it reports a gap although the answer is optimal. Here the LP
+relaxation of EXACTLY the CP-SAT model of :func:`matching.model.build` is solved, level by
+level: the same Boolean per pair (now in [0, 1]), the same auxiliary variables (a sibling
+group's "together at this property", a co-residency "which side may move in" per home and
+incompatible pair), the same side constraints. Two rewrites keep the same integer points and
+can only tighten the LP: a co-residency implication is written once per (home, young person)
+over all their options there (``sum x <= h`` instead of ``x <= h`` per option: at most one of
+them is chosen anyway), and a resident clash or a panel lock/ban is a column bound.
+
+Levels (:func:`matching.scoring.levels`): maximise ``reward``, then minimise ``penalty``, then
+``cost``; weighted mode minimises ``pounds`` alone. Level k+1's LP holds every earlier level at
+its proven integer optimum (``reward . x >= R*``, ``penalty . x <= P*``): the lexicographic
+optimum satisfies those, so a bound of that LP bounds the next level of every lexicographic
+optimum. A level is proven when its bound equals the value of a feasible proposal: the LP's own
+solution when it is integral (checked with :func:`matching.constraints.breaches`), or the
+caller's incumbent. A later level's bound is NaN while an earlier one is unproven.
+
+Why the bound is safe against floating point. The bound is not the solver's objective value:
+it is recomputed from the solver's row duals by weak duality, which holds for ANY dual vector,
+optimal or not. For ``min c.x`` subject to ``L <= A x <= U`` and ``0 <= x <= 1``, any ``y``
+gives ``c.x >= sum_j (y_j L_j if y_j > 0 else y_j U_j) + sum_i min(0, (c - A^T y)_i)``
+(a ``y_j`` that would need an infinite side is set to 0 first). Tolerances inside the solver
+can only make this bound weaker, never invalid. Its evaluation in doubles errs by at most a few
+units in the last place of the magnitudes summed (each column has a handful of entries, sums
+are pairwise); :data:`ROUNDING_SLACK` times those magnitudes is subtracted, thousands of times
+that error. Every objective coefficient is an integer, so the bound is then rounded to an
+integer in the safe direction (``ceil`` for a minimised level, ``floor`` for a maximised one).
+
+Why HiGHS (``highspy``), by measurement on the dense benchmark instances (2-core machine shared
+with other engineers; see the module's closing notes for the figures): the model goes in as
+numpy arrays in one call (``passModel`` with a row-wise matrix; OR-Tools' model_builder takes
+arrays only through a scipy sparse matrix, and scipy is not a dependency, otherwise one Python
+object per variable), its dual simplex is deterministic on one thread with an ITERATION limit,
+later levels re-solve warm from the previous level's basis, and the same library gives the
+exact MIP of :func:`exact_fractional`. {SOLVER_MEASUREMENTS}
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from importlib import metadata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pandas as pd
+
+from matching import constraints
+from matching.constraints import Side
+from matching.constraints.intensive import INTENSIVE, room
+from matching.policy import Policy
+from matching.scoring import levels
+
+# A deterministic cap on simplex iterations per level (the same input gives the same answer on
+# an idle or a busy machine; a wall-clock limit would not). Measured: the dense 1,000 x 5,000
+# bed queue (1.3 million pairs) needs {ITERATIONS_MEASURED} iterations at its first level.
+ITERATION_LIMIT = 5_000_000
+INTEGRAL_TOLERANCE = 1e-6  # an LP value this close to 0 or 1 is read as that Boolean
+ROUNDING_SLACK = 1e-12  # relative allowance for rounding in the dual bound's evaluation
+_INF = math.inf
+
+
+@dataclass
+class LevelBound:
+    """One objective level's LP relaxation."""
+
+    name: str  # "reward" | "penalty" | "cost" | "pounds"
+    sense: str  # "max" | "min"
+    bound: float  # certified: every feasible proposal has level <= bound (max) / >= bound (min);
+    #               an integer, or NaN when not computed (an earlier level unproven, LP failed)
+    lp_objective: float  # the LP optimum as the solver reports it (NaN when not solved)
+    status: str  # "optimal" | "iteration_limit" | "infeasible" | "not_reached" | solver's words
+    integral: bool  # the LP optimum is a feasible proposal meeting the bound: proven optimal
+    solution: tuple[int, ...] | None  # its chosen row positions (when integral), sorted
+    proven: int | None  # the proven optimum of this level (LP integral or incumbent meets bound)
+    fractional: int  # pair columns of the LP optimum not within INTEGRAL_TOLERANCE of 0 or 1
+    iterations: int  # simplex iterations of this level's solve
+    seconds: float
+
+
+@dataclass
+class Relaxation:
+    """The LP relaxation of the engine's model, level by level (keys in level order)."""
+
+    levels: dict[str, LevelBound]
+    solver: str  # e.g. "highs-1.16.0 dual simplex"
+    build_seconds: float  # the LP's arrays and its hand-over to the solver
+    rows: int
+    columns: int  # pair columns first (column i is pair row i), then auxiliary ones
+    nonzeros: int
+    infeasible: str | None = None  # why the model has no solution at all (a missing lock's pair)
+
+    @property
+    def bound(self) -> dict[str, float]:
+        return {name: level.bound for name, level in self.levels.items()}
+
+    @property
+    def seconds(self) -> float:
+        return self.build_seconds + sum(level.seconds for level in self.levels.values())
+
+    @property
+    def solution(self) -> tuple[int, ...] | None:
+        """A proposal proven optimal at every level by the LP alone (None otherwise)."""
+        last = list(self.levels.values())[-1] if self.levels else None
+        return last.solution if last is not None and all(lv.integral for lv in self.levels.values()) else None
+
+
+# --- the LP, in arrays --------------------------------------------------------------------------
+
+
+@dataclass
+class _LP:
+    """min/max c.x subject to row_lower <= A x <= row_upper, col_lower <= x <= col_upper;
+    A row-wise (CSR: start, index, value)."""
+
+    n_pairs: int
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    infeasible: str | None = None
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.col_lower)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_lower)
+
+
+@dataclass
+class _Builder:
+    """Collects rows as numpy blocks (entries sorted by row within a block) and auxiliary
+    columns, all in [0, 1]."""
+
+    n_pairs: int
+    n_aux: int = 0
+    count: int = 0
+    row_ids: list = field(default_factory=list)
+    cols: list = field(default_factory=list)
+    vals: list = field(default_factory=list)
+    lower: list = field(default_factory=list)
+    upper: list = field(default_factory=list)
+
+    def new_columns(self, k: int) -> np.ndarray:
+        first = self.n_pairs + self.n_aux
+        self.n_aux += k
+        return np.arange(first, first + k, dtype=np.int64)
+
+    def rows(self, row_of: np.ndarray, cols: np.ndarray, vals, lower, upper, m: int) -> None:
+        """Add ``m`` rows; entry e is in local row ``row_of[e]``."""
+        if m == 0:
+            return
+        row_of = np.asarray(row_of, dtype=np.int64)
+        self.row_ids.append(row_of + self.count)
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), row_of.shape))
+        self.lower.append(np.broadcast_to(np.asarray(lower, dtype=np.float64), (m,)))
+        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=np.float64), (m,)))
+        self.count += m
+
+    def finish(self, col_lower: np.ndarray, col_upper: np.ndarray, infeasible: str | None) -> _LP:
+        n_cols = self.n_pairs + self.n_aux
+        lower = np.concatenate([col_lower, np.zeros(self.n_aux)])
+        upper = np.concatenate([col_upper, np.ones(self.n_aux)])
+        if self.row_ids:
+            row = np.concatenate(self.row_ids)
+            order = np.argsort(row, kind="stable")
+            index = np.concatenate(self.cols)[order].astype(np.int32)
+            value = np.concatenate(self.vals)[order]
+            start = np.zeros(self.count + 1, dtype=np.int64)
+            np.cumsum(np.bincount(row, minlength=self.count), out=start[1:])
+            row_lower, row_upper = np.concatenate(self.lower), np.concatenate(self.upper)
+        else:
+            index, value = np.zeros(0, np.int32), np.zeros(0)
+            start, row_lower, row_upper = np.zeros(1, np.int64), np.zeros(0), np.zeros(0)
+        assert index.size == 0 or int(index.max()) < n_cols
+        return _LP(self.n_pairs, lower, upper, row_lower, row_upper, start.astype(np.int32), index, value,
+                   infeasible)
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    uniques, codes = np.unique(values.astype(str).to_numpy(dtype=object), return_inverse=True)
+    return uniques, codes.astype(np.int64)
+
+
+def _group_rows(b: _Builder, codes: np.ndarray, mask: np.ndarray, upper_of: np.ndarray) -> None:
+    """One ``sum x <= upper_of[code]`` row per code whose options (rows in ``mask``) exceed it."""
+    counts = np.bincount(codes[mask], minlength=len(upper_of))
+    binding = counts > upper_of
+    positions = np.flatnonzero(mask & binding[codes])
+    if positions.size == 0:
+        return
+    row_of_code = np.cumsum(binding) - 1
+    b.rows(row_of_code[codes[positions]], positions, 1.0, -_INF, upper_of[binding], int(binding.sum()))
+
+
+def _one_placement_each(b: _Builder, referral: np.ndarray, n_referrals: int) -> None:
+    """Each young person takes at most one bed (the model's ``add_at_most_one``)."""
+    _group_rows(b, referral, np.ones(len(referral), bool), np.ones(n_referrals))
+
+
+def _free_beds(b: _Builder, vacancy: np.ndarray, vacancies: np.ndarray, side: Side) -> None:
+    beds = np.array([side.beds.get(v, 0) for v in vacancies], dtype=np.float64)
+    _group_rows(b, vacancy, np.ones(len(vacancy), bool), beds)
+
+
+def _intensive_cap(b: _Builder, pairs: pd.DataFrame, home: np.ndarray, homes: np.ndarray,
+                   shared: np.ndarray, side: Side) -> None:
+    """Intensive placements in a shared home up to the room the cap leaves (residents count)."""
+    if side.intensive_cap is None:
+        return
+    counted = (pairs["tier"].astype(str).to_numpy() == INTENSIVE) & shared[home]
+    left = np.array([room(side, p) if room(side, p) is not None else _INF for p in homes])
+    _group_rows(b, home, counted, left)
+
+
+def _weekly_budget(b: _Builder, pairs: pd.DataFrame, side: Side) -> None:
+    if side.budget_pence is None:
+        return
+    cost = constraints.pence(pairs["weekly_cost"]).astype(np.float64)
+    if cost.sum() <= side.budget_pence:
+        return  # cannot bind (as in the model)
+    nonzero = np.flatnonzero(cost)
+    b.rows(np.zeros(nonzero.size), nonzero, cost[nonzero], -_INF, float(side.budget_pence), 1)
+
+
+def _token_table(tokens: list[str], owners: np.ndarray, risks_of) -> np.ndarray:
+    """owners x tokens: does each owner carry each risk token."""
+    table = np.zeros((len(owners), len(tokens)), dtype=bool)
+    for k, owner in enumerate(owners):  # one per young person or home, not per pair
+        mine = risks_of(owner)
+        table[k] = [t in mine for t in tokens]
+    return table
+
+
+def _resident_clashes(pairs_home: np.ndarray, pairs_ref: np.ndarray, homes: np.ndarray, referrals: np.ndarray,
+                      shared: np.ndarray, side: Side) -> np.ndarray:
+    """Pairs that would put a young person in a shared home with a resident they clash with
+    (the model fixes them to 0; the engine normally removes them first)."""
+    if not side.incompatible or not side.resident_risks:
+        return np.zeros(len(pairs_home), dtype=bool)
+    # A home forbids X when a resident carries Y, and Y when a resident carries X.
+    forbid: dict[str, set[str]] = {}
+    for p, residents in side.resident_risks.items():
+        for x, y in side.incompatible:
+            for risks in residents:
+                if y in risks:
+                    forbid.setdefault(p, set()).add(x)
+                if x in risks:
+                    forbid.setdefault(p, set()).add(y)
+    tokens = sorted({t for pair in side.incompatible for t in pair})
+    home_forbids = _token_table(tokens, homes, lambda p: forbid.get(p, set())) & shared[:, None]
+    carries = _token_table(tokens, referrals, lambda r: side.risks.get(r, frozenset()))
+    return (home_forbids[pairs_home] & carries[pairs_ref]).any(axis=1)
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions grouped by key: ``members[start[k]:start[k+1]]`` hold key k."""
+    order = np.argsort(keys, kind="stable")
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=start[1:])
+    return order, start
+
+
+def _co_residency(b: _Builder, home: np.ndarray, referral: np.ndarray, shared: np.ndarray,
+                  referrals: np.ndarray, side: Side) -> None:
+    """Incompatible risks never move into one shared home (``matching.constraints.coresidency``):
+    per home and incompatible pair (X, Y), a column h in [0, 1]; each young person carrying X
+    only has ``sum of their options there <= h``, each carrying Y only ``... <= 1 - h``; someone
+    carrying both clashes with everyone else carrying either (pairwise at most one)."""
+    if not side.incompatible:
+        return
+    at_shared = np.flatnonzero(shared[home])
+    if at_shared.size == 0:
+        return
+    n_ref = len(referrals)
+    # (home, young person) groups of options in shared homes.
+    key = home[at_shared] * n_ref + referral[at_shared]
+    group_keys, group_of = np.unique(key, return_inverse=True)
+    g_home, g_ref = group_keys // n_ref, group_keys % n_ref
+    members, start = _csr(group_of, len(group_keys))
+    member_rows = at_shared[members]
+    n_homes = int(home.max()) + 1
+    tokens = sorted({t for pair in side.incompatible for t in pair})
+    carries = _token_table(tokens, referrals, lambda r: side.risks.get(r, frozenset()))
+    for x_token, y_token in side.incompatible:
+        gx, gy = carries[g_ref, tokens.index(x_token)], carries[g_ref, tokens.index(y_token)]
+        n_a = np.bincount(g_home, gx, minlength=n_homes)
+        n_b = np.bincount(g_home, gy, minlength=n_homes)
+        n_both = np.bincount(g_home, gx & gy, minlength=n_homes)
+        live = (n_a > 0) & (n_b > 0) & ~((n_a == 1) & (n_b == 1) & (n_both == 1))
+        with_h = live & (n_a > n_both) & (n_b > n_both)
+        h = np.full(n_homes, -1, dtype=np.int64)
+        h[with_h] = b.new_columns(int(with_h.sum()))
+        for side_a, sign, upper in ((gx & ~gy, -1.0, 0.0), (gy & ~gx, 1.0, 1.0)):
+            chosen_groups = np.flatnonzero(side_a & with_h[g_home])
+            _option_sums_with(b, chosen_groups, start, member_rows, h[g_home[chosen_groups]], sign, upper)
+        for g in np.flatnonzero(gx & gy & live[g_home]):
+            _clashes_with_everyone(b, g, g_home, gx | gy, gx & gy, start, member_rows)
+
+
+def _option_sums_with(b: _Builder, groups: np.ndarray, start: np.ndarray, member_rows: np.ndarray,
+                      h_cols: np.ndarray, sign: float, upper: float) -> None:
+    """One row per group: sum of its options + sign * h <= upper."""
+    if groups.size == 0:
+        return
+    sizes = start[groups + 1] - start[groups]
+    local = np.repeat(np.arange(groups.size), sizes)
+    offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    x_cols = member_rows[np.repeat(start[groups], sizes) + offsets]
+    row_of = np.concatenate([local, np.arange(groups.size)])
+    cols = np.concatenate([x_cols, h_cols])
+    vals = np.concatenate([np.ones(x_cols.size), np.full(groups.size, sign)])
+    order = np.argsort(row_of, kind="stable")
+    b.rows(row_of[order], cols[order], vals[order], -_INF, upper, groups.size)
+
+
+def _clashes_with_everyone(b: _Builder, g: int, g_home: np.ndarray, either: np.ndarray, both: np.ndarray,
+                           start: np.ndarray, member_rows: np.ndarray) -> None:
+    """Someone carrying X and Y at a home: at most one of them and any other carrier there
+    (each unordered pair once)."""
+    others = np.flatnonzero((g_home == g_home[g]) & either)
+    others = others[(others != g) & ~(both[others] & (others < g))]
+    if others.size == 0:
+        return
+    mine = member_rows[start[g]:start[g + 1]]
+    sizes = start[others + 1] - start[others]
+    other_cols = member_rows[np.concatenate([np.arange(start[o], start[o + 1]) for o in others])]
+    row_of = np.concatenate([np.repeat(np.arange(others.size), mine.size), np.repeat(np.arange(others.size), sizes)])
+    cols = np.concatenate([np.tile(mine, others.size), other_cols])
+    order = np.argsort(row_of, kind="stable")
+    b.rows(row_of[order], cols[order], 1.0, -_INF, 1.0, others.size)
+
+
+def _siblings_together(b: _Builder, referral_ids: np.ndarray, home: np.ndarray,
+                       col_upper: np.ndarray, side: Side) -> None:
+    """A sibling group goes to one property or not at all: per property t in [0, 1] and, for
+    each member, the sum of their options there equals t."""
+    for members in side.sibling_groups.values():
+        mine = np.flatnonzero(np.isin(referral_ids, members))
+        if mine.size == 0:
+            continue
+        present = set(referral_ids[mine])
+        if len(present) < len(members):  # a member with no option: nobody in the group goes
+            col_upper[mine] = 0.0
+        props, prop_of = np.unique(home[mine], return_inverse=True)
+        member_of = np.searchsorted(np.array(members, dtype=object), referral_ids[mine])
+        t = b.new_columns(len(props))
+        n_members = len(members)
+        # Row (member m, property p) = m * len(props) + p; every combination, even with no option.
+        combos = np.arange(n_members * len(props))
+        row_of = np.concatenate([member_of * len(props) + prop_of, combos])
+        cols = np.concatenate([mine, t[combos % len(props)]])
+        vals = np.concatenate([np.ones(mine.size), -np.ones(combos.size)])
+        order = np.argsort(row_of, kind="stable")
+        b.rows(row_of[order], cols[order], vals[order], 0.0, 0.0, combos.size)
+
+
+def _panel_choices(pairs: pd.DataFrame, side: Side, col_lower: np.ndarray, col_upper: np.ndarray) -> str | None:
+    """Locks fix a pair to 1 and bans to 0; a lock with no eligible pair makes the model
+    infeasible (as ``matching.constraints.panel`` does)."""
+    if not (side.locks or side.bans):
+        return None
+    position = pd.Series(np.arange(len(pairs)),
+                         index=pd.MultiIndex.from_arrays([pairs["referral_id"].astype(str),
+                                                          pairs["vacancy_id"].astype(str)]))
+    missing = []
+    for lock in side.locks:
+        if lock in position.index:
+            col_lower[position[lock]] = 1.0
+        else:
+            missing.append(lock)
+    for ban in side.bans:
+        if ban in position.index:
+            col_upper[position[ban]] = 0.0
+    if missing:
+        return "no eligible pair for lock " + ", ".join(f"{r} -> {v}" for r, v in missing)
+    return None
+
+
+def build_lp(pairs: pd.DataFrame, side: Side) -> _LP:
+    """The LP relaxation of :func:`matching.model.build` over ``pairs`` (scored, indexed
+    0..n-1: column i is pair row i)."""
+    n = len(pairs)
+    b = _Builder(n)
+    col_lower, col_upper = np.zeros(n), np.ones(n)
+    if n == 0:
+        return b.finish(col_lower, col_upper, _panel_choices(pairs, side, col_lower, col_upper) if side.locks else None)
+    referrals, referral = _codes(pairs["referral_id"])
+    vacancies, vacancy = _codes(pairs["vacancy_id"])
+    homes, home = _codes(pairs["property_id"])
+    shared = np.isin(homes, list(side.shared))
+    infeasible = _panel_choices(pairs, side, col_lower, col_upper)
+    _one_placement_each(b, referral, len(referrals))
+    _free_beds(b, vacancy, vacancies, side)
+    col_upper[_resident_clashes(home, referral, homes, referrals, shared, side)] = 0.0
+    _co_residency(b, home, referral, shared, referrals, side)
+    _intensive_cap(b, pairs, home, homes, shared, side)
+    _siblings_together(b, referrals[referral], home, col_upper, side)
+    _weekly_budget(b, pairs, side)
+    return b.finish(col_lower, col_upper, infeasible)
+
+
+# --- the certified bound ------------------------------------------------------------------------
+
+
+def dual_bound(lp: _LP, cost: np.ndarray, y: np.ndarray) -> float:
+    """A lower bound on min cost.x over the LP from ANY row multipliers ``y`` (weak duality),
+    with an allowance for rounding in its own evaluation (see the module notes)."""
+    y = np.where((y > 0) & np.isinf(lp.row_lower), 0.0, y)
+    y = np.where((y < 0) & np.isinf(lp.row_upper), 0.0, y)
+    side_of_row = np.where(y > 0, lp.row_lower, lp.row_upper)
+    row_part = np.where(y != 0, y * np.where(np.isinf(side_of_row), 0.0, side_of_row), 0.0)
+    row = np.repeat(np.arange(lp.n_rows), np.diff(lp.start))
+    weighted = lp.value * y[row]
+    aty = np.bincount(lp.index, weighted, minlength=lp.n_cols)
+    reduced = cost - aty
+    col_part = np.where(reduced > 0, reduced * lp.col_lower, reduced * lp.col_upper)
+    magnitude = (np.abs(row_part).sum() + np.abs(cost).sum()
+                 + np.bincount(lp.index, np.abs(weighted), minlength=lp.n_cols).sum() + np.abs(col_part).sum())
+    return float(row_part.sum() + col_part.sum() - ROUNDING_SLACK * magnitude - 1e-9)
+
+
+def _certified(lp: _LP, cost: np.ndarray, sense: str, y: np.ndarray) -> float:
+    """An integer bound on the level (cost is the level's own coefficients): the better of the
+    two readings of the solver's dual sign convention, both valid by weak duality."""
+    c = cost if sense == "min" else -cost
+    lower = max(dual_bound(lp, c, y), dual_bound(lp, c, -y))
+    return float(math.ceil(lower)) if sense == "min" else float(math.floor(-lower))
+
+
+# --- the solver ---------------------------------------------------------------------------------
+
+
+def _highs(lp: _LP, iteration_limit: int) -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)  # one thread: deterministic, and the machine is shared
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("simplex_strategy", 1)  # dual simplex: its duals stay feasible, so even a
+    #                                          solve cut off by the iteration limit bounds well
+    h.setOptionValue("simplex_iteration_limit", int(iteration_limit))
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("time_limit", _INF)  # deterministic: iterations decide, never the clock
+    h.passModel(lp.n_cols, lp.n_rows, int(lp.index.size), int(highspy.MatrixFormat.kRowwise),
+                int(highspy.ObjSense.kMinimize), 0.0, np.zeros(lp.n_cols), lp.col_lower, lp.col_upper,
+                lp.row_lower, lp.row_upper, lp.start[:-1], lp.index, lp.value,
+                np.zeros(lp.n_cols, dtype=np.int32))  # row-wise starts without the end; all continuous
+    return h
+
+
+def _hold(h: highspy.Highs, lp: _LP, cost: np.ndarray, sense: str, value: int) -> None:
+    """Keep a proven level at its optimum in the later levels' LPs (a new row, also in ``lp``
+    so the dual bound sees it)."""
+    nz = np.flatnonzero(cost)
+    lower, upper = (float(value), _INF) if sense == "max" else (-_INF, float(value))
+    h.addRow(lower, upper, int(nz.size), nz.astype(np.int32), cost[nz])
+    lp.row_lower = np.append(lp.row_lower, lower)
+    lp.row_upper = np.append(lp.row_upper, upper)
+    lp.index = np.concatenate([lp.index, nz.astype(np.int32)])
+    lp.value = np.concatenate([lp.value, cost[nz]])
+    lp.start = np.append(lp.start, lp.start[-1] + nz.size).astype(np.int32)
+
+
+_STATUS = {
+    "Optimal": "optimal", "Iteration limit reached": "iteration_limit", "Infeasible": "infeasible",
+}
+
+
+def _level_values(pairs: pd.DataFrame, rows: np.ndarray, policy: Policy) -> dict[str, int]:
+    return {name: int(pairs[name].to_numpy(dtype=np.int64)[rows].sum()) for name, _ in levels(policy)}
+
+
+def _integral_solution(values: np.ndarray, pairs: pd.DataFrame, side: Side) -> tuple[np.ndarray | None, int]:
+    """The chosen rows when the LP's pair columns are all 0/1 and meet every side constraint
+    (checked by the model's own test), and how many are fractional."""
+    fractional = int(np.count_nonzero(np.abs(values - np.round(values)) > INTEGRAL_TOLERANCE))
+    if fractional:
+        return None, fractional
+    rows = np.flatnonzero(values > 0.5)
+    if constraints.breaches(pairs.iloc[rows], side):
+        return None, 0
+    return rows, 0
+
+
+def level_bounds(
+    pairs: pd.DataFrame,
+    side: Side,
+    policy: Policy,
+    *,
+    incumbent: Iterable[int] | None = None,
+    incumbent_objective: Mapping[str, int] | None = None,
+    iteration_limit: int = ITERATION_LIMIT,
+) -> Relaxation:
+    """Certified bounds per objective level from the LP relaxation of the engine's model.
+
+    ``pairs``: scored, indexed 0..n-1 exactly as :func:`matching.model.solve` receives them (the
+    engine's ``kept``); ``side``: :func:`matching.constraints.side_data`. ``incumbent``: row
+    positions of a feasible proposal (checked), or ``incumbent_objective`` its value per level:
+    a level whose bound it meets is proven, so the next level is bounded too.
+    ``iteration_limit``: simplex iterations per level (deterministic)."""
+    started = time.perf_counter()
+    pairs = pairs.reset_index(drop=True)
+    known = dict(incumbent_objective or {})
+    if incumbent is not None:
+        rows = np.fromiter((int(i) for i in incumbent), dtype=np.int64)
+        found = constraints.breaches(pairs.iloc[rows], side)
+        if found:
+            raise ValueError(f"the incumbent breaks a side constraint: {found[0].detail}")
+        known = _level_values(pairs, rows, policy)
+    lp = build_lp(pairs, side)
+    out: dict[str, LevelBound] = {}
+    name_of = f"highspy {metadata.version('highspy')} dual simplex"
+    if lp.infeasible:
+        for name, sense in levels(policy):
+            out[name] = LevelBound(name, sense, math.nan, math.nan, "infeasible", False, None, None, 0, 0, 0.0)
+        return Relaxation(out, name_of, time.perf_counter() - started, lp.n_rows, lp.n_cols, int(lp.index.size),
+                          lp.infeasible)
+    h = _highs(lp, iteration_limit)
+    build_seconds = time.perf_counter() - started
+    shape = (lp.n_rows, lp.n_cols, int(lp.index.size))
+    proven = True
+    iterations_before = 0
+    for name, sense in levels(policy):
+        if not proven:
+            out[name] = LevelBound(name, sense, math.nan, math.nan, "not_reached", False, None, None, 0, 0, 0.0)
+            continue
+        t = time.perf_counter()
+        cost = np.zeros(lp.n_cols)
+        cost[: lp.n_pairs] = pairs[name].to_numpy(dtype=np.float64)
+        h.changeColsCost(lp.n_cols, np.arange(lp.n_cols, dtype=np.int32), cost if sense == "min" else -cost)
+        h.run()
+        status = _STATUS.get(h.modelStatusToString(h.getModelStatus()), h.modelStatusToString(h.getModelStatus()))
+        info = h.getInfo()
+        iterations = int(info.simplex_iteration_count) - iterations_before
+        iterations_before = int(info.simplex_iteration_count)
+        solution = h.getSolution()
+        bound, lp_objective, rows, fractional = math.nan, math.nan, None, 0
+        if status in ("optimal", "iteration_limit") and solution.dual_valid:
+            bound = _certified(lp, cost, sense, np.asarray(solution.row_dual, dtype=np.float64))
+        if status == "optimal":
+            lp_objective = info.objective_function_value * (1 if sense == "min" else -1)
+            values = np.asarray(solution.col_value, dtype=np.float64)[: lp.n_pairs]
+            rows, fractional = _integral_solution(values, pairs, side)
+        value = None
+        integral = False
+        if rows is not None:
+            mine = _level_values(pairs, rows, policy)
+            # Proven when it meets the bound and keeps every earlier level at its optimum.
+            integral = mine[name] == bound and all(mine[k] == lv.proven for k, lv in out.items())
+        if integral:
+            value = int(bound)
+        elif not math.isnan(bound) and known.get(name) == bound:
+            value = int(bound)
+        out[name] = LevelBound(name, sense, bound, lp_objective, status, integral,
+                               tuple(int(i) for i in rows) if integral else None, value, fractional,
+                               iterations, time.perf_counter() - t)
+        proven = value is not None
+        if proven and name != levels(policy)[-1][0]:
+            _hold(h, lp, cost, sense, value)
+    return Relaxation(out, name_of, build_seconds, *shape)
