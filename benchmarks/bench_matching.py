@@ -249,7 +249,7 @@ def targets(spec: str, e: dict, g: dict) -> str:
 
 SPEED_COLUMNS = ("instance", "young people", "rows", "beds", "eligible pairs", "eligible %", "in reach %",
                  "status", "proven by", "gap reward", "gap penalty", "gap cost", "seconds",
-                 "to 0.1% s", "to proof s", "peak MiB", "load", "same proposals")
+                 "to 0.1% s", "to proof s", "peak MiB", "load 1 min", "same proposals")
 QUALITY_COLUMNS = ("instance", "placed", "urgency-weighted", "over 20", "out of area", "at a distance",
                    "total miles", "miles change", "£/week", "greedy s", "meets targets")
 
@@ -305,8 +305,10 @@ def quality_row(spec: str, e: dict, g: dict) -> list[str]:
 def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
     table = Table(title=title)
     for col in columns:
-        table.add_column(col, justify="left" if col in ("instance", "status", "proven by", "meets targets",
-                                                        "same proposals") else "right")
+        left = col in ("instance", "status", "proven by", "meets targets", "same proposals")
+        # The instance name is the row's key: never cut it short.
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "instance",
+                         min_width=14 if col == "same proposals" else None)
     for row in rows:
         table.add_row(*row)
     return table
