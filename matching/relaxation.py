@@ -60,6 +60,8 @@ from matching.scoring import levels
 # an idle or a busy machine; a wall-clock limit would not). Measured: the dense 1,000 x 5,000
 # bed queue (1.3 million pairs) needs {ITERATIONS_MEASURED} iterations at its first level.
 ITERATION_LIMIT = 5_000_000
+# HiGHS's presolve on this LP: {PRESOLVE_MEASURED}
+PRESOLVE = "off"
 INTEGRAL_TOLERANCE = 1e-6  # an LP value this close to 0 or 1 is read as that Boolean
 ROUNDING_SLACK = 1e-12  # relative allowance for rounding in the dual bound's evaluation
 _INF = math.inf
@@ -451,6 +453,7 @@ def _highs(lp: _LP, iteration_limit: int) -> highspy.Highs:
     #                                          solve cut off by the iteration limit bounds well
     h.setOptionValue("simplex_iteration_limit", int(iteration_limit))
     h.setOptionValue("random_seed", 0)
+    h.setOptionValue("presolve", PRESOLVE)
     h.setOptionValue("time_limit", _INF)  # deterministic: iterations decide, never the clock
     h.passModel(lp.n_cols, lp.n_rows, int(lp.index.size), int(highspy.MatrixFormat.kRowwise),
                 int(highspy.ObjSense.kMinimize), 0.0, np.zeros(lp.n_cols), lp.col_lower, lp.col_upper,
