@@ -100,7 +100,7 @@ def _decision_tags(proposal: ProposedMatch, decisions: list[Decision]) -> list[t
         if d.proposed_match_id == proposal.id and d.kind == DecisionKind.accept:
             tags.append(("Accepted", "green"))
         elif d.proposed_match_id == proposal.id and d.kind == DecisionKind.reject:
-            tags.append(("Rejected", "red"))
+            tags.append(("Rejected: kept out of re-runs", "red"))
         elif d.kind == DecisionKind.accept:
             tags.append((f"Alternative {d.vacancy_id} accepted", "green"))
         elif d.kind == DecisionKind.override:
@@ -108,7 +108,23 @@ def _decision_tags(proposal: ProposedMatch, decisions: list[Decision]) -> list[t
         elif d.kind in (DecisionKind.lock, DecisionKind.ban) and d.vacancy_id == proposal.vacancy_id:
             tags.append(("Locked for re-run" if d.kind == DecisionKind.lock else "Banned for re-run",
                          "grey"))
+        elif d.kind == DecisionKind.lift and d.vacancy_id == proposal.vacancy_id:
+            tags.append(("Lifted for re-run", "grey"))
     return tags
+
+
+# How each thing a run was given reads in its table: (words, colour).
+DECISION_WORDS = {DecisionKind.accept: "Accepted", DecisionKind.reject: "Rejected", DecisionKind.override: "Overridden",
+                  DecisionKind.lock: "Locked for re-run", DecisionKind.ban: "Banned for re-run",
+                  DecisionKind.lift: "Lifted for re-run"}
+CARRIED_TAGS = {DecisionKind.lock: ("Locked", "green"), DecisionKind.ban: ("Banned", "red"),
+                DecisionKind.reject: ("Rejected: kept out", "red")}
+
+
+def _carried_rows(items: list[workflow.Carried]) -> list[dict]:
+    """Each lock, ban or rejection with who set it, on which run, when and why, as the page shows it."""
+    return [{"c": c, "tag": CARRIED_TAGS[c.kind], "on": c.when(), "who": c.who(),
+             "reason": c.reason or "No reason was given."} for c in items]
 
 
 def _score_rows(score: dict) -> list[tuple[str, object]]:
@@ -220,7 +236,8 @@ def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Read
         return _not_found(request, user, f"match run {run_id}")
     context = {"run": run, "run_status": RUN_STATUS, "can_decide": user.role in PANEL,
                "progress": {k: v for k, v in (run.progress or {}).items() if k != jobs.UNPLACED_KEY},
-               "locks": jobs.pairs_of(run.locks), "bans": jobs.pairs_of(run.bans)}
+               "given": _carried_rows(workflow.given_to(session, run)),
+               "lifted_before": workflow.lifted_before(run)}
     if run.status == MatchRunStatus.succeeded:
         context |= _proposals_context(session, run)
     return render(request, "panel_run.html", user, **context)
@@ -240,10 +257,11 @@ def _proposals_context(session, run: MatchRun) -> dict:
     unplaced_rows = [{**u, "excluded": [(words(code), count) for code, _, count in
                                         (part.partition("=") for part in (u.get("excluded_by") or "").split(";"))
                                         if code]} for u in (unplaced or [])]
-    locks, bans = workflow.next_run_locks_and_bans(session, run.id)
+    memory = workflow.panel_memory(session, run)
     return {
         "rows": rows, "unplaced": unplaced_rows, "unplaced_known": unplaced is not None,
-        "open_vacancies": _open_vacancies(session), "decided_locks": locks, "decided_bans": bans,
+        "open_vacancies": _open_vacancies(session), "kept": _carried_rows(memory.kept),
+        "decision_words": DECISION_WORDS,
         "decisions": [d for ds in decisions.values() for d in ds],
         "map_svg": _map(session, run, proposals, vacancies, referrals, f"Map of match run {run.id}'s proposals"),
     }
@@ -278,7 +296,22 @@ def rerun(run_id: RecordId, session: SessionDep, engine: EngineDep, user: Panel,
     except (ValidationError, ApiError) as exc:
         return back_to(f"/panel/runs/{run_id}", problem=f"The re-run was not started: {_problem(exc)}")
     return back_to(f"/panel/runs/{new_id}", done=f"Match run {new_id} started: a re-run of {run_id} with its "
-                                                 "locks and bans")
+                                                 "locks, bans and rejections")
+
+
+@router.post("/panel/runs/{run_id}/lifts")
+def lift(run_id: RecordId, session: SessionDep, user: Panel,
+         referral_id: Annotated[str, Form(max_length=40)] = "",
+         vacancy_id: Annotated[str, Form(max_length=40)] = "",
+         reason: Annotated[str, Form()] = ""):
+    """Lift a lock, ban or rejection so that the re-run is not given it (the same decision as
+    POST /match-runs/{run_id}/lifts)."""
+    here = f"/panel/runs/{run_id}"
+    try:
+        workflow.lift(session, user, run_id, referral_id, vacancy_id, _reason(reason))
+    except workflow.Refused as exc:
+        return back_to(here, problem=str(exc))
+    return back_to(here, done=f"Lifted: a re-run will not be given {referral_id} and {vacancy_id}")
 
 
 # --- one proposal --------------------------------------------------------------------------------
@@ -367,7 +400,8 @@ def decide(run_id: RecordId, proposal_id: RecordId, action: str, session: Sessio
             done = f"Accepted: {_approvers(placed)}"
         elif action == "reject":
             decision = workflow.reject_proposal(session, user, run_id, proposal_id, text)
-            done = f"Rejected: {decision.referral_id} stays in the queue for the next run"
+            done = (f"Rejected: {decision.referral_id} stays in the queue, and a re-run will not propose "
+                    f"{decision.vacancy_id} for them unless the panel lifts it")
         elif action in ("lock", "ban"):
             run = workflow.get_run(session, run_id)
             proposal = _proposal_in(session, run, proposal_id)

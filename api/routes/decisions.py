@@ -1,5 +1,6 @@
 """The panel's decisions on a match run: accept or reject a proposal, place a young person in a
-home of the panel's own choosing (override), and lock or ban pairs for the next run.
+home of the panel's own choosing (override), lock or ban pairs for the next run, and lift a
+lock, ban or rejection the next run would otherwise be given.
 
 Every decision carries a reason and writes an audit event; accepting or overriding creates the
 placement with its support plan and raises the approval requests the council's policy asks for
@@ -163,6 +164,18 @@ def ban(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
         return DecisionPublic.model_validate(workflow.record_lock_or_ban(
             session, user, run_id, DecisionKind.ban, body.referral_id, body.vacancy_id, body.reason))
+
+
+@router.post("/{run_id}/lifts", response_model=DecisionPublic, status_code=201,
+             summary="Lift a lock, ban or rejection so that a re-run of this run is not given it")
+def lift(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember):
+    """What a re-run of the run would be given (its locks and bans, those carried from earlier
+    runs, and the pairs rejected on it) is listed in ``GET /match-runs/{run_id}`` (``carried``)
+    and ``GET /match-runs/{run_id}/decisions``. 409 ``nothing_to_lift`` when the pair is not
+    held. The lift is recorded as a decision with its reason and audited with what it lifted."""
+    with refusals_as_errors():
+        return DecisionPublic.model_validate(workflow.lift(
+            session, user, run_id, body.referral_id, body.vacancy_id, body.reason))
 
 
 @router.get("/{run_id}/decisions", response_model=Page[DecisionPublic],

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, select
 
-from api import jobs
+from api import jobs, workflow
 from api.deps import MANAGERS, PANEL, Allowed, RecordId, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.routes.decisions import refusals_as_errors
 from api.pagination import Limit, Offset, Page, page
 from matching.policy import Policy
 from models.db import transaction
-from models.enums import MatchRunStatus, Tier
+from models.enums import DecisionKind, MatchRunStatus, Tier
 from models.panel import MatchRun
 
 router = APIRouter(prefix="/match-runs", tags=["match runs"], responses=ERROR_RESPONSES)
@@ -56,6 +57,11 @@ class PairRef(BaseModel):
     vacancy_id: str = Field(min_length=1, max_length=40, pattern=r"^[^:]+$", examples=["V0017"])
 
 
+class PairGiven(PairRef):
+    reason: str | None = Field(None, max_length=2000, description="Why (kept with the run and shown with the pair)",
+                               examples=["She asked to stay near her college"])
+
+
 class MatchRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "panel_date": "2026-11-23", "placing_authority": "E06000035",
@@ -73,11 +79,14 @@ class MatchRunCreate(BaseModel):
                     "keep their defaults", examples=[{"distance_cap_miles": 40, "weekly_budget_cap": 60000}])
     time_limit_seconds: float | None = Field(None, ge=1, le=MAX_TIME_LIMIT,
                                              description="Seconds the solver may take (default: the policy's)")
-    locks: list[PairRef] = Field([], max_length=2000, description="Placements the proposal must include")
-    bans: list[PairRef] = Field([], max_length=2000, description="Placements the proposal must not include")
+    locks: list[PairGiven] = Field([], max_length=2000, description="Placements the proposal must include")
+    bans: list[PairGiven] = Field([], max_length=2000, description="Placements the proposal must not include")
     rerun_of: int | None = Field(
-        None, description="Re-run after the panel's decisions on this run: its locks and bans (those it was given "
-                          "and those recorded since) are added to these", examples=[12])
+        None, description="Re-run after the panel's decisions on this run: the locks and bans it was given (which "
+                          "include those of the runs it re-ran), the locks and bans recorded on it, and every "
+                          "proposal rejected on it (as a ban) are added to these, less what the panel lifted on it. "
+                          "A request that contradicts what is carried is refused (409): lift it first",
+        examples=[12])
 
 
 def _progress_shown(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -125,6 +134,33 @@ class ProposedMatchPublic(BaseModel):
                     "an alternative's penalty and cost, and the difference from the proposal")
 
 
+class CarriedPublic(BaseModel):
+    """A lock, ban or rejection a run was given, with who set it, on which run, when and why; or a
+    lift the panel made before the run, with what it lifted."""
+
+    kind: DecisionKind = Field(description="lock, ban, reject (a proposal the panel rejected: kept out as a ban) "
+                                           "or lift", examples=[DecisionKind.reject])
+    referral_id: str = Field(examples=["R0002"])
+    vacancy_id: str = Field(examples=["V0017"])
+    run_id: int | None = Field(description="The match run it was set on", examples=[12])
+    decision_id: int | None = Field(description="The panel's decision; none when given in a run's request")
+    set_by: str | None = Field(description="Who set it (their name then)", examples=["Pat Panel"])
+    set_by_role: str | None = Field(examples=["panel member"])
+    set_at: dt.datetime | None
+    reason: str | None = Field(examples=["The provider could not meet her mental health needs"])
+    words: str = Field(description="The same, in a sentence", examples=[
+        "R0002's proposal of V0017 rejected by Pat Panel (panel member) on match run 12, 23 November 2026, so it "
+        "is kept out of later runs. Reason: The provider could not meet her mental health needs"])
+    lifted: CarriedPublic | None = Field(None, description="For a lift: what it lifted")
+
+
+def carried_public(item: workflow.Carried) -> CarriedPublic:
+    return CarriedPublic(
+        kind=item.kind, referral_id=item.referral_id, vacancy_id=item.vacancy_id, run_id=item.run_id,
+        decision_id=item.decision_id, set_by=item.set_by, set_by_role=item.set_by_role, set_at=item.set_at,
+        reason=item.reason, words=item.words(), lifted=carried_public(item.lifted) if item.lifted else None)
+
+
 def _pairs(codes: list[str]) -> list[PairRef]:
     return [PairRef(referral_id=r, vacancy_id=v) for r, v in jobs.pairs_of(codes)]
 
@@ -137,6 +173,9 @@ class MatchRunDetail(MatchRunSummary):
     policy: dict[str, Any]
     locks: list[PairRef]
     bans: list[PairRef]
+    rerun_of_id: int | None = Field(description="The match run this one re-ran", examples=[11])
+    carried: list[CarriedPublic] = Field(description="Each of the locks and bans with who set it and why")
+    lifted: list[CarriedPublic] = Field(description="What the panel lifted on the run this one re-ran")
     worker_pid: int | None
     proposals: list[ProposedMatchPublic]
     alternatives: list[ProposedMatchPublic]
@@ -157,11 +196,13 @@ class UnplacedPublic(BaseModel):
     taken_by: str = Field(description="Young people proposed for the beds they could have had")
 
 
-def detail(run: MatchRun) -> MatchRunDetail:
+def detail(session, run: MatchRun) -> MatchRunDetail:
     ranked = sorted(run.proposals, key=lambda p: (p.referral_id, p.rank))
     fields = {name: getattr(run, name) for name in MatchRunDetail.model_fields
-              if name not in ("proposals", "alternatives")}
+              if name not in ("proposals", "alternatives", "carried", "lifted")}
     return MatchRunDetail.model_validate(fields | {
+        "carried": [carried_public(c) for c in workflow.given_to(session, run)],
+        "lifted": [carried_public(c) for c in workflow.lifted_before(run)],
         "proposals": [ProposedMatchPublic.model_validate(p, from_attributes=True) for p in ranked if p.rank == 0],
         "alternatives": [ProposedMatchPublic.model_validate(p, from_attributes=True) for p in ranked if p.rank > 0],
     })
@@ -193,34 +234,23 @@ def _effective_policy(body: MatchRunCreate) -> Policy:
 @router.post("", response_model=MatchRunSummary, status_code=202,
              summary="Submit a match run (solved in the background; poll GET /match-runs/{id})")
 def submit_run(body: MatchRunCreate, response: Response, engine: EngineDep, user: Panel):
-    locks = [(p.referral_id, p.vacancy_id) for p in body.locks]
-    bans = [(p.referral_id, p.vacancy_id) for p in body.bans]
-    if body.rerun_of is not None:
-        earlier_locks, earlier_bans = _carried(engine, body.rerun_of)
-        locks += [pair for pair in earlier_locks if pair not in locks]
-        bans += [pair for pair in earlier_bans if pair not in bans]
+    """With ``rerun_of``, the new run is given the panel's memory of that run (see the field);
+    ``GET /match-runs/{id}`` shows, for each lock and ban, who set it and why."""
+    with transaction(engine) as session, refusals_as_errors():
+        memory = workflow.memory_for_new_run(
+            session, user, body.rerun_of,
+            [(p.referral_id, p.vacancy_id, p.reason) for p in body.locks],
+            [(p.referral_id, p.vacancy_id, p.reason) for p in body.bans])
     run = jobs.submit(
         engine, actor=user, panel_date=body.panel_date or dt.date.today(),
         placing_authority=body.placing_authority or default_placing_authority(),
-        policy=_effective_policy(body), locks=locks, bans=bans,
+        policy=_effective_policy(body), locks=memory.locks, bans=memory.bans,
     )
+    # The worker reads only the pairs; who set each and why is written beside them.
+    with transaction(engine) as session:
+        workflow.remember(session, user, run.id, body.rerun_of, memory)
     response.headers["Location"] = f"/match-runs/{run.id}"
     return MatchRunSummary.model_validate(run, from_attributes=True)
-
-
-def _carried(engine, run_id: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """The locks and bans a re-run of ``run_id`` keeps: the ones that run was given, then the
-    panel's lock and ban decisions on it."""
-    from api.workflow import next_run_locks_and_bans
-
-    with transaction(engine) as session:
-        run = session.get(MatchRun, run_id)
-        if run is None:
-            raise not_found("match run", run_id)
-        given = ([tuple(x.split(":", 1)) for x in run.locks], [tuple(x.split(":", 1)) for x in run.bans])
-        decided = next_run_locks_and_bans(session, run_id)
-    return (given[0] + [p for p in decided[0] if p not in given[0]],
-            given[1] + [p for p in decided[1] if p not in given[1]])
 
 
 @router.get("", response_model=Page[MatchRunSummary], summary="List match runs, newest first")
@@ -237,7 +267,7 @@ def list_runs(session: SessionDep, _: Reader, limit: Limit = 50, offset: Offset 
 @router.get("/{run_id}", response_model=MatchRunDetail,
             summary="A match run: its progress, the solver's report, the proposals and the alternatives")
 def get_run(run_id: RecordId, session: SessionDep, _: Reader):
-    return detail(_run(session, run_id))
+    return detail(session, _run(session, run_id))
 
 
 @router.get("/{run_id}/unplaced", response_model=Page[UnplacedPublic],

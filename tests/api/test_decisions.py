@@ -349,8 +349,9 @@ def test_every_decision_writes_an_audit_event_with_before_and_after(client, as_r
         client.post(f"/match-runs/{run_id}/proposals/{second['id']}/reject", json=REASON, headers=headers).json(),
         client.post(f"/match-runs/{run_id}/override", headers=headers, json={
             "referral_id": third["referral_id"], "vacancy_id": third["vacancy_id"], **REASON}).json()["decision"],
+        # Not the pair just rejected: that one is banned for the next run until the panel lifts it.
         client.post(f"/match-runs/{run_id}/locks", headers=headers, json={
-            "referral_id": second["referral_id"], "vacancy_id": second["vacancy_id"], **REASON}).json(),
+            "referral_id": second["referral_id"], "vacancy_id": third["vacancy_id"], **REASON}).json(),
         client.post(f"/match-runs/{run_id}/bans", headers=headers, json={
             "referral_id": second["referral_id"], "vacancy_id": first["vacancy_id"], **REASON}).json(),
     ]
