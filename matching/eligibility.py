@@ -218,7 +218,7 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
     at_a_distance = where["at_a_distance"].fillna(True).to_numpy(dtype=bool)  # unknown is not near
 
     need = ref.need_rank[r]
-    tier = vac.lowest_tier[v, need].astype(np.int64)
+    tier = vac.lowest_tier[v, need].astype(np.int8)
     miles = pl_distance_miles(ref.home_e[r], ref.home_n[r], vac.easting[v], vac.northing[v])
     from_preferred = _miles_from(refs["pref_e"], refs["pref_n"], t, r, v)
     from_education = _miles_from(refs["edu_e"], refs["edu_n"], t, r, v)
@@ -226,8 +226,7 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
     shared = np.isin(vac.setting, (Setting.shared_care_experienced.value, Setting.shared_mixed.value))
     tiers = np.array(TIER_CODES, dtype=object)
 
-    def strings(values: np.ndarray, index: np.ndarray) -> pd.Series:
-        return pd.Series(pd.array(values, dtype="str").take(index), copy=False)
+    strings = _coded  # labels many pairs share: a category code per pair, not a string each
 
     frame = pd.DataFrame({
         "referral_id": strings(ref.ids, r),
@@ -235,7 +234,7 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
         "property_id": strings(vacs["property_id"].astype(object).to_numpy(dtype=object), v),
         "tier": strings(tiers, tier),
         "need_tier": strings(tiers, need),
-        "over_provision": (tier - need).astype(np.int64),
+        "over_provision": (tier - need).astype(np.int8),  # 0, 1 or 2 tiers above the need
         "weekly_cost": vac.prices[v, tier],
         "miles_from_home": miles,
         "miles_from_education": from_education,
@@ -251,11 +250,25 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
         "outside_preferred": from_preferred > t.policy.preferred_radius_miles,  # NaN (none given): False
         "emergency": (vac.service_type == ServiceType.emergency.value)[v],
         "urgency": strings(refs["urgency"].astype(object).to_numpy(dtype=object), r),
-        "sibling_group": pd.Series(sibling[r], dtype=object),
+        "sibling_group": strings(sibling, r),
         "start_date": pd.Series(vac.start[v].astype("datetime64[D]").astype("datetime64[s]")),
     }, copy=False)
     assert list(frame.columns) == PAIR_COLUMNS
     return frame
+
+
+def _coded(labels: np.ndarray, index: np.ndarray) -> pd.Series:
+    """``labels[index]`` as a categorical: one small integer per pair instead of a string (ids,
+    codes and tiers repeat across thousands of pairs). Categories are in sorted order, so
+    sorting by the column sorts by the label; a missing label is a missing value."""
+    values = pd.Series(labels, dtype=object)
+    missing = values.isna().to_numpy()
+    categories, inverse = np.unique(values[~missing].astype(str).to_numpy(dtype=object), return_inverse=True)
+    width = np.int8 if len(categories) < 2**7 else np.int16 if len(categories) < 2**15 else np.int32
+    per_label = np.full(len(values), -1, dtype=width)
+    per_label[~missing] = inverse
+    dtype = pd.CategoricalDtype(pd.Index(categories, dtype="str"))
+    return pd.Series(pd.Categorical.from_codes(per_label[index], dtype=dtype), copy=False)
 
 
 def _miles_from(east: pd.Series, north: pd.Series, t: Tables, r: np.ndarray, v: np.ndarray) -> np.ndarray:

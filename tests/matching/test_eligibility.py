@@ -274,7 +274,12 @@ def test_pairs_have_the_contract_columns_sorted_and_typed():
     assert list(zip(pairs.referral_id, pairs.vacancy_id)) == sorted(zip(pairs.referral_id, pairs.vacancy_id))
     for col in ("in_area", "adjoining", "at_a_distance", "out_of_area", "shared_home", "outside_preferred", "emergency"):
         assert pairs[col].dtype == bool, col
-    assert pairs["over_provision"].dtype == np.int64
+    assert pd.api.types.is_integer_dtype(pairs["over_provision"])
+    # Labels many pairs share are category codes (a byte or two per pair), in sorted order.
+    for col in ("referral_id", "vacancy_id", "property_id", "tier", "need_tier", "la_code", "service_type",
+                "setting", "suitability", "urgency", "sibling_group"):
+        assert isinstance(pairs[col].dtype, pd.CategoricalDtype), col
+        assert list(pairs[col].cat.categories) == sorted(pairs[col].cat.categories), col
     assert pairs["weekly_cost"].dtype == float and pairs["miles_from_home"].dtype == float
     assert list(e.funnel.columns) == [*RULES, "considered", "eligible"]
     assert list(e.funnel.index) == ["R1", "R2", "R3"] and e.funnel.index.name == "referral_id"
@@ -294,7 +299,7 @@ def test_pairs_have_the_contract_columns_sorted_and_typed():
     assert (r1v3.at_a_distance, r1v3.tier, r1v3.suitability, r1v3.start_date) == (True, "enhanced", "suitable", day(0))
     r3v4 = got[("R3", "V4")]  # no authority known: not in the area, and not near it either
     assert (r3v4.in_area, r3v4.adjoining, r3v4.at_a_distance, r3v4.out_of_area) == (False, False, True, True)
-    assert r3v4.sibling_group is None and np.isnan(r3v4.miles_from_education)
+    assert pd.isna(r3v4.sibling_group) and np.isnan(r3v4.miles_from_education)
     assert got[("R2", "V2")].tier == "intensive" and got[("R2", "V2")].weekly_cost == 3900.0
 
 

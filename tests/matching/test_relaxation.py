@@ -76,6 +76,32 @@ def test_lp_bound_is_never_beaten_by_the_exact_optimum(seed, mode):
     assert first.proven is not None or first.bound != solution.objective[first.name]
 
 
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@hyp_given(seed=st.integers(0, 10_000))
+def test_exact_step_closes_fractional_levels_without_an_incumbent(seed):
+    instance = random_instance(seed, n_ref=10, n_vac=7)
+    pairs, side = engine_pairs(instance, POLICY)
+    solution = exact_optimum(pairs, side, POLICY)
+    relaxation = level_bounds(pairs, side, POLICY, exact=True)
+    assert_valid(relaxation, solution.objective, pairs, side, POLICY)
+    # On these sizes the node limit is never reached: every level ends proven or raised.
+    assert all(lv.exact in (None, "proven", "bound_raised") for lv in relaxation.levels.values())
+    assert relaxation.levels["reward"].proven == solution.objective["reward"]
+
+
+def test_exact_step_proves_a_level_the_lp_leaves_fractional():
+    # Seed 10: the LP's first level is fractional at the optimum (2 columns); the exact step
+    # finds a proposal meeting the bound, so every later level is bounded too.
+    instance = random_instance(10, n_ref=12, n_vac=8)
+    pairs, side = engine_pairs(instance, POLICY)
+    optimum = exact_optimum(pairs, side, POLICY).objective
+    plain = level_bounds(pairs, side, POLICY)
+    closed = level_bounds(pairs, side, POLICY, exact=True)
+    assert plain.levels["reward"].fractional > 0 and plain.levels["reward"].proven is None
+    assert closed.levels["reward"].exact == "proven" and closed.levels["reward"].integral
+    assert {n: lv.proven for n, lv in closed.levels.items()} == optimum
+
+
 def test_lp_proves_every_level_on_a_queue_with_co_residency_and_residents():
     instance = random_instance(3, n_ref=12, n_vac=8)
     pairs, side = engine_pairs(instance, POLICY)
