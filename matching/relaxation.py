@@ -35,7 +35,18 @@ numpy arrays in one call (``passModel`` with a row-wise matrix; OR-Tools' model_
 arrays only through a scipy sparse matrix, and scipy is not a dependency, otherwise one Python
 object per variable), its dual simplex is deterministic on one thread with an ITERATION limit,
 later levels re-solve warm from the previous level's basis, and the same library gives the
-exact MIP of :func:`exact_fractional`. {SOLVER_MEASUREMENTS}
+exact MIP of :func:`exact_fractional`. Level 1 of the dense 300 x 1,500-bed queue (49,348 pairs,
+49,257 rows, 50,148 columns): HiGHS dual simplex without presolve 0.2-0.6 s, with presolve
+1.2-2.3 s, HiGHS IPM 8.8 s, GLOP 1.0 s (from the same LP read from MPS), PDLP 3.4 s (one thread;
+an interior answer, fractional everywhere, so it can prove no integrality). GLOP's vertex
+happened to be integral where HiGHS's had 28 fractional columns; HiGHS closes that with the exact
+step (or any incumbent meeting the bound proves it), so GLOP's edge did not outweigh building
+its model one Python object per variable. At 1,000 x 5,000 beds (641,609 pairs, 1.08 million
+rows): build 3.6 s, level 1 4.3 s (13,351 iterations), level 2 5.6 s.
+
+Memory: the LP's arrays are about 3.8 million non-zeros at 1.3 million pairs' scale (12 bytes
+each) plus HiGHS's own copies; the measuring process peaked at 2.5 GB with the engine's run
+included.
 """
 
 from __future__ import annotations
@@ -58,11 +69,12 @@ from matching.scoring import levels
 
 # A deterministic cap on simplex iterations per level (the same input gives the same answer on
 # an idle or a busy machine; a wall-clock limit would not). Measured: the dense 1,000 x 5,000
-# bed queue (1.3 million pairs) needs {ITERATIONS_MEASURED} iterations at its first level.
+# bed queue (641,609 pairs) needs 13,351 iterations at its first level and 6,163 at its second.
 ITERATION_LIMIT = 5_000_000
 # Branch-and-bound nodes for the exact step on a fractional level (deterministic, unlike time).
 NODE_LIMIT = 10_000
-# HiGHS's presolve on this LP: {PRESOLVE_MEASURED}
+# HiGHS's presolve on this LP costs more than it saves: level 1 of the dense 300 x 1,500 queue
+# takes 1.2-2.3 s with it and 0.2-0.6 s without (shared machine).
 PRESOLVE = "off"
 INTEGRAL_TOLERANCE = 1e-6  # an LP value this close to 0 or 1 is read as that Boolean
 ROUNDING_SLACK = 1e-12  # relative allowance for rounding in the dual bound's evaluation
