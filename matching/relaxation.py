@@ -501,7 +501,11 @@ def exact_fractional(lp: _LP, pairs: pd.DataFrame, side: Side, cost: np.ndarray,
     ``|d_i| > T - LB`` at that bound. On a dense queue this fixes all but a few hundred columns.
     The rest is an exact MIP (HiGHS, one thread, a deterministic node limit) with ``c.x <= T``.
     Returns (chosen rows or None, the bound, "proven" | "bound_raised" | "node_limit"): when the
-    MIP proves nothing meets T, the next integer is a valid bound."""
+    MIP proves nothing meets T, the next integer is a valid bound (this one rests on HiGHS's
+    MIP verdict, not on a dual certificate). Measured (shared machine): level 1 of the dense
+    300 x 1,500 queue closed in 10.5 s; at 1,000 x 5,000 beds it had not finished after two
+    minutes, because the whole model goes to the MIP with the fixed columns still in it: hand it
+    only the unfixed columns next. Hence off by default in :func:`level_bounds`."""
     c = cost if sense == "min" else -cost
     target = math.ceil(-bound) if sense == "max" else math.ceil(bound)  # minimisation form
     lower = max(dual_bound(lp, c, y), dual_bound(lp, c, -y))
