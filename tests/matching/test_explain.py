@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from matching.analyze import analyze
@@ -112,3 +113,105 @@ def test_an_empty_queue_and_no_vacancies_are_answers_not_crashes(mode):
     result, ex = run(nothing, policy)
     assert result.unplaced == ["R1"]
     assert ex.unplaced.iloc[0]["reason"] == "no vacancies to consider"
+
+
+# --- why each alternative was not proposed ---------------------------------------------------
+
+
+def why_not(ex, rid, vid) -> str:
+    alt = ex.alternatives
+    return alt[(alt["referral_id"] == rid) & (alt["vacancy_id"] == vid)]["why_not"].item()
+
+
+def test_an_alternative_someone_else_holds_says_who():
+    inst = make_instance(
+        [referral("R1", urgency="over_5_days"), referral("R2", urgency="today")],
+        [vacancy("V1", miles_east=1), vacancy("V2", miles_east=8)],
+    )
+    result, ex = run(inst)
+    assert placements_of(result) == {"R1": "V2", "R2": "V1"} or placements_of(result) == {"R1": "V1", "R2": "V2"}
+    far = "R1" if placements_of(result)["R1"] == "V2" else "R2"
+    near_holder = "R2" if far == "R1" else "R1"
+    assert why_not(ex, far, "V1") == f"held by {near_holder} in this proposal"
+    assert ex.alternatives.set_index("referral_id").loc[far, "held_by"] == near_holder
+
+
+def test_a_free_alternative_says_what_makes_it_worse_in_figures():
+    inst = make_instance(
+        [referral("R1")],
+        [vacancy("V1", miles_east=1, price_standard=1000.0),
+         vacancy("V2", miles_east=3.1, price_standard=1145.0, la_code=KENT_DISTRICT)],
+    )
+    _, ex = run(inst)
+    assert ex.matches["vacancy_id"].tolist() == ["V1"]
+    assert why_not(ex, "R1", "V2") == "2.1 miles further from home; £145 a week dearer; outside the council's area"
+
+
+def test_an_alternative_that_would_split_siblings_says_so():
+    # R3 can only live at P2, so one bed is left there: too few for the two siblings.
+    inst = make_instance(
+        [referral("R1", sibling_group="S1"), referral("R2", sibling_group="S1"),
+         referral("R3", risks_to_self=["going_missing"])],
+        [vacancy("V1", miles_east=3, beds=2, property_id="P1", excludes_risks=["going_missing"]),
+         vacancy("V2", miles_east=1, property_id="P2"), vacancy("V3", miles_east=1, property_id="P2")],
+    )
+    result, ex = run(inst)
+    placed = placements_of(result)
+    assert placed["R1"] == placed["R2"] == "V1"
+    free = ({"V2", "V3"} - {placed["R3"]}).pop()
+    assert why_not(ex, "R1", free) == "would separate the sibling group"
+    assert why_not(ex, "R1", placed["R3"]) == "held by R3 in this proposal; would separate the sibling group"
+
+
+def test_an_alternative_over_the_intensive_cap_says_so():
+    policy = Policy(solver=POLICY.solver, max_intensive_per_shared_home=1)
+    inst = make_instance(
+        [referral("R1", tier="intensive"), referral("R2", tier="intensive")],
+        [vacancy("V1", miles_east=1, beds=2, property_id="P1", price_intensive=3000.0),
+         vacancy("V2", miles_east=5, property_id="P2", price_intensive=3000.0)],
+    )
+    result, ex = run(inst, policy)
+    moved = placements_of(result)
+    away = next(r for r, v in moved.items() if v == "V2")
+    assert why_not(ex, away, "V1") == (
+        "the home would then have more young people needing intensive support than it allows")
+
+
+def test_an_alternative_shared_with_a_clashing_young_person_says_so():
+    a = referral("R1", risks_to_self=["sexual_exploitation"])
+    b = referral("R2", risks_to_others=["sexual"])
+    inst = make_instance([a, b], [vacancy("V1", property_id="P1", beds=2), vacancy("V2", 9.0, property_id="P2")])
+    result, ex = run(inst)
+    away = next(r for r, v in placements_of(result).items() if v == "V2")
+    assert why_not(ex, away, "V1") == "shares a home with someone whose risks clash"
+
+
+def test_explanations_from_the_engines_scored_pairs_are_the_same_and_the_top_options_match_a_full_sort():
+    from benchmarks.instances import make_instance as dense
+    from matching.eligibility import eligible_pairs
+    from matching.scoring import score
+
+    inst, cap = dense(40, 120, seed=7, distance_cap=60)
+    policy = Policy(distance_cap_miles=cap, alternatives=4, solver=POLICY.solver)
+    result = match(inst, policy)
+    plain = explain(result, inst, policy)
+    scored = score(eligible_pairs(inst, policy).pairs, policy)
+    given_scored = explain(result, inst, policy, scored=scored)
+    pd.testing.assert_frame_equal(plain.alternatives, given_scored.alternatives)
+    pd.testing.assert_frame_equal(plain.unplaced, given_scored.unplaced)
+
+    # The reference: sort every pair by the policy's order and take the first four per person.
+    s = scored.astype({"referral_id": str, "vacancy_id": str})
+    proposal = set(zip(result.matches["referral_id"].astype(str), result.matches["vacancy_id"].astype(str)))
+    out = set(zip(result.side_excluded["referral_id"].astype(str), result.side_excluded["vacancy_id"].astype(str)))
+    keep = [(r, v) not in proposal | out for r, v in zip(s["referral_id"], s["vacancy_id"])]
+    expected = (s[keep].sort_values(["referral_id", "penalty", "cost", "vacancy_id"])
+                .groupby("referral_id").head(4))
+    got = plain.alternatives
+    assert list(zip(got["referral_id"], got["vacancy_id"])) == list(zip(expected["referral_id"], expected["vacancy_id"]))
+    assert got.groupby("referral_id")["rank"].apply(list).map(lambda r: r == list(range(1, len(r) + 1))).all()
+    assert got["why_not"].map(lambda w: isinstance(w, str) and len(w) > 0).all()
+
+
+def placements_of(result) -> dict:
+    return dict(zip(result.matches["referral_id"].astype(str), result.matches["vacancy_id"].astype(str)))
