@@ -74,16 +74,23 @@ def _flag(pairs: pd.Series) -> np.ndarray:
 
 def _per_urgency(pairs: pd.DataFrame, table: dict) -> np.ndarray:
     by_code = {str(k): int(v) for k, v in table.items()}
-    mapped = pairs["urgency"].astype(str).map(by_code)
+    urgency = pairs["urgency"]
+    if isinstance(urgency.dtype, pd.CategoricalDtype) and not urgency.isna().any():
+        # Look up the few urgency codes once, not a string per pair.
+        weights = urgency.cat.categories.astype(str).map(by_code)
+        if not weights.isna().any():
+            return weights.to_numpy(dtype=np.int64)[urgency.cat.codes.to_numpy()]
+    mapped = urgency.astype(str).map(by_code)
     if mapped.isna().any():
-        unknown = sorted(set(pairs.loc[mapped.isna(), "urgency"].astype(str)))
+        unknown = sorted(set(urgency[mapped.isna()].astype(str)))
         raise ValueError(f"unknown urgency: {', '.join(unknown)}")
     return mapped.to_numpy(dtype=np.int64)
 
 
 def score(pairs: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """``pairs`` with the integer score columns added (a new frame; the input is not changed)."""
-    out = pairs.copy()
+    """``pairs`` with the integer score columns added (a new frame; the input is not changed,
+    and its columns are shared, not copied: at millions of pairs a copy costs gigabytes)."""
+    out = _ScoreColumns(pairs)
     pen, pounds = policy.penalties, policy.pounds
     home = tenths(out["miles_from_home"])
     education = tenths(out["miles_from_education"])
@@ -91,7 +98,7 @@ def score(pairs: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out_of_area = _flag(out["out_of_area"])
     at_a_distance = _flag(out["at_a_distance"])
     over_provision = pd.to_numeric(out["over_provision"]).to_numpy(dtype=np.int64)
-    not_preferred = (out["suitability"].astype(str) == "suitable").to_numpy().astype(np.int64)
+    not_preferred = (out["suitability"] == "suitable").to_numpy(dtype=bool).astype(np.int64)
     outside_preferred = out["outside_preferred"].astype(bool).to_numpy().astype(np.int64)
     emergency = out["emergency"].astype(bool).to_numpy().astype(np.int64)
 
@@ -120,9 +127,53 @@ def score(pairs: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out["pounds_emergency"] = emergency * pounds.emergency
     out["value"] = _per_urgency(out, pounds.placement_value)
     out["pounds"] = (out["cost"] + out[list(POUND_TERMS)].sum(axis=1) - out["value"]).astype(np.int64)
-    for col in SCORE_COLUMNS:
-        out[col] = out[col].astype(np.int64)
-    return out
+    return out.frame()
+
+
+class _ScoreColumns:
+    """The score columns being built for ``pairs``: each is kept in the narrowest integer type
+    that holds all its values exactly (int32 for every realistic policy, int64 otherwise), and
+    the pairs' own columns are read, never copied."""
+
+    def __init__(self, pairs: pd.DataFrame):
+        self.pairs = pairs
+        self.new: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.new or name in self.pairs
+
+    def __getitem__(self, name):
+        if isinstance(name, list):
+            return pd.DataFrame({n: self[n] for n in name}, index=self.pairs.index, copy=False)
+        if name in self.new:
+            return pd.Series(self.new[name], index=self.pairs.index, copy=False)
+        return self.pairs[name]
+
+    def __setitem__(self, name: str, values) -> None:
+        self.new[name] = exact_integers(values, len(self.pairs))
+
+    def frame(self) -> pd.DataFrame:
+        ordered = {c: self.new[c] for c in SCORE_COLUMNS if c in self.new}
+        ordered |= {c: v for c, v in self.new.items() if c not in ordered}
+        added = pd.DataFrame(ordered, index=self.pairs.index, copy=False)
+        return pd.concat([self.pairs.drop(columns=[c for c in added if c in self.pairs]), added], axis=1)
+
+
+def exact_integers(values, n: int) -> np.ndarray:
+    """Whole numbers as int32 when every one fits, else int64 (never a rounded or wrapped value)."""
+    array = np.broadcast_to(np.asarray(values), (n,)) if np.ndim(values) == 0 else np.asarray(values)
+    if not np.issubdtype(array.dtype, np.integer):
+        as_int = array.astype(np.int64)
+        if not np.array_equal(as_int, array):
+            raise ValueError("a score term is not a whole number")
+        array = as_int
+    small = np.iinfo(np.int32)
+    if not len(array) or (int(array.min()) >= small.min and int(array.max()) <= small.max):
+        return array.astype(np.int32)
+    return array.astype(np.int64)
 
 
 def totals(chosen: pd.DataFrame, policy: Policy) -> dict[str, int]:

@@ -90,8 +90,8 @@ def test_columns_are_integers_and_the_input_is_untouched():
     before = frame.copy()
     s = score(frame, POLICY)
     pd.testing.assert_frame_equal(frame, before)
-    for col in SCORE_COLUMNS:
-        assert s[col].dtype == np.int64, col
+    for col in SCORE_COLUMNS:  # 4 bytes a pair each: millions of pairs stay in memory
+        assert s[col].dtype == np.int32, col
     assert set(POUND_TERMS) <= set(s.columns)
     assert totals(s, POLICY) == {"reward": 4, "penalty": 10 + 77, "cost": 2000}
     assert totals(s, Policy(mode="weighted")) == {"pounds": int(s["pounds"].sum())}
@@ -112,3 +112,32 @@ def test_empty_pairs_and_bad_urgency():
     assert empty.empty and "penalty" in empty.columns
     with pytest.raises(ValueError, match="urgency"):
         score(pairs_frame([pair(urgency="someday")]), POLICY)
+
+
+def test_a_term_too_large_for_four_bytes_stays_exact():
+    huge = Policy(penalties=Penalties(emergency=3_000_000_000))
+    s = score(pairs_frame([pair(emergency=True), pair("R2", "V2")]), huge)
+    assert s["pen_emergency"].dtype == np.int64 and s["pen_emergency"].tolist() == [3_000_000_000, 0]
+    assert int(s["penalty"].iloc[0]) == 3_000_000_000 + int(s["pen_home_miles"].iloc[0]) + int(
+        s["pen_weekly_cost"].iloc[0] if "pen_weekly_cost" in s else 0)
+
+
+def test_labels_as_categories_score_the_same_as_plain_strings():
+    rows = [pair(urgency="today", suitability="suitable"), pair("R2", "V2", urgency="over_5_days", miles_from_home=7.7),
+            pair("R3", "V1", urgency="within_5_days", sibling_group="S1")]
+    plain = pairs_frame(rows)
+    coded = plain.copy()
+    for col in ("referral_id", "vacancy_id", "property_id", "tier", "need_tier", "la_code", "service_type",
+                "setting", "suitability", "urgency", "sibling_group"):
+        coded[col] = coded[col].astype("category")
+    for policy in (POLICY, Policy(mode="weighted")):
+        a, b = score(plain, policy), score(coded, policy)
+        pd.testing.assert_frame_equal(a[SCORE_COLUMNS], b[SCORE_COLUMNS])
+
+
+def test_the_scored_frame_shares_the_pairs_columns_instead_of_copying_them():
+    frame = pairs_frame([pair(), pair("R2", "V2", miles_from_home=7.7)])
+    s = score(frame, POLICY)
+    assert np.shares_memory(s["miles_from_home"].to_numpy(), frame["miles_from_home"].to_numpy())
+    s.loc[0, "miles_from_home"] = 99.0  # copy-on-write: writing to the scored frame leaves the pairs alone
+    assert frame.loc[0, "miles_from_home"] == 1.0
