@@ -614,15 +614,14 @@ class Carried:
     def words(self) -> str:
         """The item as the panel reads it: what, who, on which run and when, and why."""
         if self.kind == DecisionKind.lift and self.lifted is not None:
-            return (f"Lifted by {self.who()} {self.when()}: {self._why()} It had been: "
-                    f"{self.lifted.words()}")
+            return f"Lifted by {self.who()} on {self.when()}. {self.why()} It had been: {self.lifted.words()}"
         what = {DecisionKind.lock: f"{self.referral_id} locked to {self.vacancy_id}",
                 DecisionKind.ban: f"{self.referral_id} banned from {self.vacancy_id}",
                 DecisionKind.reject: f"{self.referral_id}'s proposal of {self.vacancy_id} rejected"}[self.kind]
         if self.decision_id is None:
-            return f"{what}: given when {self.who()} submitted {self.when()}. {self._why()}"
+            return f"{what} in the request for {self.when()} by {self.who()}. {self.why()}"
         kept = ", so it is kept out of later runs" if self.kind == DecisionKind.reject else ""
-        return f"{what} by {self.who()} {self.when()}{kept}. {self._why()}"
+        return f"{what} by {self.who()} on {self.when()}{kept}. {self.why()}"
 
     def who(self) -> str:
         if self.set_by is None:
@@ -634,10 +633,13 @@ class Carried:
         if not self.set_at:
             return run
         day = dt.datetime.fromisoformat(self.set_at)
-        return f"{run}, {day.day} {day:%B %Y}"
+        return f"{run} ({day.day} {day:%B %Y})"
 
-    def _why(self) -> str:
-        return f"Reason: {self.reason.strip()}" if self.reason else "No reason was given."
+    def why(self) -> str:
+        if not self.reason or not self.reason.strip():
+            return "No reason was given."
+        reason = self.reason.strip()
+        return f"Reason: {reason}" + ("" if reason[-1] in ".!?" else ".")
 
 
 @dataclass

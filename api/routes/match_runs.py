@@ -149,8 +149,8 @@ class CarriedPublic(BaseModel):
     set_at: dt.datetime | None
     reason: str | None = Field(examples=["The provider could not meet her mental health needs"])
     words: str = Field(description="The same, in a sentence", examples=[
-        "R0002's proposal of V0017 rejected by Pat Panel (panel member) on match run 12, 23 November 2026, so it "
-        "is kept out of later runs. Reason: The provider could not meet her mental health needs"])
+        "R0002's proposal of V0017 rejected by Pat Panel (panel member) on match run 12 (23 November 2026), so it "
+        "is kept out of later runs. Reason: The provider could not meet her mental health needs."])
     lifted: CarriedPublic | None = Field(None, description="For a lift: what it lifted")
 
 
