@@ -273,7 +273,8 @@ def accept_proposal(session: Session, user: User, run_id: int, proposal_id: int,
 
 
 def reject_proposal(session: Session, user: User, run_id: int, proposal_id: int, reason: str) -> Decision:
-    """The panel turns a proposal down; the young person stays in the queue for the next run."""
+    """The panel turns a proposal down; the young person stays in the queue, and the pair is banned
+    in every later re-run until the panel lifts it (see :func:`panel_memory`)."""
     run = _decidable_run(session, run_id)
     proposal = _proposal(session, run, proposal_id)
     _refuse_second_decision(session, proposal)
@@ -613,8 +614,10 @@ class Carried:
 
     def words(self) -> str:
         """The item as the panel reads it: what, who, on which run and when, and why."""
-        if self.kind == DecisionKind.lift and self.lifted is not None:
-            return f"Lifted by {self.who()} on {self.when()}. {self.why()} It had been: {self.lifted.words()}"
+        if self.kind == DecisionKind.lift:
+            had = f" It had been: {self.lifted.words()}" if self.lifted is not None else ""
+            return (f"{self.referral_id} and {self.vacancy_id} lifted by {self.who()} on {self.when()}. "
+                    f"{self.why()}{had}")
         what = {DecisionKind.lock: f"{self.referral_id} locked to {self.vacancy_id}",
                 DecisionKind.ban: f"{self.referral_id} banned from {self.vacancy_id}",
                 DecisionKind.reject: f"{self.referral_id}'s proposal of {self.vacancy_id} rejected"}[self.kind]

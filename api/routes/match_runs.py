@@ -18,8 +18,8 @@ from sqlalchemy import Engine, select
 from api import jobs, workflow
 from api.deps import MANAGERS, PANEL, Allowed, RecordId, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.routes.decisions import refusals_as_errors
 from api.pagination import Limit, Offset, Page, page
+from api.routes.decisions import refusals_as_errors
 from matching.policy import Policy
 from models.db import transaction
 from models.enums import DecisionKind, MatchRunStatus, Tier
