@@ -241,14 +241,28 @@ def _settle(state: _State, pair, unplaced, vac) -> None:
     state.vac_full |= open_v & (rc_v < 0)
 
 
-def _beds(pairs: pd.DataFrame, instance: Instance, beds: Mapping[str, int] | None) -> dict[str, int]:
+def _beds(vacancies: np.ndarray, instance: Instance, beds: Mapping[str, int] | None) -> dict[str, int]:
     if beds is None:
         table = instance.vacancies.set_index("vacancy_id")["beds"]
         beds = {str(k): int(v) for k, v in table.items()}
-    missing = sorted(set(pairs["vacancy_id"]) - set(beds))
+    missing = sorted(set(vacancies) - set(beds))
     if missing:
         raise ValueError(f"pairs name vacancies the instance does not have: {', '.join(missing[:5])}")
     return dict(beds)
+
+
+def _present_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids present (sorted) and each row's position among them (int64): from the
+    category codes when the ids are categorical (no string per row is touched), else by sorting."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = ids.cat.codes.to_numpy()
+        if (codes < 0).any():
+            raise ValueError("a pair has no id")
+        present = np.bincount(codes, minlength=len(ids.cat.categories)) > 0
+        renumber = np.cumsum(present) - 1
+        return np.asarray(ids.cat.categories[present].astype(str), dtype=object), renumber[codes].astype(np.int64)
+    labels, codes = np.unique(ids.to_numpy(dtype=object), return_inverse=True)
+    return labels, codes.astype(np.int64)
 
 
 def solve_flow(
@@ -271,18 +285,29 @@ def solve_flow(
         return FlowSolution(chosen, totals(chosen, policy), True, time.perf_counter() - started,
                             folded=pd.Series([], dtype=np.int64), reduced_cost=pd.Series([], dtype=np.int64))
 
-    pairs = pairs.sort_values(["referral_id", "vacancy_id"], kind="stable")
-    labels = pairs.index
-    pairs = pairs.reset_index(drop=True)
-    bed_table = _beds(pairs, instance, beds)
-    referrals, ref_codes = np.unique(pairs["referral_id"].to_numpy(dtype=object), return_inverse=True)
-    vacancies, vac_codes = np.unique(pairs["vacancy_id"].to_numpy(dtype=object), return_inverse=True)
+    # Arcs go in (referral_id, vacancy_id) order, so equal inputs solve equally. The pairs are
+    # read through integer codes and, unless already in that order (the engine's are), one
+    # permutation: the frame itself is never copied (at millions of pairs, gigabytes).
+    referrals, ref_codes = _present_codes(pairs["referral_id"])
+    vacancies, vac_codes = _present_codes(pairs["vacancy_id"])
+    keys = ref_codes * max(1, len(vacancies)) + vac_codes
+    order = None if np.all(keys[1:] >= keys[:-1]) else np.argsort(keys, kind="stable")
+    del keys
+    if order is not None:
+        ref_codes, vac_codes = ref_codes[order], vac_codes[order]
+    position = np.arange(len(pairs)) if order is None else order
+    labels = pairs.index[position]
+    bed_table = _beds(vacancies, instance, beds)
     capacity = np.array([max(0, int(bed_table[v])) for v in vacancies], dtype=np.int64)
-    net = _Network(ref_codes.astype(np.int64), vac_codes.astype(np.int64), capacity, len(referrals), len(vacancies))
+    net = _Network(ref_codes, vac_codes, capacity, len(referrals), len(vacancies))
     limit = INT64_MAX // (2 * (net.sink + 1 + _WRAPPER_NODES + 1))
 
+    def column(name: str) -> np.ndarray:
+        values = pairs[name].to_numpy(dtype=np.int64)
+        return values if order is None else values[order]
+
     def done(used, method, exact, costs=None, rc=None, weights=(), attempts=()):
-        chosen = pairs.loc[used].set_axis(labels[used])
+        chosen = pairs.iloc[position[used]]
         return FlowSolution(
             chosen=chosen, objective=totals(chosen, policy), exact=exact,
             seconds=time.perf_counter() - started, method=method, weights=tuple(weights),
@@ -293,7 +318,7 @@ def solve_flow(
         )
 
     if policy.mode == "weighted":
-        pounds = pairs["pounds"].to_numpy(dtype=np.int64)
+        pounds = column("pounds")
         divisor = 1
         while int(np.abs(pounds).max(initial=0)) // divisor > limit:
             divisor *= 2
@@ -301,7 +326,7 @@ def solve_flow(
         used, (_, rc), _, _ = _solve_network(net, costs, _State.start(net))
         return done(used, "weighted" if divisor == 1 else "weighted_scaled", divisor == 1, costs, rc, (1,))
 
-    reward, penalty, cost = (pairs[c].to_numpy(dtype=np.int64) for c in ("reward", "penalty", "cost"))
+    reward, penalty, cost = (column(c) for c in ("reward", "penalty", "cost"))
     attempts = []
     if fold:
         k = min(net.n_ref, int(capacity.sum()))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import resource
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,13 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
+def peak_memory_mib() -> float:
+    """The most memory this process has held so far (its peak resident set), in MiB: the whole
+    run's high-water mark when the run has its own process, as the service's match jobs do."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux
+
+
 def summary(result: MatchResult, explanation: Explanation, *, baselines: dict | None = None) -> dict:
     """The run in numbers: status, objectives, bound, gap, counts and the time of each stage."""
     matches = explanation.matches
@@ -59,6 +68,7 @@ def summary(result: MatchResult, explanation: Explanation, *, baselines: dict | 
         "weekly_cost": round(float(matches["weekly_cost"].sum()), 2) if len(matches) else 0.0,
         "seconds": {k: round(float(v), 4) for k, v in result.seconds.items()},
         "rule_totals": {k: int(v) for k, v in result.eligibility.rule_totals().items()},
+        "peak_memory_mib": peak_memory_mib(),
     }
     if baselines:
         out["baselines"] = baselines

@@ -171,3 +171,21 @@ def test_reduced_costs_bound_every_assignment(problem):
             continue
         in_x = pairs.index.isin(x)
         assert s.folded_value(x) - s.optimum >= int((rc * (in_x.astype(int) - used.astype(int))).sum())
+
+
+def test_categorical_ids_in_any_row_order_solve_as_sorted_plain_ones():
+    rows = [pair(f"R{r}", f"V{v}", miles_from_home=1.0 + (3 * r + 5 * v) % 7, weekly_cost=900.0 + 10 * v)
+            for r in range(4) for v in range(3)]
+    free = {"V0": 1, "V1": 2, "V2": 1}
+    plain = solve(rows, free)
+    shuffled = score(pairs_frame(rows[::-1]), POLICY)
+    # Categories for a vacancy no pair names too: the network must not count it.
+    for col in ("referral_id", "vacancy_id"):
+        shuffled[col] = pd.Categorical(shuffled[col], categories=sorted({*shuffled[col], "V9", "R9"}))
+    coded = solve_flow(shuffled, instance_with_beds(free), POLICY)
+    assert [tuple(map(str, p)) for p in placed(coded)] == placed(plain)
+    assert coded.objective == plain.objective
+    # Labels still point at the caller's rows, and the reduced costs follow them.
+    assert (shuffled.loc[coded.chosen.index, "vacancy_id"].astype(str).tolist()
+            == coded.chosen["vacancy_id"].astype(str).tolist())
+    assert sorted(coded.reduced_cost.index) == sorted(shuffled.index)
