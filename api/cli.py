@@ -248,6 +248,11 @@ def _print_run(outcome, show: int) -> None:
         f"{c['needing_approval']} needing approval, £{s['weekly_cost']:,.0f} a week; "
         f"{s['seconds'].get('total', 0):.2f} s"
     )
+    if "side_constraints_broken" in s:
+        out.print(f"[bold yellow]This baseline ignores the side constraints[/] (intensive support per home, "
+                  f"siblings, who may share a home, locks, budget): it breaks {s['side_constraints_broken']}.")
+    for line in s.get("against_one_at_a_time", {}).get("in_words", []):
+        out.print(f"Against placing one at a time: {line}")
     if outcome.run_id is not None:
         out.print(f"Recorded as match run {outcome.run_id}.")
     for name, path in outcome.written.items():

@@ -1,6 +1,7 @@
 """How panels place young people today, as a baseline the engine must beat.
 
-``greedy``: one young person at a time, the most urgent first and then the longest waiting;
+``greedy``: the panel's locks first, then one young person at a time, the most urgent first and
+then the longest waiting;
 each takes the nearest eligible vacancy that still has a bed (cheaper first on a tie), and a
 sibling group takes the nearest home with room for all of them. It keeps every rule the panel
 would (the same eligible pairs, beds, the intensive cap and who may share a home) but never
@@ -33,6 +34,7 @@ class _Homes:
     beds: dict[str, int]
     risks: dict[str, set[str]] = field(default_factory=dict)
     intensive: dict[str, int] = field(default_factory=dict)
+    budget_left: float = float("inf")  # a panel with a weekly budget cap keeps to it too
 
     def clashes(self, prop: str, tokens: set[str]) -> bool:
         present = self.risks.get(prop, set())
@@ -46,8 +48,10 @@ class _Homes:
         cap = self.policy.max_intensive_per_shared_home
         return cap is not None and self.intensive.get(prop, 0) + extra > cap
 
-    def take(self, vacancy: str, prop: str, tokens: set[str], shared: bool, intensive: bool) -> None:
+    def take(self, vacancy: str, prop: str, tokens: set[str], shared: bool, intensive: bool,
+             cost: float = 0.0) -> None:
         self.beds[vacancy] -= 1
+        self.budget_left -= cost
         if shared:
             self.risks.setdefault(prop, set()).update(tokens)
             self.intensive[prop] = self.intensive.get(prop, 0) + int(intensive)
@@ -64,7 +68,8 @@ def queue_order(referrals: pd.DataFrame) -> list[str]:
 def greedy(pairs: pd.DataFrame, instance: Instance, policy: Policy) -> tuple[pd.DataFrame, float]:
     """The pairs a one-at-a-time panel would choose, and the seconds it took."""
     started = time.perf_counter()
-    homes = _Homes(policy, dict(zip(instance.vacancies["vacancy_id"], instance.vacancies["beds"].astype(int))))
+    homes = _Homes(policy, dict(zip(instance.vacancies["vacancy_id"], instance.vacancies["beds"].astype(int))),
+                   budget_left=float("inf") if policy.weekly_budget_cap is None else float(policy.weekly_budget_cap))
     for row in instance.residents.itertuples(index=False):
         homes.risks.setdefault(row.property_id, set()).update(row.risks or [])
         homes.intensive[row.property_id] = homes.intensive.get(row.property_id, 0) + int(row.tier == "intensive")
@@ -73,8 +78,7 @@ def greedy(pairs: pd.DataFrame, instance: Instance, policy: Policy) -> tuple[pd.
         for r in instance.referrals.itertuples(index=False)
     }
     # Nearest first, then cheaper, then by id: each young person's options in preference order.
-    ranked = pairs.sort_values(["referral_id", "miles_from_home", "weekly_cost", "vacancy_id"], kind="stable")
-    options = {rid: grp for rid, grp in ranked.groupby("referral_id", sort=False)}
+    options = _Options(pairs)
     groups = (
         instance.referrals.dropna(subset=["sibling_group"]).groupby("sibling_group")["referral_id"].apply(list)
     )
@@ -82,13 +86,20 @@ def greedy(pairs: pd.DataFrame, instance: Instance, policy: Policy) -> tuple[pd.
 
     chosen: list[int] = []  # row labels of `pairs`
     done: set[str] = set()
+    # The panel's locks are placed before anyone else, as a panel would honour its own choices.
+    for rid, vid in instance.locks:
+        at = [i for i in options.of(rid) if options.vacancy[i] == vid]
+        if at:
+            options.take(at[0], homes, tokens[rid])
+            chosen.append(options.label[at[0]])
+            done.add(rid)
     for rid in queue_order(instance.referrals):
         if rid in done:
             continue
-        members = groups[group_of[rid]] if rid in group_of else [rid]
+        members = [m for m in (groups[group_of[rid]] if rid in group_of else [rid]) if m not in done]
         done.update(members)
         if len(members) == 1:
-            pick = _first_fit(options.get(rid), homes, tokens[rid])
+            pick = _first_fit(options, options.of(rid), homes, tokens[rid])
             if pick is not None:
                 chosen.append(pick)
         else:
@@ -97,45 +108,67 @@ def greedy(pairs: pd.DataFrame, instance: Instance, policy: Policy) -> tuple[pd.
     return result, time.perf_counter() - started
 
 
-def _fits(row, homes: _Homes, tokens: set[str], extra_intensive: int = 0) -> bool:
-    if homes.beds.get(row.vacancy_id, 0) <= 0:
-        return False
-    if not row.shared_home:
-        return True
-    intensive = int(row.tier == "intensive")
-    return not homes.clashes(row.property_id, tokens) and not homes.intensive_full(
-        row.property_id, intensive + extra_intensive
-    )
+class _Options:
+    """Every young person's options in preference order, as arrays (a panel reads down its
+    list until a bed fits; building a row object per option would cost more than the choice)."""
+
+    def __init__(self, pairs: pd.DataFrame) -> None:
+        ranked = pairs.sort_values(["referral_id", "miles_from_home", "weekly_cost", "vacancy_id"], kind="stable")
+        self.label = ranked.index.to_numpy()
+        self.vacancy = ranked["vacancy_id"].astype(str).to_numpy(dtype=object)
+        self.home = ranked["property_id"].astype(str).to_numpy(dtype=object)
+        self.shared = ranked["shared_home"].astype(bool).to_numpy()
+        self.intensive = (ranked["tier"].astype(str) == "intensive").to_numpy()
+        self.cost = ranked["weekly_cost"].to_numpy(dtype=float)
+        self.miles = ranked["miles_from_home"].to_numpy(dtype=float)
+        ids = ranked["referral_id"].astype(str).to_numpy(dtype=object)
+        firsts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
+        ends = np.r_[firsts[1:], len(ids)]
+        self._range = {str(ids[a]): (int(a), int(b)) for a, b in zip(firsts, ends)}
+
+    def of(self, rid: str) -> range:
+        return range(*self._range.get(rid, (0, 0)))
+
+    def fits(self, i: int, homes: _Homes, tokens: set[str], extra_intensive: int = 0) -> bool:
+        if homes.beds.get(self.vacancy[i], 0) <= 0 or self.cost[i] > homes.budget_left + 1e-9:
+            return False
+        if not self.shared[i]:
+            return True
+        return not homes.clashes(self.home[i], tokens) and not homes.intensive_full(
+            self.home[i], int(self.intensive[i]) + extra_intensive)
+
+    def take(self, i: int, homes: _Homes, tokens: set[str]) -> None:
+        homes.take(self.vacancy[i], self.home[i], tokens, bool(self.shared[i]), bool(self.intensive[i]),
+                   float(self.cost[i]))
 
 
-def _first_fit(options: pd.DataFrame | None, homes: _Homes, tokens: set[str]) -> int | None:
-    if options is None:
-        return None
-    for label, row in zip(options.index, options.itertuples(index=False)):
-        if _fits(row, homes, tokens):
-            homes.take(row.vacancy_id, row.property_id, tokens, bool(row.shared_home), row.tier == "intensive")
-            return label
+def _first_fit(options: _Options, rows, homes: _Homes, tokens: set[str]) -> int | None:
+    for i in rows:
+        if options.fits(i, homes, tokens):
+            options.take(i, homes, tokens)
+            return options.label[i]
     return None
 
 
-def _place_siblings(members, options, homes: _Homes, tokens) -> list[int]:
+def _place_siblings(members, options: _Options, homes: _Homes, tokens) -> list[int]:
     """The nearest home (by the group's total miles) where every sibling fits, or nobody."""
-    frames = [options.get(m) for m in members]
-    if any(f is None for f in frames):
+    rows = [options.of(m) for m in members]
+    if any(len(r) == 0 for r in rows):
         return []
-    common = set.intersection(*(set(f["property_id"]) for f in frames))
-    distance = {p: sum(f.loc[f["property_id"] == p, "miles_from_home"].min() for f in frames) for p in common}
+    common = set.intersection(*({options.home[i] for i in r} for r in rows))
+    distance = {p: sum(min(options.miles[i] for i in r if options.home[i] == p) for r in rows) for p in common}
     for prop in sorted(common, key=lambda p: (distance[p], p)):
-        trial = _Homes(homes.policy, dict(homes.beds), {k: set(v) for k, v in homes.risks.items()}, dict(homes.intensive))
+        trial = _Homes(homes.policy, dict(homes.beds), {k: set(v) for k, v in homes.risks.items()}, dict(homes.intensive),
+                       homes.budget_left)
         picks = []
-        for member, frame in zip(members, frames):
-            here = frame[frame["property_id"] == prop]
-            pick = _first_fit(here, trial, tokens[member])
+        for member, r in zip(members, rows):
+            pick = _first_fit(options, [i for i in r if options.home[i] == prop], trial, tokens[member])
             if pick is None:
                 break
             picks.append(pick)
         if len(picks) == len(members):
             homes.beds, homes.risks, homes.intensive = trial.beds, trial.risks, trial.intensive
+            homes.budget_left = trial.budget_left
             return picks
     return []
 

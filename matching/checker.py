@@ -228,6 +228,7 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
         "outside_preferred": preferred is not None and preferred > round(policy.preferred_radius_miles * 10),
         "emergency": service == "emergency",
         "urgency": urgency,
+        "looked_after": str(referral.get("legal_status") or "looked_after") in ("looked_after", "eligible"),
         "sibling_group": _group_of(referral),
         "start_date": start,
         "age": age,
@@ -260,7 +261,7 @@ PAIR_COLUMNS = [
     "referral_id", "vacancy_id", "property_id", "tier", "need_tier", "over_provision", "weekly_cost",
     "miles_from_home", "miles_from_education", "la_code", "in_area", "adjoining", "at_a_distance",
     "out_of_area", "service_type", "setting", "shared_home", "suitability", "outside_preferred",
-    "emergency", "urgency", "sibling_group", "start_date",
+    "emergency", "urgency", "sibling_group", "start_date", "looked_after",
 ]
 
 
@@ -390,25 +391,29 @@ def pair_terms(d: dict, policy: Policy) -> dict[str, int]:
     education = d["education_tenths"] or 0
     over_20 = home > 200
     suitable_only = d["suitability"] == "suitable"
+    # Reg. 11's area rules are for looked-after children (looked after, eligible) only.
+    looked_after = d.get("looked_after", True)
     penalty = (
         home * pen.per_tenth_mile_home
         + education * pen.per_tenth_mile_education
         + (pen.over_20_miles if over_20 else 0)
-        + (pen.out_of_area if d["out_of_area"] else 0)
-        + (pen.at_a_distance if d["at_a_distance"] else 0)
+        + ((pen.out_of_area if looked_after else pen.care_leaver_out_of_area) if d["out_of_area"] else 0)
+        + ((pen.at_a_distance if looked_after else pen.care_leaver_at_a_distance) if d["at_a_distance"] else 0)
         + d["over_provision"] * pen.over_provision_per_tier
         + (pen.suitable_not_preferred if suitable_only else 0)
         + (pen.outside_preferred_area if d["outside_preferred"] else 0)
         + (pen.emergency if d["emergency"] else 0)
     )
     cost = _half_up(d["weekly_cost"])
+    if pen.pounds_a_week_per_point is not None:
+        penalty += cost // pen.pounds_a_week_per_point
     in_pounds = (
         cost
         + (home * pounds.per_mile_home + 5) // 10
         + (education * pounds.per_mile_education + 5) // 10
         + (pounds.over_20_miles if over_20 else 0)
-        + (pounds.out_of_area if d["out_of_area"] else 0)
-        + (pounds.at_a_distance if d["at_a_distance"] else 0)
+        + ((pounds.out_of_area if looked_after else pounds.care_leaver_out_of_area) if d["out_of_area"] else 0)
+        + ((pounds.at_a_distance if looked_after else pounds.care_leaver_at_a_distance) if d["at_a_distance"] else 0)
         + d["over_provision"] * pounds.over_provision_per_tier
         + (pounds.suitable_not_preferred if suitable_only else 0)
         + (pounds.outside_preferred_area if d["outside_preferred"] else 0)

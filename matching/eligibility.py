@@ -33,7 +33,7 @@ from matching.instance import Instance
 from matching.policy import Policy
 from matching.pairs import METRES_PER_PL_MILE, SUITABILITY_CODES, TIER_CODES, Pairs, Tables, compile_tables
 from matching.rules import RULE_FUNCTIONS, RULES, evaluate
-from models.enums import ServiceType, Setting
+from models.enums import LegalStatus, ServiceType, Setting
 from providers.authorities import default_authorities
 from providers.geography import pl_distance_miles
 
@@ -43,7 +43,7 @@ PAIR_COLUMNS = [
     "referral_id", "vacancy_id", "property_id", "tier", "need_tier", "over_provision", "weekly_cost",
     "miles_from_home", "miles_from_education", "la_code", "in_area", "adjoining", "at_a_distance",
     "out_of_area", "service_type", "setting", "shared_home", "suitability", "outside_preferred",
-    "emergency", "urgency", "sibling_group", "start_date",
+    "emergency", "urgency", "sibling_group", "start_date", "looked_after",
 ]
 UNKNOWN_REFERRAL = "unknown_referral"
 UNKNOWN_VACANCY = "unknown_vacancy"
@@ -252,9 +252,17 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
         "urgency": strings(refs["urgency"].astype(object).to_numpy(dtype=object), r),
         "sibling_group": strings(sibling, r),
         "start_date": pd.Series(vac.start[v].astype("datetime64[D]").astype("datetime64[s]")),
+        # Looked after (looked after, eligible) or a care leaver: the policy weighs area by it.
+        "looked_after": _looked_after(refs["legal_status"])[r],
     }, copy=False)
     assert list(frame.columns) == PAIR_COLUMNS
     return frame
+
+
+def _looked_after(legal_status: pd.Series) -> np.ndarray:
+    # Unknown counts as looked after, so the statutory area terms apply rather than none.
+    known = {s.value: s.is_looked_after for s in LegalStatus}
+    return np.array([known.get(str(s), True) for s in legal_status], dtype=bool)
 
 
 def _coded(labels: np.ndarray, index: np.ndarray) -> pd.Series:

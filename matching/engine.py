@@ -31,13 +31,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from matching import constraints, model
+from matching import constraints, measures, model
 from matching.constraints import Side, side_data
 from matching.flow import FlowSolution, solve_flow
 from matching.instance import Instance
 from matching.policy import Policy
+from matching.practice import HOLD_ORDER, Comparison
+from matching.practice import practice as practice_choice
 from matching.scoring import levels, score, totals
 
 
@@ -63,6 +66,12 @@ class MatchResult:
     flow_objective: dict[str, int] = field(default_factory=dict)  # the relaxation's optimum
     stages: list = field(default_factory=list)  # model.StageReport per CP-SAT stage
     model_pairs: int = 0  # pairs in the CP-SAT model (0: CP-SAT not run)
+    # {"seconds", "gap": {level: gap}} each time the best proposal or a bound improved
+    timeline: list = field(default_factory=list)
+    practice: "Comparison | None" = None  # the proposal against one-at-a-time practice
+    deterministic: bool = True  # False: the wall-clock safety net stopped a solve (see model)
+    scored: pd.DataFrame | None = None  # the scored pairs the solvers used (side exclusions out)
+    breaches: list[str] | None = None  # a baseline's broken side constraints (None: the engine's)
 
 
 def _eligibility(instance: Instance, policy: Policy):
@@ -72,10 +81,10 @@ def _eligibility(instance: Instance, policy: Policy):
 
 
 def _broken_rules(instance: Instance, policy: Policy, pairs: list[tuple[str, str]]) -> dict:
-    try:
-        from matching.eligibility import broken_rules
-    except ImportError:  # until eligibility lands, the checker's reading of the same rules
-        from matching.checker import broken_rules
+    # The eligibility rules' own verdict: the independent checker stays for tests and
+    # benchmarks only, so the oracle the tests trust is never the product's code.
+    from matching.eligibility import broken_rules
+
     return broken_rules(instance, policy, pairs)
 
 
@@ -168,6 +177,11 @@ def _infeasible_reason(side: Side, pairs: pd.DataFrame, policy: Policy) -> str:
 # pass by then.
 FULL_MODEL_PAIRS = 25_000
 NEIGHBOURHOOD_PAIRS = 8_000
+# At most this many neighbourhoods per search: each costs Python work (holding everyone else)
+# that CP-SAT's deterministic time does not count, so the count bounds it, deterministically.
+MAX_NEIGHBOURHOODS = 24
+# A proposal within this of its bound on every level is certified: nothing more is searched.
+CERTIFIED_GAP = 0.001
 
 
 def _neighbourhood(pairs: pd.DataFrame, current: pd.DataFrame, seeds: set[str], side: Side) -> set[str]:
@@ -207,23 +221,45 @@ def _held_side(side: Side, held: pd.DataFrame) -> Side:
     budget = side.budget_pence
     if budget is not None and len(held):
         budget -= int(constraints.pence(held["weekly_cost"]).sum())
+    spent = measures.of(held)  # the held placements' share of each measure held no worse
     return dataclasses.replace(
         side, beds=beds, resident_risks={p: tuple(r) for p, r in residents.items()},
         intensive_residents=intensive, budget_pence=budget,
         locks=tuple(lock for lock in side.locks if lock[0] not in held_ids),
+        limits=tuple((name, limit - spent[name]) for name, limit in side.limits),
     )
 
 
-def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, found: list, side: Side,
+def _regret_seeds(pairs: pd.DataFrame, current: pd.DataFrame) -> list[set[str]]:
+    """Young people in the order of what they could still gain on their own: unplaced ones with
+    options first (by urgency), then the placed by how much better their best option scores.
+    The seeds of an improving search once nothing is broken (see ``_solve_neighbourhoods``)."""
+    best = pairs.groupby("referral_id", observed=True).agg(reward=("reward", "max"), penalty=("penalty", "min"))
+    now = current.set_index("referral_id")[["reward", "penalty"]]
+    now = now[~now.index.duplicated()]
+    gain_reward = best["reward"] - now["reward"].reindex(best.index).fillna(0)
+    gain_penalty = now["penalty"].reindex(best.index).fillna(0) - best["penalty"]
+    gains = pd.DataFrame({"reward": gain_reward, "penalty": gain_penalty})
+    gains = gains[(gains["reward"] > 0) | (gains["penalty"] > 0)]
+    gains = gains.sort_values(["reward", "penalty"], ascending=False, kind="stable")
+    return [{str(r)} for r in gains.index]
+
+
+def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, seeds: list[set[str]], side: Side,
                           policy: Policy, time_limit: float,
                           report: Callable[[str, pd.DataFrame], None]) -> tuple[pd.DataFrame, list, int]:
-    """Improve a feasible proposal one neighbourhood at a time: around each broken side
-    constraint of the flow, CP-SAT re-decides a few hundred young people with everyone else
-    held. Every step starts from a feasible proposal, so each only improves it."""
-    deadline = time.perf_counter() + time_limit
+    """Improve a feasible proposal one neighbourhood at a time: around each seed (the young
+    people of a broken side constraint of the flow, or one with most to gain), CP-SAT re-decides
+    a few hundred young people with everyone else held. Every step starts from a feasible
+    proposal, so each only improves it."""
+    # The budget is CP-SAT's deterministic time, not the clock: the same queue then gets the
+    # same neighbourhoods and the same proposal however busy the machine is.
+    budget = time_limit
     current, stages, largest = start, [], 0
-    pending = [set(map(str, b.referral_ids)) for b in found]
-    while pending and time.perf_counter() < deadline:
+    pending = list(seeds)
+    rounds = 0
+    while pending and budget > 0.05 and rounds < MAX_NEIGHBOURHOODS:
+        rounds += 1
         near = _neighbourhood(pairs, current, pending[0], side)
         pending = [p for p in pending if not p <= near]
         held = current[~current["referral_id"].isin(near)]
@@ -232,11 +268,16 @@ def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, found: list,
         mine = mine[constraints.exclusions(mine, local) == ""]
         hint = current[current["referral_id"].isin(near) & current.index.isin(mine.index)]
         largest = max(largest, len(mine))
-        share = max(0.05, deadline - time.perf_counter()) / (len(pending) + 1)
+        share = max(0.05, budget) / (len(pending) + 1)
         try:
             solution = model.solve(mine, local, policy, hint=hint.index, time_limit=share)
-        except (model.ModelTimeout, model.ModelInfeasible):
+        except model.ModelTimeout as exc:
+            budget -= _spent(exc.stages)
             continue  # keep the current proposal for these young people
+        except model.ModelInfeasible:
+            budget -= share
+            continue
+        budget -= _spent(solution.stages)
         stages.extend(solution.stages)
         current = pd.concat([held, solution.chosen]).sort_index()
         report("neighbourhood", current)
@@ -264,6 +305,211 @@ def _tighter(a: float, b: float, sense: str) -> float:
     return min(a, b) if sense == "max" else max(a, b)
 
 
+def _lexi(objective: dict[str, int], policy: Policy) -> tuple:
+    """An objective as a tuple that compares the policy's way (bigger is better)."""
+    return tuple(objective[n] if sense == "max" else -objective[n] for n, sense in levels(policy))
+
+
+def _gaps(objective: dict[str, int], bound: dict[str, float], proven: bool) -> dict[str, float]:
+    return {n: 0.0 if proven else float("nan") if math.isnan(bound[n]) else
+            abs(objective[n] - bound[n]) / max(1, abs(objective[n])) for n in objective}
+
+
+def _meets(objective: dict[str, int], bound: dict[str, float]) -> bool:
+    return all(not math.isnan(bound[n]) and bound[n] == objective[n] for n in objective)
+
+
+@dataclass
+class _Search:
+    """The best proposal so far with its bounds, and the run's timeline."""
+
+    pairs: pd.DataFrame  # the kept pairs (index 0..n-1)
+    side: Side
+    policy: Policy
+    started: float
+    report: Callable[[str, pd.DataFrame], None]
+    chosen: pd.DataFrame | None = None
+    bound: dict[str, float] = field(default_factory=dict)
+    proven_by: str | None = None
+    timeline: list[dict] = field(default_factory=list)
+
+    @property
+    def objective(self) -> dict[str, int]:
+        return totals(self.chosen, self.policy)
+
+    def offer(self, chosen: pd.DataFrame, stage: str) -> bool:
+        """Keep ``chosen`` if it is feasible and better than the best so far."""
+        if constraints.breaches(chosen, self.side):
+            return False
+        if self.chosen is not None and _lexi(totals(chosen, self.policy), self.policy) <= _lexi(self.objective, self.policy):
+            return False
+        self.chosen = chosen
+        self.report(stage, chosen)
+        self.mark()
+        return True
+
+    def tighten(self, bound: dict[str, float], by: str) -> None:
+        """Take the tighter of each level's bounds; a proposal meeting them all is proven."""
+        for name, sense in levels(self.policy):
+            self.bound[name] = _tighter(self.bound.get(name, float("nan")), bound.get(name, float("nan")), sense)
+        if self.proven_by is None and self.chosen is not None and _meets(self.objective, self.bound):
+            self.proven_by = by
+        self.mark()
+
+    def certified(self, within: float = CERTIFIED_GAP) -> bool:
+        """Every level within ``within`` of its bound (a certified gap, not a hope)."""
+        if self.chosen is None:
+            return False
+        if self.proven_by is not None:
+            return True
+        gaps = _gaps(self.objective, {n: self.bound.get(n, float("nan")) for n in self.objective}, False)
+        return all(g <= within for g in gaps.values())
+
+    def mark(self) -> None:
+        if self.chosen is None:
+            return
+        names = [n for n, _ in levels(self.policy)]
+        bound = {n: self.bound.get(n, float("nan")) for n in names}
+        self.timeline.append({"seconds": time.perf_counter() - self.started,
+                              "gap": _gaps(self.objective, bound, self.proven_by is not None)})
+
+
+def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float = 0.0,
+        stages: list | None = None) -> bool:
+    """Certify with the LP relaxation of the exact model (side constraints included): its bound
+    per level, and its own solution when that is integral. When the deepest level solved is
+    fractional and ``budget`` allows, its integral part is kept and only the young people
+    around the fractional part go to CP-SAT (:func:`_round`). True when the best is proven."""
+    from matching.relaxation import level_bounds
+
+    side = side or search.side
+    incumbent = None if search.chosen is None else [int(i) for i in search.chosen.index]
+    n_levels = len(levels(search.policy))
+
+    def rounder(values: np.ndarray):
+        found = _round(search.pairs, values, side, search.policy, budget / n_levels, stages)
+        return None if found is None else found.index
+
+    relaxed = level_bounds(search.pairs, side, search.policy, incumbent=incumbent,
+                           rounder=rounder if budget > 0.05 else None)
+    for level in relaxed.levels.values():  # an integral or rounded level optimum is a proposal too
+        for rows in (level.solution, level.rounded):
+            if rows is not None:
+                search.offer(search.pairs.iloc[list(rows)], stage)
+    search.tighten(relaxed.bound, "linear_relaxation")
+    return search.proven_by is not None
+
+
+def _round(pairs: pd.DataFrame, values: np.ndarray, side: Side, policy: Policy, budget: float,
+           stages: list | None) -> pd.DataFrame | None:
+    """A proposal from a fractional LP optimum: the pairs the LP takes whole are held, and the
+    young people around the fractional ones (with whoever competes for their homes) are
+    re-decided by CP-SAT on their own pairs. On these models only a handful of columns are
+    fractional, so the exact part is small; the LP's bound still says how close it is."""
+    whole = values > 1 - 1e-6
+    split = (values > 1e-6) & ~whole
+    held_all = pairs[whole]
+    seeds = set(map(str, pairs.loc[split, "referral_id"]))
+    if not seeds:
+        return None
+    near = _neighbourhood(pairs, held_all, seeds, side)
+    held = held_all[~held_all["referral_id"].isin(near)]
+    if constraints.breaches(held, dataclasses.replace(side, limits=())):
+        return None
+    local = _held_side(side, held)
+    mine = pairs[pairs["referral_id"].isin(near)]
+    mine = mine[constraints.exclusions(mine, local) == ""]
+    hint = held_all[held_all["referral_id"].isin(near) & held_all.index.isin(mine.index)]
+    try:
+        solution = model.solve(mine, local, policy, hint=hint.index, time_limit=budget)
+    except (model.ModelTimeout, model.ModelInfeasible) as exc:
+        if stages is not None:
+            stages.extend(getattr(exc, "stages", []))
+        return None
+    if stages is not None:
+        stages.extend(solution.stages)
+    return pd.concat([held, solution.chosen]).sort_index()
+
+
+def _cp_sat(search: _Search, time_limit: float, stages: list, side: Side | None = None) -> None:
+    """The whole model in CP-SAT (the engine of record), hinted with the best so far."""
+    side = side or search.side
+    hint = () if search.chosen is None else search.chosen.index
+    solution = model.solve(search.pairs, side, search.policy, hint=hint, time_limit=time_limit)
+    stages.extend(solution.stages)
+    search.offer(solution.chosen, "cp_sat")
+    if solution.status == "OPTIMAL":  # the engine of record's own proof comes first
+        search.proven_by = "cp_sat"
+        search.tighten({k: float(v) for k, v in solution.objective.items()}, "cp_sat")
+    else:
+        search.tighten(solution.best_bound, "cp_sat")
+
+
+def _spent(stages: list) -> float:
+    return sum(getattr(s, "deterministic_time", 0.0) for s in stages)
+
+
+def _never_worse_than_practice(search: _Search, practice_rows: pd.DataFrame, limit: float,
+                               stages: list) -> Comparison:
+    """Compare the best proposal with one-at-a-time practice; where it is worse, re-solve with
+    the measures held (letting go of the least important only when nothing else works)."""
+    policy, pairs = search.policy, search.pairs
+    comparison = Comparison(measures.of(search.chosen), measures.of(practice_rows))
+    if not comparison.worse:
+        return comparison
+    first_worse = comparison.worse
+    # Placing young people is never traded away: held at the best of the two, when practice's
+    # own proposal keeps every rule (and so is one the engine could have made).
+    fair = not constraints.breaches(practice_rows, search.side)
+    floor = max(comparison.proposal["placed"], comparison.practice["placed"] if fair else 0)
+    # One worker: sequential and repeatable, and CP-SAT 9.15's interleaved parallel search
+    # aborts (a failed check in its search heuristics) on some infeasible models of this kind.
+    policy = policy.model_copy(update={"solver": policy.solver.model_copy(update={"workers": 0})})
+    hold = list(HOLD_ORDER)
+    attempts = 0
+    while hold:
+        limits = (("placed", floor), *((n, comparison.practice[n]) for n in hold))
+        side = dataclasses.replace(search.side, limits=limits)
+        held = _Search(pairs, side, policy, search.started, search.report)
+        if not constraints.breaches(practice_rows, side):
+            held.chosen = practice_rows  # practice itself meets every limit: a feasible start
+        try:
+            share = max(0.05, limit / (len(hold) + 1))
+            if len(pairs) <= FULL_MODEL_PAIRS:
+                _cp_sat(held, share, stages, side)
+            if held.proven_by is None:  # the LP, its fractional part rounded by CP-SAT
+                _lp(held, "never_worse", side, budget=share / 2, stages=stages)
+            if held.chosen is practice_rows and len(pairs) > FULL_MODEL_PAIRS:
+                # a big queue the LP could not round: improve practice's own proposal piece by
+                # piece, most to gain first
+                chosen, found, _ = _solve_neighbourhoods(pairs, held.chosen, _regret_seeds(pairs, held.chosen),
+                                                         side, policy, share / 2, search.report)
+                stages.extend(found)
+                held.offer(chosen, "never_worse")
+        except (model.ModelInfeasible, model.ModelTimeout):
+            pass
+        attempts += 1
+        if held.chosen is not None and not constraints.breaches(held.chosen, side):
+            search.chosen, search.bound = held.chosen, held.bound
+            search.proven_by = held.proven_by
+            search.report("never_worse", held.chosen)
+            search.mark()
+            comparison = Comparison(measures.of(held.chosen), comparison.practice, held=hold,
+                                    let_go=[n for n in HOLD_ORDER if n not in hold], limits=limits)
+            comparison.note = ("The first proposal was worse than placing one at a time on "
+                               + ", ".join(measures.BY_NAME[n].words for n in first_worse)
+                               + "; this one is the best of those no worse on the measures held.")
+            if comparison.let_go:
+                comparison.note += (" ""No proposal placing as many young people could hold "
+                                   + " or ".join(measures.BY_NAME[n].words for n in comparison.let_go)
+                                   + " at the one-at-a-time figure as well.")
+            return comparison
+        hold.pop()
+    comparison.let_go = list(HOLD_ORDER)
+    comparison.note = "No proposal placing as many young people is as good as one at a time on these measures."
+    return comparison
+
+
 def match(
     instance: Instance,
     policy: Policy,
@@ -272,16 +518,22 @@ def match(
     force_cp_sat: bool = False,
     time_limit: float | None = None,
     on_progress: Callable[[str, pd.DataFrame], None] | None = None,
+    relaxation: bool = True,
+    practice: bool = True,
 ) -> MatchResult:
     """Match the whole queue. ``eligibility``: a precomputed Eligibility (pairs, funnel,
     seconds); ``force_cp_sat``: solve with CP-SAT even when the flow already proves optimality
-    (tests compare the two); ``time_limit`` overrides the policy's; ``on_progress(stage,
-    proposal)`` hears of each feasible proposal as it is found (the service shows the best so
-    far while CP-SAT works): "min_cost_flow" (proven), "warm_start" (the flow, repaired),
-    "neighbourhood" (each improvement on a very large queue)."""
+    (tests compare the two); ``time_limit`` overrides the policy's (deterministic time, see
+    :mod:`matching.model`); ``on_progress(stage, proposal)`` hears of each feasible proposal as
+    it is found (the service shows the best so far while CP-SAT works): "min_cost_flow"
+    (proven), "warm_start" (the flow, repaired), "cp_sat", "linear_relaxation",
+    "neighbourhood" (each improvement on a very large queue), "never_worse" (held no worse than
+    practice). ``relaxation=False`` leaves out the LP certificate and ``practice=False`` the
+    comparison with one-at-a-time practice (tests of CP-SAT alone)."""
     report = on_progress or (lambda stage, proposal: None)
     started = time.perf_counter()
-    seconds = {"eligibility": 0.0, "scoring": 0.0, "flow": 0.0, "cp_sat": 0.0}
+    limit = policy.solver.time_limit_seconds if time_limit is None else time_limit
+    seconds = {"eligibility": 0.0, "scoring": 0.0, "flow": 0.0, "cp_sat": 0.0, "relaxation": 0.0, "practice": 0.0}
     if eligibility is None:
         eligibility = _eligibility(instance, policy)
         seconds["eligibility"] = time.perf_counter() - started
@@ -305,72 +557,80 @@ def match(
     }).reset_index(drop=True)
     _refuse_excluded_locks(side, side_excluded)
     kept = pairs.loc[~dropped].reset_index(drop=True)
+    del pairs  # the kept pairs are all the solvers need
 
     t = time.perf_counter()
     flow = _flow_with_locks(kept, instance, policy, side)
-    flow_chosen = flow.chosen
-    flow_breaches = constraints.breaches(flow_chosen, side)
-    seconds["flow"] = time.perf_counter() - t
-
+    flow_breaches = constraints.breaches(flow.chosen, side)
+    search = _Search(kept, side, policy, started, report)
     stages: list = []
-    best = None
     model_size = 0
     if flow.exact and not flow_breaches and not force_cp_sat:
-        chosen, status, proven_by = flow_chosen, "OPTIMAL", "min_cost_flow"
-        report("min_cost_flow", chosen)
+        search.chosen = flow.chosen
+        report("min_cost_flow", flow.chosen)
+        search.proven_by = "min_cost_flow"
+        search.tighten({k: float(v) for k, v in flow.objective.items()}, "min_cost_flow")
     else:
-        t = time.perf_counter()
         # The warm start: the flow's solution with what breaks a side constraint dropped.
-        best = constraints.repair(flow_chosen, side) if flow_breaches else flow_chosen
-        chosen = None
-        seconds["flow"] += time.perf_counter() - t
-    if chosen is not None:
-        objective = totals(chosen, policy)
-        best_bound = {k: float(v) for k, v in objective.items()}
-        gap = dict.fromkeys(objective, 0.0)
-    else:
-        t = time.perf_counter()
-        feasible_start = not constraints.breaches(best, side)
-        if feasible_start:
-            report("warm_start", best)
-        names = [name for name, _ in levels(policy)]
-        if len(kept) > FULL_MODEL_PAIRS and flow_breaches and feasible_start:
-            chosen, stages, model_size = _solve_neighbourhoods(
-                kept, best, flow_breaches, side, policy,
-                policy.solver.time_limit_seconds if time_limit is None else time_limit, report)
-            status, proven_by = "FEASIBLE", None  # a neighbourhood proves nothing on its own
-            best_bound = dict.fromkeys(names, float("nan"))
-        else:
-            try:
-                solution = model.solve(kept, side, policy, hint=best.index, time_limit=time_limit)
-            except model.ModelInfeasible:
-                raise MatchError(_infeasible_reason(side, kept, policy)) from None
-            except model.ModelTimeout as exc:
-                if not feasible_start:
-                    raise MatchError(f"no proposal found within the time limit ({exc})") from None
-                solution, stages = None, exc.stages
-            model_size = len(kept)
-            if solution is None:  # CP-SAT found nothing in time: the repaired flow is our best
-                chosen, status, proven_by = best, "FEASIBLE", None
-                best_bound = dict.fromkeys(names, float("nan"))
-            else:
-                stages = solution.stages
-                chosen, status = solution.chosen, solution.status
-                proven_by = "cp_sat" if status == "OPTIMAL" else None
-                best_bound = dict(solution.best_bound)
-        seconds["cp_sat"] = time.perf_counter() - t
-        if constraints.breaches(chosen, side):  # cannot happen; never return a broken proposal
-            chosen, status, proven_by = best, "FEASIBLE", None
-        objective = totals(chosen, policy)
-        # The flow's optimum bounds every level too (it relaxes the side constraints).
-        relaxed = _relaxation_bounds(flow, objective, policy)
-        best_bound = {name: _tighter(best_bound[name], relaxed[name], sense) for name, sense in levels(policy)}
-        if status != "OPTIMAL" and all(best_bound[n] == objective[n] for n in names):
-            status, proven_by = "OPTIMAL", "min_cost_flow"  # it meets the relaxation's bound
-        gap = {n: 0.0 if status == "OPTIMAL" else
-               float("nan") if math.isnan(best_bound[n]) else abs(objective[n] - best_bound[n]) / max(1, abs(objective[n]))
-               for n in names}
+        start = constraints.repair(flow.chosen, side) if flow_breaches else flow.chosen
+        if not constraints.breaches(start, side):
+            search.offer(start, "warm_start")
+        search.tighten(_relaxation_bounds(flow, search.objective if search.chosen is not None else
+                                          totals(flow.chosen, policy), policy), "min_cost_flow")
+    seconds["flow"] = time.perf_counter() - t
 
+    if search.proven_by is None or force_cp_sat:
+        large = len(kept) > FULL_MODEL_PAIRS and not force_cp_sat
+        if large and relaxation:  # measured: on big queues the LP proves what CP-SAT cannot
+            t = time.perf_counter()
+            _lp(search, "linear_relaxation", budget=limit / 4, stages=stages)
+            seconds["relaxation"] += time.perf_counter() - t
+        t = time.perf_counter()
+        if search.proven_by is None or force_cp_sat:
+            model_size = len(kept)
+            if large and flow_breaches and search.chosen is not None:
+                seeds = [set(map(str, b.referral_ids)) for b in flow_breaches]
+                chosen, found, model_size = _solve_neighbourhoods(kept, search.chosen, seeds, side, policy,
+                                                                  limit / 2, report)
+                stages.extend(found)
+                search.offer(chosen, "neighbourhood")
+                if relaxation and search.proven_by is None:  # the LP again, now the proposal is better
+                    t2 = time.perf_counter()
+                    _lp(search, "linear_relaxation", budget=limit / 4, stages=stages)
+                    seconds["relaxation"] += time.perf_counter() - t2
+            else:
+                try:
+                    _cp_sat(search, limit, stages)
+                except model.ModelInfeasible:
+                    raise MatchError(_infeasible_reason(side, kept, policy)) from None
+                except model.ModelTimeout as exc:
+                    stages.extend(exc.stages)
+                    if search.chosen is None:
+                        raise MatchError(f"no proposal found within the time limit ({exc})") from None
+        seconds["cp_sat"] = time.perf_counter() - t
+        if search.proven_by is None and relaxation and not large:
+            t = time.perf_counter()
+            _lp(search, "linear_relaxation", budget=limit / 4, stages=stages)
+            seconds["relaxation"] += time.perf_counter() - t
+    if search.chosen is None:
+        raise MatchError("no proposal found within the time limit")
+
+    comparison = None
+    if practice and policy.mode == "lexicographic":
+        t = time.perf_counter()
+        practice_rows = practice_choice(kept, instance, policy)
+        comparison = _never_worse_than_practice(search, practice_rows, max(0.05, limit - _spent(stages)), stages)
+        seconds["practice"] = time.perf_counter() - t
+
+    chosen = search.chosen
+    if constraints.breaches(chosen, search.side):  # cannot happen; never return a broken proposal
+        raise MatchError("internal error: the proposal breaks a side constraint")
+    objective = totals(chosen, policy)
+    names = [name for name, _ in levels(policy)]
+    best_bound = {n: search.bound.get(n, float("nan")) for n in names}
+    proven = search.proven_by is not None
+    if proven:
+        best_bound = {n: float(v) for n, v in objective.items()}
     matches = chosen.sort_values(["referral_id", "vacancy_id"], kind="stable").reset_index(drop=True)
     placed = set(matches["referral_id"])
     unplaced = sorted(str(r) for r in instance.referrals["referral_id"] if r not in placed)
@@ -378,11 +638,11 @@ def match(
     return MatchResult(
         matches=matches,
         unplaced=unplaced,
-        status=status,
+        status="OPTIMAL" if proven else "FEASIBLE",
         objective=objective,
         best_bound=best_bound,
-        gap=gap,
-        proven_by=proven_by,
+        gap=_gaps(objective, best_bound, proven),
+        proven_by=search.proven_by,
         seconds=seconds,
         pair_count=len(eligible),
         eligibility=eligibility,
@@ -391,4 +651,8 @@ def match(
         flow_objective=dict(flow.objective),
         stages=stages,
         model_pairs=model_size,
+        timeline=search.timeline,
+        practice=comparison,
+        deterministic=not any(getattr(s, "stopped_by_clock", False) for s in stages),
+        scored=kept,
     )

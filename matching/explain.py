@@ -127,6 +127,8 @@ def explain(
     here, sharing their columns."""
     approvals = approvals or ApprovalPolicy()
     matches = _matches(result.matches, instance, policy, approvals)
+    if scored is None:  # the engine keeps the pairs it scored (side exclusions already out)
+        scored = getattr(result, "scored", None)
     pairs = scored if scored is not None else _scored(result.eligibility.pairs, policy)
     options = _Options.of(pairs, result)
     holders = _holders(result.matches, instance)

@@ -24,7 +24,8 @@ do not finish a stage in 20 s without it: the portfolio starves the LP worker th
 gap. One worker is also deterministic by construction (a sequential search with a fixed seed).
 An explicit ``workers: N > 1`` is honoured, with ``interleave_search`` on so that the parallel
 search stays a function of the input alone. Either way, a run that ends by proof (OPTIMAL) is
-reproducible; one cut off by the wall-clock limit is not, and says so (status FEASIBLE).
+reproducible, and so is one cut off by its time limit, which is counted in CP-SAT's deterministic
+time (see ``parameters``); only the wall-clock safety net is not, and a stage it stops says so.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class StageReport:
     best_bound: float | None
     gap: float | None  # |objective - bound| / max(1, |objective|)
     seconds: float
-    time_limit: float
+    time_limit: float  # in deterministic time
+    deterministic_time: float = 0.0  # what the solve used of it
+    stopped_by_clock: bool = False  # the wall-clock safety net ended it: not repeatable
 
 
 @dataclass
@@ -172,10 +175,20 @@ def workers(policy: Policy) -> int:
     return policy.solver.workers or 1
 
 
+# The time limit is spent in CP-SAT's deterministic time (a count of work done, about a second
+# of this machine's time per unit when idle), not on the wall clock: a wall-clock deadline
+# stops the search wherever a busy machine has got to, so the same queue gave different
+# proposals idle and loaded. The wall clock is only a safety net, several times wider, for a
+# machine so loaded that determinism must give way to an answer; a run it stops says so.
+WALL_CLOCK_SAFETY = 4.0
+WALL_CLOCK_FLOOR = 10.0  # seconds: a short limit on a loaded machine still ends by its work
+
+
 def parameters(solver: cp_model.CpSolver, policy: Policy, time_limit: float) -> None:
     p = solver.parameters
     p.linearization_level = 2  # the LP of an assignment is strong: use it fully
-    p.max_time_in_seconds = max(0.01, time_limit)
+    p.max_deterministic_time = max(0.01, time_limit)
+    p.max_time_in_seconds = max(WALL_CLOCK_FLOOR, time_limit * WALL_CLOCK_SAFETY)
     p.num_workers = workers(policy)
     p.random_seed = policy.solver.seed
     p.interleave_search = p.num_workers > 1  # deterministic parallel search when parallel
@@ -251,7 +264,7 @@ def solve(
     stages = plan(pairs, side, policy)
     build_seconds = time.perf_counter() - started
     total_limit = policy.solver.time_limit_seconds if time_limit is None else time_limit
-    deadline = started + total_limit
+    used = 0.0  # deterministic time spent by earlier stages
 
     best_rows: list[int] | None = None
     current = [position[label] for label in hint]
@@ -261,10 +274,15 @@ def solve(
         _objective(vars, stage)
         _hint(vars, current)
         solver = cp_model.CpSolver()
-        limit = max(0.05, deadline - time.perf_counter()) / (len(stages) - k)  # unused time moves on
+        limit = max(0.05, total_limit - used) / (len(stages) - k)  # unused time moves on
         parameters(solver, policy, limit)
         stage_start = time.perf_counter()
         status = solver.solve(vars.model)
+        spent = float(solver.response_proto.deterministic_time)
+        used += spent
+        # Stopped by the clock, not by its work limit: it ran out the safety net's seconds.
+        by_clock = (status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
+                    and time.perf_counter() - stage_start >= solver.parameters.max_time_in_seconds * 0.99)
         name = _STATUS.get(status, str(status))
         has_solution = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         objective = int(round(solver.objective_value)) if has_solution else None
@@ -273,7 +291,7 @@ def solve(
         if has_solution and bound is not None:
             gap = 0.0 if status == cp_model.OPTIMAL else abs(objective - bound) / max(1, abs(objective))
         reports.append(StageReport(stage.name, stage.sense, name, objective, bound, gap,
-                                   time.perf_counter() - stage_start, limit))
+                                   time.perf_counter() - stage_start, limit, spent, by_clock))
         if status == cp_model.INFEASIBLE:
             raise ModelInfeasible("no assignment meets the side constraints, locks and budget together")
         if status == cp_model.MODEL_INVALID:

@@ -69,9 +69,37 @@ def summary(result: MatchResult, explanation: Explanation, *, baselines: dict | 
         "seconds": {k: round(float(v), 4) for k, v in result.seconds.items()},
         "rule_totals": {k: int(v) for k, v in result.eligibility.rule_totals().items()},
         "peak_memory_mib": peak_memory_mib(),
+        # Every level: proven, or how far the proposal can be from the best (a certified bound).
+        "certificate": _certificate(result),
+        "deterministic": bool(getattr(result, "deterministic", True)),
+        "timeline": [{"seconds": round(float(t["seconds"]), 3), "gap": {k: _plain(v) for k, v in t["gap"].items()}}
+                     for t in getattr(result, "timeline", [])],
     }
+    comparison = getattr(result, "practice", None)
+    if comparison is not None:
+        out["against_one_at_a_time"] = {
+            "measures": comparison.table(), "in_words": comparison.words(),
+            "held_no_worse": comparison.held, "could_not_hold": comparison.let_go,
+        }
+    broken = getattr(result, "breaches", None)
+    if broken is not None:  # a baseline that ignores side constraints says what it broke
+        out["ignores_side_constraints"] = True
+        out["side_constraints_broken"] = len(broken)
+        out["side_constraints_broken_detail"] = broken[:200]
     if baselines:
         out["baselines"] = baselines
+    return out
+
+
+def _certificate(result: MatchResult) -> dict:
+    out = {}
+    for name, value in result.objective.items():
+        bound = result.best_bound.get(name, float("nan"))
+        gap = result.gap.get(name, float("nan"))
+        known = not (isinstance(bound, float) and math.isnan(bound))
+        out[name] = {"value": _plain(value), "bound": _plain(bound) if known else None,
+                     "gap": _plain(gap) if known else None,
+                     "proven": result.status == "OPTIMAL" or (known and gap == 0.0)}
     return out
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
+from matching import constraints
 from matching.approvals import ApprovalPolicy
+from matching.constraints import side_data
 from matching.baselines import greedy
 from matching.engine import MatchError, MatchResult, match
 from matching.explain import Explanation, explain
@@ -43,11 +45,15 @@ def baseline_result(kind: str, instance: Instance, policy: Policy) -> MatchResul
 
     eligibility = eligible_pairs(instance, policy)
     pairs = score(eligibility.pairs, policy)
+    broken = None
     if kind == "greedy":
         chosen, seconds = greedy(pairs, instance, policy)
     else:
         flow = solve_flow(pairs, instance, policy)
         chosen, seconds = flow.chosen, flow.seconds
+        # The bare flow ignores the side constraints (intensive cap, siblings, who may share a
+        # home, locks, budget): it must say so, and count what it breaks.
+        broken = [b.detail for b in constraints.breaches(chosen, side_data(instance, policy))]
     chosen = chosen.sort_values(["referral_id", "vacancy_id"], kind="stable").reset_index(drop=True)
     placed = set(chosen["referral_id"])
     objective = totals(chosen, policy)
@@ -63,6 +69,7 @@ def baseline_result(kind: str, instance: Instance, policy: Policy) -> MatchResul
         pair_count=len(pairs),
         eligibility=eligibility,
         side_excluded=pd.DataFrame(columns=["referral_id", "vacancy_id", "reason"]),
+        breaches=broken,
     )
 
 

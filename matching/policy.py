@@ -31,17 +31,29 @@ class _Strict(BaseModel):
 
 
 class Penalties(_Strict):
-    """Level (2) of the lexicographic objective, in points; 1 point = a tenth of a mile."""
+    """Level (2) of the lexicographic objective, in points; 1 point = a tenth of a mile.
+
+    The area terms are split by legal status: for looked-after children (looked after,
+    eligible) a placement outside the area or at a distance is a statutory matter (reg. 11
+    approvals, the sufficiency duty); for care leavers (relevant, former relevant) it is not,
+    and their distance from home already counts mile by mile, so by default the area adds
+    nothing and never moves a care leaver further from home to land "in area".
+    ``pounds_a_week_per_point`` brings the weekly cost into this level (every that-many pounds
+    a week count one point), so the engine never spends hundreds of pounds a week for a tenth
+    of a mile; None leaves cost to level (3) alone."""
 
     per_tenth_mile_home: int = Field(1, ge=0)
     per_tenth_mile_education: int = Field(1, ge=0)
     over_20_miles: int = Field(100, ge=0)  # the national 20-mile measure and Medway's rule
-    out_of_area: int = Field(50, ge=0)
-    at_a_distance: int = Field(150, ge=0)  # reg. 11: outside the area and not adjoining
-    over_provision_per_tier: int = Field(200, ge=0)
-    suitable_not_preferred: int = Field(100, ge=0)
-    outside_preferred_area: int = Field(50, ge=0)
+    out_of_area: int = Field(50, ge=0)  # looked-after children (reg. 11: nominated officer)
+    at_a_distance: int = Field(100, ge=0)  # looked-after children (reg. 11: the Director)
+    care_leaver_out_of_area: int = Field(0, ge=0)
+    care_leaver_at_a_distance: int = Field(0, ge=0)
+    over_provision_per_tier: int = Field(100, ge=0)
+    suitable_not_preferred: int = Field(30, ge=0)
+    outside_preferred_area: int = Field(30, ge=0)
     emergency: int = Field(10_000, ge=0)  # B&B only when nothing else exists
+    pounds_a_week_per_point: Optional[int] = Field(50, gt=0)
 
 
 class Pounds(_Strict):
@@ -55,8 +67,10 @@ class Pounds(_Strict):
     per_mile_home: int = Field(10, ge=0)
     per_mile_education: int = Field(10, ge=0)
     over_20_miles: int = Field(300, ge=0)
-    out_of_area: int = Field(150, ge=0)
+    out_of_area: int = Field(150, ge=0)  # looked-after children, as in Penalties
     at_a_distance: int = Field(450, ge=0)
+    care_leaver_out_of_area: int = Field(0, ge=0)
+    care_leaver_at_a_distance: int = Field(0, ge=0)
     over_provision_per_tier: int = Field(0, ge=0)  # the dearer tier's price is already counted
     suitable_not_preferred: int = Field(300, ge=0)
     outside_preferred_area: int = Field(150, ge=0)

@@ -52,16 +52,18 @@ included.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from importlib import metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
 import pandas as pd
 
-from matching import constraints
+from matching import constraints, measures
 from matching.constraints import Side
 from matching.constraints.intensive import INTENSIVE, room
 from matching.policy import Policy
@@ -99,6 +101,10 @@ class LevelBound:
     seconds: float
     exact: str | None = None  # what exact_fractional concluded, when it ran: "proven" |
     #                           "bound_raised" (no proposal meets the LP's bound) | "node_limit"
+    values: np.ndarray | None = None  # the LP optimum's pair columns (float32), when solved:
+    #                                   the engine rounds them (the fractional part goes to CP-SAT)
+    rounded: tuple[int, ...] | None = None  # the rounder's proposal for this level, when it
+    #                                         kept every rule and every earlier level's optimum
 
 
 @dataclass
@@ -250,6 +256,19 @@ def _weekly_budget(b: _Builder, pairs: pd.DataFrame, side: Side) -> None:
         return  # cannot bind (as in the model)
     nonzero = np.flatnonzero(cost)
     b.rows(np.zeros(nonzero.size), nonzero, cost[nonzero], -_INF, float(side.budget_pence), 1)
+
+
+def _measure_limits(b: _Builder, pairs: pd.DataFrame, side: Side) -> None:
+    """The headline measures held no worse than practice (``side.limits``), one row each."""
+    if not side.limits:
+        return
+    per_pair = measures.coefficients(pairs)
+    for name, limit in side.limits:
+        c = per_pair[name].astype(np.float64)
+        nonzero = np.flatnonzero(c)
+        at_least = measures.BY_NAME[name].sense == "max"
+        b.rows(np.zeros(nonzero.size), nonzero, c[nonzero], float(limit) if at_least else -_INF,
+               _INF if at_least else float(limit), 1)
 
 
 def _token_table(tokens: list[str], owners: np.ndarray, risks_of) -> np.ndarray:
@@ -426,6 +445,7 @@ def build_lp(pairs: pd.DataFrame, side: Side) -> _LP:
     _intensive_cap(b, pairs, home, homes, shared, side)
     _siblings_together(b, referrals[referral], home, col_upper, side)
     _weekly_budget(b, pairs, side)
+    _measure_limits(b, pairs, side)
     return b.finish(col_lower, col_upper, infeasible)
 
 
@@ -460,8 +480,23 @@ def _certified(lp: _LP, cost: np.ndarray, sense: str, y: np.ndarray) -> float:
 # --- the solver ---------------------------------------------------------------------------------
 
 
+def _quiet_highs() -> highspy.Highs:
+    """A HiGHS instance without its banner: highspy 1.16 prints "Running HiGHS ..." on standard
+    output when constructed, before any option can silence it, which would land in the CLI's
+    output and the workers' pipes. Standard output is pointed at /dev/null for that moment."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _highs(lp: _LP, iteration_limit: int) -> highspy.Highs:
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)  # one thread: deterministic, and the machine is shared
     h.setOptionValue("solver", "simplex")
@@ -514,7 +549,7 @@ def exact_fractional(lp: _LP, pairs: pd.DataFrame, side: Side, cost: np.ndarray,
     col_lower, col_upper = lp.col_lower.copy(), lp.col_upper.copy()
     col_upper[reduced > slack] = np.minimum(col_upper[reduced > slack], col_lower[reduced > slack])
     col_lower[reduced < -slack] = np.maximum(col_lower[reduced < -slack], col_upper[reduced < -slack])
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
@@ -578,6 +613,7 @@ def level_bounds(
     iteration_limit: int = ITERATION_LIMIT,
     exact: bool = False,
     node_limit: int = NODE_LIMIT,
+    rounder: "Callable[[np.ndarray], Iterable[int] | None] | None" = None,
 ) -> Relaxation:
     """Certified bounds per objective level from the LP relaxation of the engine's model.
 
@@ -634,6 +670,22 @@ def level_bounds(
             rows, bound, exact_status = exact_fractional(lp, pairs, side, cost, sense, bound,
                                                          np.asarray(solution.row_dual, dtype=np.float64),
                                                          node_limit=node_limit)
+        rounded = None
+        if (rows is None and rounder is not None and status == "optimal" and not math.isnan(bound)
+                and known.get(name) != bound):
+            # A proposal near the fractional optimum (the caller keeps its integral part and
+            # decides the rest exactly): if it meets the bound, this level is proven and the
+            # next level's LP can go on from this one, warm.
+            found = rounder(values)
+            if found is not None:
+                found = np.fromiter((int(i) for i in found), dtype=np.int64)
+                if not constraints.breaches(pairs.iloc[found], side):
+                    mine = _level_values(pairs, found, policy)
+                    if all(mine[k] == lv.proven for k, lv in out.items()):
+                        rounded = tuple(sorted(int(i) for i in found))
+                        if (mine[name] >= known.get(name, mine[name] - 1) if sense == "max"
+                                else mine[name] <= known.get(name, mine[name] + 1)):
+                            known = mine
         value = None
         integral = False
         if rows is not None:
@@ -646,7 +698,8 @@ def level_bounds(
             value = int(bound)
         out[name] = LevelBound(name, sense, bound, lp_objective, status, integral,
                                tuple(int(i) for i in rows) if integral else None, value, fractional,
-                               iterations, time.perf_counter() - t, exact_status)
+                               iterations, time.perf_counter() - t, exact_status,
+                               values.astype(np.float32) if status == "optimal" else None, rounded)
         proven = value is not None
         if proven and name != levels(policy)[-1][0]:
             _hold(h, lp, cost, sense, value)

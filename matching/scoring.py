@@ -7,8 +7,9 @@ read the same numbers. Column names are what explanations show.
 Lexicographic mode, three levels:
 
 1. ``reward``: ``policy.urgency_weights[urgency]`` for placing the young person (maximised);
-2. ``penalty``: the sum of the ``pen_*`` terms below, in points (1 point = a tenth of a mile);
-3. ``cost``: the weekly cost in whole pounds.
+2. ``penalty``: the sum of the ``pen_*`` terms below, in points (1 point = a tenth of a mile),
+   the weekly cost among them at the policy's exchange rate (``pounds_a_week_per_point``);
+3. ``cost``: the weekly cost in whole pounds (what is left to choose between equals).
 
 Weighted mode, one level: ``pounds`` = ``cost`` + the ``pounds_*`` terms - ``value`` (the
 placement value by urgency), minimised.
@@ -32,9 +33,11 @@ PENALTY_TERMS = {
     "pen_not_preferred": "a suitable but not preferred type",
     "pen_outside_preferred": "outside the preferred area",
     "pen_emergency": "emergency accommodation",
+    "pen_weekly_cost": "weekly cost",
 }
 # The weighted mode's terms, in pounds a week, in the same order.
-POUND_TERMS = {p.replace("pen_", "pounds_"): label for p, label in PENALTY_TERMS.items()}
+# (The weekly cost is the weighted sum's own first term, so it has no pounds_ column.)
+POUND_TERMS = {p.replace("pen_", "pounds_"): label for p, label in PENALTY_TERMS.items() if p != "pen_weekly_cost"}
 
 # Objective levels per mode, in order, with their sense.
 LEVELS = {
@@ -72,6 +75,13 @@ def _flag(pairs: pd.Series) -> np.ndarray:
     return pairs.astype("boolean").fillna(True).to_numpy(dtype=bool).astype(np.int64)
 
 
+def _looked_after(pairs: pd.DataFrame) -> np.ndarray:
+    # Unknown legal status counts as looked after: the statutory terms then apply, never less.
+    if "looked_after" not in pairs:
+        return np.ones(len(pairs), dtype=bool)
+    return pairs["looked_after"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+
+
 def _per_urgency(pairs: pd.DataFrame, table: dict) -> np.ndarray:
     by_code = {str(k): int(v) for k, v in table.items()}
     urgency = pairs["urgency"]
@@ -101,26 +111,30 @@ def score(pairs: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     not_preferred = (out["suitability"] == "suitable").to_numpy(dtype=bool).astype(np.int64)
     outside_preferred = out["outside_preferred"].astype(bool).to_numpy().astype(np.int64)
     emergency = out["emergency"].astype(bool).to_numpy().astype(np.int64)
+    looked_after = _looked_after(out)
+    cost = whole_pounds(out["weekly_cost"])
 
     out["pen_home_miles"] = home * pen.per_tenth_mile_home
     out["pen_education_miles"] = education * pen.per_tenth_mile_education
     out["pen_over_20_miles"] = over_20 * pen.over_20_miles
-    out["pen_out_of_area"] = out_of_area * pen.out_of_area
-    out["pen_at_a_distance"] = at_a_distance * pen.at_a_distance
+    out["pen_out_of_area"] = out_of_area * np.where(looked_after, pen.out_of_area, pen.care_leaver_out_of_area)
+    out["pen_at_a_distance"] = at_a_distance * np.where(looked_after, pen.at_a_distance, pen.care_leaver_at_a_distance)
     out["pen_over_provision"] = over_provision * pen.over_provision_per_tier
     out["pen_not_preferred"] = not_preferred * pen.suitable_not_preferred
     out["pen_outside_preferred"] = outside_preferred * pen.outside_preferred_area
     out["pen_emergency"] = emergency * pen.emergency
+    out["pen_weekly_cost"] = 0 if pen.pounds_a_week_per_point is None else cost // pen.pounds_a_week_per_point
     out["penalty"] = out[list(PENALTY_TERMS)].sum(axis=1).astype(np.int64)
     out["reward"] = _per_urgency(out, policy.urgency_weights)
-    out["cost"] = whole_pounds(out["weekly_cost"])
+    out["cost"] = cost
 
     # Pounds per mile on tenths of a mile, rounded half up, in integers.
     out["pounds_home_miles"] = (home * pounds.per_mile_home + 5) // 10
     out["pounds_education_miles"] = (education * pounds.per_mile_education + 5) // 10
     out["pounds_over_20_miles"] = over_20 * pounds.over_20_miles
-    out["pounds_out_of_area"] = out_of_area * pounds.out_of_area
-    out["pounds_at_a_distance"] = at_a_distance * pounds.at_a_distance
+    out["pounds_out_of_area"] = out_of_area * np.where(looked_after, pounds.out_of_area, pounds.care_leaver_out_of_area)
+    out["pounds_at_a_distance"] = at_a_distance * np.where(
+        looked_after, pounds.at_a_distance, pounds.care_leaver_at_a_distance)
     out["pounds_over_provision"] = over_provision * pounds.over_provision_per_tier
     out["pounds_not_preferred"] = not_preferred * pounds.suitable_not_preferred
     out["pounds_outside_preferred"] = outside_preferred * pounds.outside_preferred_area

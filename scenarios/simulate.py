@@ -585,7 +585,9 @@ def _engine_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, fre
     instance = Instance(pd.Timestamp(panel_day, unit="D").date(), ctx.authority, pool.frame.iloc[queue],
                         vacancies, residents_frame)
     eligibility = Eligibility(pairs=P.frame[mask].reset_index(drop=True), funnel=pd.DataFrame(), seconds=0.0)
-    result = match(instance, ctx.policy, eligibility=eligibility)
+    # The policy's own optimum, as the fast path computes it: a simulated year has no panel to
+    # defend each month's proposal to, so the comparison with one-at-a-time practice is left out.
+    result = match(instance, ctx.policy, eligibility=eligibility, practice=False)
     if not len(result.matches):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     index = pd.MultiIndex.from_arrays([P.frame["referral_id"], P.frame["vacancy_id"]])

@@ -47,6 +47,9 @@ class Side:
     locks: tuple[tuple[str, str], ...]
     bans: frozenset[tuple[str, str]]
     budget_pence: int | None
+    # Headline measures held no worse than practice: ((measure name, limit), ...), see
+    # :mod:`matching.constraints.dominance`; empty unless the engine sets them.
+    limits: tuple[tuple[str, int], ...] = ()
 
     def clash(self, a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
         """The incompatible (risk to others, risk to self) pairs between two people."""
@@ -142,12 +145,13 @@ from matching.constraints import (  # noqa: E402  (modules use the helpers above
     assignment,
     budget,
     coresidency,
+    dominance,
     intensive,
     panel,
     siblings,
 )
 
-MODULES = (panel, assignment, coresidency, intensive, siblings, budget)
+MODULES = (panel, assignment, coresidency, intensive, siblings, budget, dominance)
 
 
 def exclusions(pairs: pd.DataFrame, side: Side) -> pd.Series:

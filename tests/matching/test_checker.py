@@ -230,11 +230,24 @@ def test_objective_from_the_policy():
     pen = POLICY.penalties
     r1 = 250 + pen.over_20_miles + pen.out_of_area + pen.at_a_distance
     r2 = 20 + pen.over_provision_per_tier + pen.suitable_not_preferred
-    assert got == {"reward": 3 + 1, "penalty": r1 + r2, "cost": 1000 + 1500}
+    weekly = 1000 // pen.pounds_a_week_per_point + 1500 // pen.pounds_a_week_per_point
+    assert got == {"reward": 3 + 1, "penalty": r1 + r2 + weekly, "cost": 1000 + 1500}
     weighted = Policy(mode="weighted")
     p = weighted.pounds
     assert checker.objective([("R1", "V1")], inst, weighted) == {
         "pounds": 1000 + 250 + p.over_20_miles + p.out_of_area + p.at_a_distance - p.placement_value["today"]}
+
+
+def test_area_counts_for_looked_after_children_not_for_care_leavers():
+    """Reg. 11 makes out of area and at a distance statutory for looked-after children; a care
+    leaver's distance from home counts mile by mile instead, so the same bed scores less."""
+    placed = [vacancy("V1", miles_east=25.0, la_code=BEXLEY, price_standard=1000.0)]
+    pen = POLICY.penalties
+    looked_after = checker.objective([("R1", "V1")], make_instance([referral("R1", legal_status="looked_after")], placed), POLICY)
+    leaver = checker.objective([("R1", "V1")], make_instance([referral("R1", legal_status="former_relevant")], placed), POLICY)
+    assert looked_after["penalty"] - leaver["penalty"] == pen.out_of_area + pen.at_a_distance - (
+        pen.care_leaver_out_of_area + pen.care_leaver_at_a_distance)
+    assert pen.care_leaver_out_of_area == 0 and pen.at_a_distance > 0
 
 
 def test_reference_pairs_have_the_eligibility_columns():

@@ -434,6 +434,7 @@ def slow_row(instance: Instance, policy: Policy, ref: dict, vac: dict) -> dict:
         "outside_preferred": not math.isnan(pref) and pref > policy.preferred_radius_miles,
         "emergency": vac["service_type"] == "emergency", "urgency": ref["urgency"],
         "sibling_group": ref["sibling_group"], "start_date": pd.Timestamp(max(instance.panel_date, vac["available_from"].date())),
+        "looked_after": ref["legal_status"] in ("looked_after", "eligible"),
     }
 
 

@@ -130,11 +130,12 @@ def test_progress_reports_the_proven_flow_or_a_feasible_warm_start():
     inst = make_instance([a, b], [vacancy("V1", property_id="P1", beds=2), vacancy("V2", 9.0, property_id="P2")])
     result = match(inst, POLICY, eligibility=given(inst, POLICY),
                    on_progress=lambda stage, p: heard.append((stage, p.copy())))
-    assert [stage for stage, _ in heard] == ["warm_start"]
-    start = heard[0][1]
-    # The best so far is a real proposal (no side constraint broken), never better than the end.
-    assert checker.check(start, inst, POLICY) == []
-    assert len(start) <= len(result.matches)
+    assert [stage for stage, _ in heard] == ["warm_start", "cp_sat"]  # each improvement, in turn
+    # Each best so far is a real proposal (no side constraint broken), never better than the end.
+    for _, proposal in heard:
+        assert checker.check(proposal, inst, POLICY) == []
+        assert len(proposal) <= len(result.matches)
+    assert len(heard[-1][1]) == len(result.matches)
 
 
 # --- each side constraint, allowed / refused, end to end -----------------------------------------
@@ -195,7 +196,7 @@ def test_budget_cap_binding_vs_not():
     tight = Policy(solver=FAST, weekly_budget_cap=1500)
     assert len(match(inst, loose, eligibility=given(inst, loose)).matches) == 2
     result = match(inst, tight, eligibility=given(inst, tight))
-    assert placements(result) == {"R2": "V1"}  # the more urgent one, within £1,500
+    assert set(placements(result)) == {"R2"}  # the more urgent one, within £1,500
     assert_sound(result, inst, tight)
 
 
@@ -294,8 +295,9 @@ def test_cp_sat_equals_the_flow_optimum_when_no_side_constraint_binds(seed, mode
     policy = NO_SIDE.model_copy(update={"mode": mode})
     inst = random_instance(seed, siblings=False, residents=False)
     eligibility = given(inst, policy)
-    flow = match(inst, policy, eligibility=eligibility)
-    forced = match(inst, policy, eligibility=eligibility, force_cp_sat=True)
+    # (Without the comparison with practice, which may hold a measure and so re-solve.)
+    flow = match(inst, policy, eligibility=eligibility, practice=False)
+    forced = match(inst, policy, eligibility=eligibility, force_cp_sat=True, practice=False)
     assert flow.proven_by == "min_cost_flow" and forced.proven_by == "cp_sat"
     assert forced.objective == flow.objective  # at every level
     assert_sound(forced, inst, policy)

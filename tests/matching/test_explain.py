@@ -35,8 +35,10 @@ def test_a_proposal_shows_distance_area_cost_tier_approvals_and_its_score_terms(
     assert m.approvals_required == [
         "out_of_area:service_manager", "at_a_distance:director", "over_20_miles:director",
         "cost_ceiling:head_of_service"]
-    assert m.pen_home_miles == 250 and m.pen_over_20_miles == 100 and m.pen_at_a_distance == 150
-    assert m.score_distance == 250 + 100 + 50 + 150 and m.score_cost == 2600
+    pen = POLICY.penalties  # a looked-after child: reg. 11's area terms count
+    assert m.pen_home_miles == 250 and m.pen_over_20_miles == pen.over_20_miles
+    assert m.pen_at_a_distance == pen.at_a_distance and m.pen_out_of_area == pen.out_of_area
+    assert m.score_distance == 250 + pen.over_20_miles + pen.out_of_area + pen.at_a_distance and m.score_cost == 2600
 
 
 def test_unplaced_with_no_option_gets_the_rule_funnel():
@@ -83,7 +85,9 @@ def test_analyze_scores_the_panels_choice_and_lists_every_rule_it_breaks():
         [vacancy("V1", miles_east=2), vacancy("V2", miles_east=65, excludes_risks=["to_others:fire_setting"])],
     )
     good = analyze([("R1", "V1")], inst, POLICY)
-    assert good.allowed and good.objective == {"reward": 2, "penalty": 20 + 100, "cost": 1000}
+    pen = POLICY.penalties
+    expected = 20 + pen.suitable_not_preferred + 1000 // pen.pounds_a_week_per_point
+    assert good.allowed and good.objective == {"reward": 2, "penalty": expected, "cost": 1000}
     bad = analyze([("R1", "V2")], inst, POLICY)
     assert not bad.allowed
     assert {v.code for v in bad.violations} >= {"beyond_distance_cap", "risk_excluded"}

@@ -10,7 +10,7 @@ from hypothesis import given as hyp_given, settings, strategies as st
 
 from matching import flow as flow_module
 from matching.flow import solve_flow
-from matching.policy import Policy
+from matching.policy import Penalties, Policy
 from matching.scoring import levels, score
 from test_checker import make_instance, referral, vacancy
 from test_scoring import pair, pairs_frame
@@ -47,12 +47,23 @@ def test_one_more_placement_beats_any_penalty():
     assert placed(s) == [("R1", "V2"), ("R2", "V1")]
 
 
-def test_penalty_before_cost():
+def test_a_tenth_of_a_mile_is_not_worth_any_price():
+    """Weekly cost counts in the second level at the policy's rate (a point per £50 a week by
+    default): a much cheaper home a tenth of a mile further wins; an equally priced one loses."""
     rows = [pair("R1", "V1", miles_from_home=3.0, weekly_cost=5000.0), pair("R1", "V2", miles_from_home=3.1,
                                                                             weekly_cost=300.0)]
-    assert placed(solve(rows, {"V1": 1, "V2": 1})) == [("R1", "V1")]
-    rows[1]["miles_from_home"] = 3.0
     assert placed(solve(rows, {"V1": 1, "V2": 1})) == [("R1", "V2")]
+    rows[1]["weekly_cost"] = 5000.0
+    assert placed(solve(rows, {"V1": 1, "V2": 1})) == [("R1", "V1")]
+
+
+def test_penalty_before_cost_when_cost_is_left_to_the_last_level():
+    last = Policy(penalties=Penalties(pounds_a_week_per_point=None))
+    rows = [pair("R1", "V1", miles_from_home=3.0, weekly_cost=5000.0), pair("R1", "V2", miles_from_home=3.1,
+                                                                            weekly_cost=300.0)]
+    assert placed(solve(rows, {"V1": 1, "V2": 1}, last)) == [("R1", "V1")]
+    rows[1]["miles_from_home"] = 3.0
+    assert placed(solve(rows, {"V1": 1, "V2": 1}, last)) == [("R1", "V2")]
 
 
 def test_weighted_mode_places_only_what_is_worth_its_price():

@@ -39,9 +39,10 @@ POLICY = Policy()
 
 def test_a_plain_pair_near_home():
     s = score(pairs_frame([pair()]), POLICY).iloc[0]
-    assert s["pen_home_miles"] == 10 and s["penalty"] == 10
+    assert s["pen_home_miles"] == 10 and s["pen_weekly_cost"] == 1000 // POLICY.penalties.pounds_a_week_per_point
+    assert s["penalty"] == 10 + s["pen_weekly_cost"]
     assert s["reward"] == 2 and s["cost"] == 1000
-    assert all(s[c] == 0 for c in PENALTY_TERMS if c != "pen_home_miles")
+    assert all(s[c] == 0 for c in PENALTY_TERMS if c not in ("pen_home_miles", "pen_weekly_cost"))
 
 
 def test_every_penalty_term():
@@ -57,6 +58,7 @@ def test_every_penalty_term():
         "pen_out_of_area": p.out_of_area, "pen_at_a_distance": p.at_a_distance,
         "pen_over_provision": 2 * p.over_provision_per_tier, "pen_not_preferred": p.suitable_not_preferred,
         "pen_outside_preferred": p.outside_preferred_area, "pen_emergency": p.emergency,
+        "pen_weekly_cost": 1235 // p.pounds_a_week_per_point,
     }
     assert {c: int(s[c]) for c in PENALTY_TERMS} == expected
     assert s["penalty"] == sum(expected.values())
@@ -93,8 +95,24 @@ def test_columns_are_integers_and_the_input_is_untouched():
     for col in SCORE_COLUMNS:  # 4 bytes a pair each: millions of pairs stay in memory
         assert s[col].dtype == np.int32, col
     assert set(POUND_TERMS) <= set(s.columns)
-    assert totals(s, POLICY) == {"reward": 4, "penalty": 10 + 77, "cost": 2000}
+    assert totals(s, POLICY) == {"reward": 4, "penalty": 10 + 77 + 2 * 1000 // POLICY.penalties.pounds_a_week_per_point,
+                                 "cost": 2000}
     assert totals(s, Policy(mode="weighted")) == {"pounds": int(s["pounds"].sum())}
+
+
+def test_area_weighs_on_looked_after_children_and_not_on_care_leavers():
+    far = dict(out_of_area=True, in_area=False, at_a_distance=True)
+    s = score(pairs_frame([pair(looked_after=True, **far), pair("R2", looked_after=False, **far)]), POLICY)
+    p = POLICY.penalties
+    assert s["pen_out_of_area"].tolist() == [p.out_of_area, p.care_leaver_out_of_area]
+    assert s["pen_at_a_distance"].tolist() == [p.at_a_distance, p.care_leaver_at_a_distance]
+    assert p.out_of_area > p.care_leaver_out_of_area == 0
+
+
+def test_weekly_cost_can_be_left_to_the_last_level():
+    policy = Policy(penalties=Penalties(pounds_a_week_per_point=None))
+    s = score(pairs_frame([pair(weekly_cost=2500.0)]), policy).iloc[0]
+    assert s["pen_weekly_cost"] == 0 and s["cost"] == 2500
 
 
 def test_unknown_authority_counts_as_out_of_area():
