@@ -30,7 +30,8 @@ class Measure:
 # In the order a panel would defend them: placing young people first; then the national
 # 20-mile measure and reg. 11's two area triggers; then total distance; then money.
 MEASURES = (
-    Measure("placed", "young people placed (weighted by urgency)", "max", "count"),
+    Measure("young_people", "young people placed", "max", "count"),
+    Measure("placed", "placements weighted by urgency (the most urgent count most)", "max", "count"),
     Measure("over_20_miles", "placements more than 20 miles from home", "min", "count"),
     Measure("at_a_distance", "placements at a distance (not an adjoining authority)", "min", "count"),
     Measure("out_of_area", "placements outside the council's area", "min", "count"),
@@ -49,6 +50,7 @@ def coefficients(pairs: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each measure's per-pair integer (a pair's share of the measure when chosen)."""
     home = tenths(pairs["miles_from_home"])
     return {
+        "young_people": np.ones(len(pairs), dtype=np.int64),
         "placed": pairs["reward"].to_numpy(dtype=np.int64),
         "over_20_miles": (home > 200).astype(np.int64),
         "at_a_distance": _flag(pairs["at_a_distance"]),

@@ -161,7 +161,8 @@ def exclusions(pairs: pd.DataFrame, side: Side) -> pd.Series:
         find = getattr(module, "excluded", None)
         if find is None:
             continue
-        kept = pairs.loc[reason == ""]
+        ruled_out = reason != ""
+        kept = pairs.loc[~ruled_out] if ruled_out.any() else pairs  # no copy until something is out
         found = find(kept, side)
         hit = found[found != ""]
         reason.loc[hit.index] = hit
