@@ -180,6 +180,11 @@ NEIGHBOURHOOD_PAIRS = 8_000
 # At most this many neighbourhoods per search: each costs Python work (holding everyone else)
 # that CP-SAT's deterministic time does not count, so the count bounds it, deterministically.
 MAX_NEIGHBOURHOODS = 24
+# Above this many pairs the measures are not held in the LP: each is a row over every pair, and
+# measured at 650,000 pairs the dual simplex then took minutes where the free LP takes seconds.
+# There the engine solves freely and, if worse than practice, improves practice's proposal
+# neighbourhood by neighbourhood with the measures held (no worse, but with a weaker bound).
+HELD_LP_PAIRS = 150_000
 # A proposal within this of its bound on every level is certified: nothing more is searched.
 CERTIFIED_GAP = 0.001
 
@@ -504,11 +509,16 @@ def _never_worse_than_practice(search: _Search, practice_rows: pd.DataFrame, lim
         held = _Search(pairs, side, policy, search.started, search.report)
         if not constraints.breaches(practice_rows, side):
             held.chosen = practice_rows  # practice itself meets every limit: a feasible start
+        # The free model's bounds on the first two levels hold here too: holding measures can
+        # only lose, and placements are held at the free proposal's figure. (Its cost bound is
+        # for the free model's best penalty, which a held proposal need not have.)
+        first_two = [n for n, _ in levels(policy)][:2]
+        held.tighten({n: search.bound.get(n, float("nan")) for n in first_two}, "min_cost_flow")
         try:
             share = max(0.05, limit / (len(hold) + 1))
             if len(pairs) <= FULL_MODEL_PAIRS:
                 _cp_sat(held, share, stages, side)
-            if held.proven_by is None:  # the LP, its fractional part rounded by CP-SAT
+            if held.proven_by is None and len(pairs) <= HELD_LP_PAIRS:  # the LP, rounded by CP-SAT
                 _lp(held, "never_worse", side, budget=share / 2, stages=stages, seconds=share)
             if held.chosen is practice_rows and len(pairs) > FULL_MODEL_PAIRS:
                 # a big queue the LP could not round: improve practice's own proposal piece by
@@ -638,7 +648,8 @@ def match(
     comparison = None
     lexicographic = policy.mode == "lexicographic"
     large = len(kept) > FULL_MODEL_PAIRS and not force_cp_sat
-    if practice and lexicographic and large and relaxation and search.proven_by is None:
+    if practice and lexicographic and large and relaxation and search.proven_by is None \
+            and len(kept) <= HELD_LP_PAIRS:
         # A big queue: hold every measure at practice's figure from the start, which saves a
         # second solve whenever that still places as many as the flow's relaxation allows.
         t = time.perf_counter()
