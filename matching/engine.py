@@ -275,7 +275,7 @@ def _solve_neighbourhoods(pairs: pd.DataFrame, start: pd.DataFrame, seeds: list[
         largest = max(largest, len(mine))
         share = max(0.05, budget) / (len(pending) + 1)
         try:
-            solution = model.solve(mine, local, policy, hint=hint.index, time_limit=share)
+            solution = model.solve(mine, local, _one_worker(policy), hint=hint.index, time_limit=share)
         except model.ModelTimeout as exc:
             budget -= _spent(exc.stages)
             continue  # keep the current proposal for these young people
@@ -323,6 +323,14 @@ def _sorted_by_referral_and_vacancy(pairs: pd.DataFrame) -> bool:
         return True
     before = (r[:-1] < r[1:]) | ((r[:-1] == r[1:]) & (v[:-1] < v[1:]))
     return bool(before.all())
+
+
+def _one_worker(policy: Policy) -> Policy:
+    """The policy with one CP-SAT worker, for the solves that may well be infeasible (held
+    measures, the part of an LP left to decide): CP-SAT 9.15's interleaved parallel search
+    aborts the process (a failed check in its search heuristics) on some infeasible models of
+    this kind, and one worker is sequential and repeatable anyway."""
+    return policy.model_copy(update={"solver": policy.solver.model_copy(update={"workers": 0})})
 
 
 def _lexi(objective: dict[str, int], policy: Policy) -> tuple:
@@ -457,7 +465,7 @@ def _round(pairs: pd.DataFrame, values: np.ndarray, side: Side, policy: Policy, 
     mine = mine[constraints.exclusions(mine, local) == ""]
     hint = held_all[held_all["referral_id"].isin(near) & held_all.index.isin(mine.index)]
     try:
-        solution = model.solve(mine, local, policy, hint=hint.index, time_limit=budget)
+        solution = model.solve(mine, local, _one_worker(policy), hint=hint.index, time_limit=budget)
     except (model.ModelTimeout, model.ModelInfeasible) as exc:
         if stages is not None:
             stages.extend(getattr(exc, "stages", []))
@@ -498,9 +506,7 @@ def _never_worse_than_practice(search: _Search, practice_rows: pd.DataFrame, lim
     # own proposal keeps every rule (and so is one the engine could have made).
     fair = not constraints.breaches(practice_rows, search.side)
     floor = max(comparison.proposal["placed"], comparison.practice["placed"] if fair else 0)
-    # One worker: sequential and repeatable, and CP-SAT 9.15's interleaved parallel search
-    # aborts (a failed check in its search heuristics) on some infeasible models of this kind.
-    policy = policy.model_copy(update={"solver": policy.solver.model_copy(update={"workers": 0})})
+    policy = _one_worker(policy)
     hold = list(HOLD_ORDER)
     attempts = 0
     while hold:
