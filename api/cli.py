@@ -197,6 +197,8 @@ def match_command(
     lock: list[str] = typer.Option([], help="REFERRAL_ID:VACANCY_ID the proposal must include (repeatable)"),
     ban: list[str] = typer.Option([], help="REFERRAL_ID:VACANCY_ID the proposal must not include (repeatable)"),
     show: int = typer.Option(20, help="Proposals to print (0: none)"),
+    why_not: list[str] = typer.Option([], "--why-not", help="REFERRAL_ID:VACANCY_ID: what giving that home to "
+                                      "that young person would do to everyone (a re-run with it locked; repeatable)"),
 ) -> None:
     """Match the whole queue at once and explain every proposal and every young person left unplaced.
 
@@ -223,6 +225,7 @@ def match_command(
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2)
     locks, bans = _pairs_option(lock, "lock"), _pairs_option(ban, "ban")
+    questions = _pairs_option(why_not, "why-not")
     try:
         with out.status("Matching the queue..."):
             outcome = run_panel(
@@ -234,6 +237,13 @@ def match_command(
         err.print(f"[bold red]No proposal[/]: {exc}")
         raise typer.Exit(1)
     _print_run(outcome, show)
+    if questions and not baseline:
+        from matching.counterfactual import what_if
+
+        for referral_id, vacancy_id in questions:
+            with out.status(f"Re-running with {vacancy_id} for {referral_id}..."):
+                answer = what_if(outcome.instance, policy, outcome.result, referral_id, vacancy_id)
+            out.print(answer.words(), markup=False, highlight=False)
 
 
 def _print_run(outcome, show: int) -> None:
