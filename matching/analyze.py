@@ -1,10 +1,12 @@
 """Score any set of placements, for example the panel's own choice, and list every rule it
 breaks: the ``analyze`` of the matching issue.
 
-The pairs' facts come from the independent checker's row-by-row reading (so a pair the
-engine would never propose, say one that breaks a hard rule, still gets its distances, tier
-and price), are scored with the engine's own scoring (so the breakdown is the one panels see
-on proposals) and are judged by the checker against every hard rule and side constraint.
+Everything here is the product's own reading, so the panel sees exactly what the engine would
+say: the pairs' facts from the eligibility tables (a pair the engine would never propose, say
+one that breaks a hard rule, still gets its distances, tier and price), each hard rule's verdict
+from ``eligibility.broken_rules``, the side constraints from the constraint modules' own
+checks, and the score from the engine's scoring. The independent checker
+(``matching.checker``) stays out of product code: it is the tests' and benchmarks' oracle.
 """
 
 from __future__ import annotations
@@ -13,16 +15,38 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from matching import checker
+from matching import constraints
+from matching.constraints import side_data
+from matching.eligibility import UNKNOWN_REFERRAL, broken_rules, pair_facts
 from matching.instance import Instance
 from matching.policy import Policy
 from matching.scoring import levels, score
+
+# A side constraint's name -> the code a person's page looks up in the glossary.
+SIDE_CODES = {
+    "one_per_referral": "placed_twice",
+    "beds": "beds_exceeded",
+    "intensive_cap": "intensive_cap",
+    "co_residency": "co_residency",
+    "siblings": "siblings_split",
+    "locks": "lock_not_honoured",
+    "bans": "banned_by_panel",
+    "budget": "over_budget",
+}
+
+
+@dataclass
+class Violation:
+    code: str
+    referral_id: str | None
+    vacancy_id: str | None
+    detail: str
 
 
 @dataclass
 class Analysis:
     placements: pd.DataFrame  # one row per placement: facts, score terms, and `broken` rule codes
-    violations: list[checker.Violation]  # every rule and side constraint the set breaks
+    violations: list[Violation]  # every rule and side constraint the set breaks
     objective: dict[str, int]  # per level of the policy's mode (pairs without a price excluded)
 
     @property
@@ -30,26 +54,40 @@ class Analysis:
         return not self.violations
 
 
+def _detail(code: str, fact: dict | None, vacancy_id: str, policy: Policy) -> str:
+    """The specifics a manager reads after the rule's words (the words come from the glossary)."""
+    if fact is None:
+        return f"{vacancy_id} is not in this run"
+    if code == "beyond_distance_cap":
+        return f"{fact['miles_from_home']:.1f} miles from home; the limit is {policy.distance_cap_miles:g}"
+    if code == "tier_not_offered":
+        return f"needs {fact['need_tier']} support, which {vacancy_id} does not offer"
+    if code == "not_available_in_time":
+        return f"{vacancy_id} is free from {pd.Timestamp(fact['start_date']):%d %B %Y}"
+    return f"at {vacancy_id}"
+
+
 def analyze(assignment: list[tuple[str, str]], instance: Instance, policy: Policy) -> Analysis:
-    referrals = {r["referral_id"]: r for r in instance.referrals.to_dict(orient="records")}
-    vacancies = {v["vacancy_id"]: v for v in instance.vacancies.to_dict(orient="records")}
-    facts = []
-    for r, v in assignment:
-        if r in referrals and v in vacancies:
-            d = checker.derive(instance, policy, referrals[r], vacancies[v])
-            d["broken"] = [code for code, _ in d.pop("faults")]
-            facts.append(d)
-    frame = pd.DataFrame(facts)
-    priced = frame[frame["tier"].notna()] if len(frame) else frame
-    scored = score(priced.drop(columns=["broken", "home_tenths", "education_tenths", "age"]), policy) if len(priced) else priced
-    if len(scored):
-        scored["broken"] = priced["broken"].to_numpy()
+    pairs = [(str(r), str(v)) for r, v in assignment]
+    rules = broken_rules(instance, policy, pairs)
+    facts = pair_facts(instance, policy, pairs)
+    facts["broken"] = [rules[(r, v)] for r, v in zip(facts["referral_id"].astype(str), facts["vacancy_id"].astype(str))]
+    priced = facts[facts["weekly_cost"].notna()]
+    scored = score(priced, policy) if len(priced) else priced
     objective = {name: int(scored[name].sum()) if len(scored) else 0 for name, _ in levels(policy)}
-    unpriced = frame[frame["tier"].isna()] if len(frame) else frame
-    placements = pd.concat([scored, unpriced[["referral_id", "vacancy_id", "property_id", "broken"]]],
-                           ignore_index=True) if len(unpriced) else scored
-    return Analysis(
-        placements=placements.reset_index(drop=True),
-        violations=checker.check(assignment, instance, policy),
-        objective=objective,
-    )
+    placements = pd.concat([scored, facts[facts["weekly_cost"].isna()]], ignore_index=True) \
+        if len(priced) < len(facts) else scored.reset_index(drop=True)
+
+    known = {(str(f["referral_id"]), str(f["vacancy_id"])): f for f in facts.to_dict(orient="records")}
+    violations = [Violation(code, r, None if code == UNKNOWN_REFERRAL else v, _detail(code, known.get((r, v)), v, policy))
+                  for (r, v), codes in rules.items() for code in codes]
+    # Side constraints: the pairs as the engine would hold them (a ban is already a rule above).
+    side = side_data(instance, policy)
+    checked = scored.reset_index(drop=True)
+    for breach in constraints.breaches(checked, side):
+        code = SIDE_CODES.get(breach.constraint, breach.constraint)
+        if code == "banned_by_panel":
+            continue
+        referral = breach.referral_ids[0] if len(breach.referral_ids) == 1 else None
+        violations.append(Violation(code, referral, None, breach.detail))
+    return Analysis(placements=placements.reset_index(drop=True), violations=violations, objective=objective)

@@ -37,7 +37,7 @@ from models.enums import LegalStatus, ServiceType, Setting
 from providers.authorities import default_authorities
 from providers.geography import pl_distance_miles
 
-__all__ = ["RULES", "Eligibility", "eligible_pairs", "broken_rules", "PAIR_COLUMNS"]
+__all__ = ["RULES", "Eligibility", "eligible_pairs", "broken_rules", "pair_facts", "PAIR_COLUMNS"]
 
 PAIR_COLUMNS = [
     "referral_id", "vacancy_id", "property_id", "tier", "need_tier", "over_provision", "weekly_cost",
@@ -147,6 +147,26 @@ def broken_rules(
         for i, key in enumerate(known):
             out[key] = [code for code in RULES if verdicts[code][i]]
     return {key: out[key] for key in asked}
+
+
+def pair_facts(instance: Instance, policy: Policy | None, pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    """The pairs table's columns (PAIR_COLUMNS) for any (referral_id, vacancy_id) pairs, eligible
+    or not, such as the panel's own choice: a pair whose home offers no tier for the need has no
+    tier and no weekly cost (NaN). Unknown ids are left out."""
+    policy = policy or Policy()
+    t = compile_tables(instance, policy)
+    ref_index = {rid: i for i, rid in enumerate(t.ref.ids)}
+    vac_index = {vid: i for i, vid in enumerate(t.vac.ids)}
+    known = [(ref_index[r], vac_index[v]) for r, v in pairs if r in ref_index and v in vac_index]
+    r = np.array([a for a, _ in known], dtype=np.int64)
+    v = np.array([b for _, b in known], dtype=np.int64)
+    frame = _pairs_frame(t, instance, r, v)
+    no_tier = t.vac.lowest_tier[v, t.ref.need_rank[r]] < 0 if len(r) else np.zeros(0, dtype=bool)
+    if no_tier.any():
+        frame["weekly_cost"] = frame["weekly_cost"].where(~no_tier)
+        frame["tier"] = frame["tier"].where(~no_tier)
+        frame["over_provision"] = frame["over_provision"].where(~no_tier, 0)
+    return frame
 
 
 # --- candidates ------------------------------------------------------------------------------
