@@ -1,22 +1,27 @@
-"""One panel run end to end: eligibility, scoring, min-cost flow, and CP-SAT when it is needed.
+"""One panel run end to end: eligibility, scoring, the flow, CP-SAT and the LP certificate,
+then the comparison with one-at-a-time practice.
 
 1. ``matching.eligibility`` turns the instance into eligible pairs (every hard rule applied).
 2. ``matching.scoring`` gives each pair its integer objective terms.
 3. Side constraints rule out pairs on their own (a resident they clash with, an intensive cap
    already full, a sibling group with no common property, another young person's lock).
 4. The min-cost flow solves the assignment core exactly, with locked placements fixed first
-   (their beds taken, their young people removed). If its weights were exact and its solution
-   meets every side constraint (the model's own quick test), it is optimal, proven by the
-   flow: CP-SAT is not called.
-5. Otherwise CP-SAT solves the full model (see :mod:`matching.model`: one solve with the
-   flow's exact folded objective when it fits, stages otherwise), warm-started with a complete
-   hint: the flow solution with what breaks a side constraint dropped. Above
-   ``FULL_MODEL_PAIRS`` pairs, CP-SAT instead re-decides one neighbourhood at a time around what
-   the flow broke (everyone else held), which improves a feasible proposal quickly but proves
-   nothing by itself.
-6. Whatever CP-SAT returns, the flow's optimum (which relaxes the side constraints) bounds each
-   level too: a proposal that meets it is optimal (proven by the flow), and otherwise the
-   reported bound is the tighter of the two, with the gap per level.
+   (their beds taken, their young people removed). If its solution meets every side constraint
+   it is optimal, proven by the flow: CP-SAT is not called.
+5. Otherwise, up to ``FULL_MODEL_PAIRS`` pairs, CP-SAT (the engine of record) solves the whole
+   model warm-started from the flow's solution with what breaks a side constraint dropped; if
+   its limit ends the search first, the LP relaxation of the same model certifies the gap.
+   Above it, the LP relaxation (:mod:`matching.relaxation`) goes first: an integral level is
+   proven; a fractional one keeps what the LP takes whole and CP-SAT decides the young people
+   around the rest (:func:`_round`); CP-SAT neighbourhoods around what the flow broke improve
+   what is left.
+6. Practice (:mod:`matching.practice`): the one-at-a-time proposal is made too, and where the
+   engine's is worse on a headline measure the engine re-solves with the measures held no
+   worse (on big queues it holds them from the start), naming what it could not hold.
+7. Every bound is valid for the model it speaks of (the flow's and the LP's hold with fewer
+   constraints, so for the held model too); a level after an unproven one has no bound.
+   Limits are deterministic (CP-SAT's deterministic time, the LP's iterations), so the same
+   queue gives the same proposals on a busy machine.
 
 The result is plain data (:class:`MatchResult`); explanations, alternatives, baselines and the
 CLI are built on it.
