@@ -37,6 +37,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -196,13 +197,18 @@ def _rss_mib(pid: int) -> float:
 def _child(spec: str, method: str, *, timeout: float, guard_mib: float, busy: bool) -> dict:
     """Run one measurement in a fresh process; a failure is a row, never the end of the run."""
     base = {"spec": spec, "method": method, "load_before": round(os.getloadavg()[0], 2), "busy": busy}
-    with _busy_cores(busy, timeout + 30):
+    # The child writes to files, not pipes: a big answer (every proposal, for --repeat) would
+    # fill a pipe nobody reads while the child is being watched, and both would wait forever.
+    with _busy_cores(busy, timeout + 30), tempfile.TemporaryFile("w+") as out_file, \
+            tempfile.TemporaryFile("w+") as err_file:
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_matching", "--one", spec, method],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=out_file, stderr=err_file, text=True)
         outcome = _watch(proc, timeout, guard_mib)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
     if outcome:
         return {**base, "failed": outcome}
-    out, err = proc.communicate()
     if proc.returncode != 0:
         base["error"] = err.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         return {**base, "failed": "killed"}
