@@ -54,7 +54,7 @@ class Analysis:
         return not self.violations
 
 
-def _detail(code: str, fact: dict | None, vacancy_id: str, policy: Policy) -> str:
+def _detail(code: str, fact: dict | None, vacancy_id: str, policy: Policy, instance: Instance | None = None) -> str:
     """The specifics a manager reads after the rule's words (the words come from the glossary)."""
     if fact is None:
         return f"{vacancy_id} is not in this run"
@@ -64,7 +64,27 @@ def _detail(code: str, fact: dict | None, vacancy_id: str, policy: Policy) -> st
         return f"needs {fact['need_tier']} support, which {vacancy_id} does not offer"
     if code == "not_available_in_time":
         return f"{vacancy_id} is free from {pd.Timestamp(fact['start_date']):%d %B %Y}"
+    if code == "need_not_met" and instance is not None:
+        unmet = sorted(set(_listed(instance.referrals, "referral_id", fact["referral_id"], "needs"))
+                       - set(_listed(instance.vacancies, "vacancy_id", vacancy_id, "accepts_needs")))
+        if unmet:
+            return f"{vacancy_id} does not meet: {', '.join(n.replace('_', ' ') for n in unmet)}"
+    if code == "grade_below_good" and instance is not None:
+        grade = _listed(instance.vacancies, "vacancy_id", vacancy_id, "ofsted_grade")
+        if grade:
+            return f"{vacancy_id}'s provider is graded {str(grade[0]).replace('_', ' ')}"
     return f"at {vacancy_id}"
+
+
+def _listed(frame: pd.DataFrame, key: str, value: str, column: str) -> list:
+    """One row's cell as a list (a list cell, or a single value), for the details above."""
+    rows = frame.loc[frame[key].astype(str) == str(value), column]
+    if rows.empty:
+        return []
+    cell = rows.iloc[0]
+    if isinstance(cell, (list, tuple, set, frozenset)):
+        return list(cell)
+    return [] if cell is None or (isinstance(cell, float) and cell != cell) else [cell]
 
 
 def analyze(assignment: list[tuple[str, str]], instance: Instance, policy: Policy) -> Analysis:
@@ -79,7 +99,7 @@ def analyze(assignment: list[tuple[str, str]], instance: Instance, policy: Polic
         if len(priced) < len(facts) else scored.reset_index(drop=True)
 
     known = {(str(f["referral_id"]), str(f["vacancy_id"])): f for f in facts.to_dict(orient="records")}
-    violations = [Violation(code, r, None if code == UNKNOWN_REFERRAL else v, _detail(code, known.get((r, v)), v, policy))
+    violations = [Violation(code, r, None if code == UNKNOWN_REFERRAL else v, _detail(code, known.get((r, v)), v, policy, instance))
                   for (r, v), codes in rules.items() for code in codes]
     # Side constraints: the pairs as the engine would hold them (a ban is already a rule above).
     side = side_data(instance, policy)

@@ -67,6 +67,8 @@ REASON_WORDS = {
     "intensive_cap_full": "the home already has its most intensive-support residents",
     "sibling_no_common_property": "no home can take the sibling group together",
     "locked_elsewhere": "the bed is locked for someone else",
+    "unknown_referral": "no such young person in the queue",
+    "unknown_vacancy": "no such vacancy",
 }
 
 
