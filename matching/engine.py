@@ -434,17 +434,24 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
     n_levels = len(levels(search.policy))
     proofs: list[pd.DataFrame] = []
 
+    latest = [incumbent]  # the best feasible proposal so far: CP-SAT's start when the LP's is not
+
     def rounder(values: np.ndarray, reduced, lower: float, name: str, earlier: dict):
         if reduced is not None:
             found = _reduced(search.pairs, values, reduced, lower, name, earlier, side, search.policy,
-                             budget / n_levels, stages)
+                             budget / n_levels, stages, latest[-1])
             if found is not None:
                 chosen, proven = found
                 if proven:
                     proofs.append(chosen)
+                latest.append([int(i) for i in chosen.index])
                 return chosen.index
         found = _round(search.pairs, values, side, search.policy, budget / n_levels, stages)
-        return None if found is None else found.index
+        if found is None:
+            return None
+        if not constraints.breaches(found, side):
+            latest.append([int(i) for i in found.index])
+        return found.index
 
     relaxed = level_bounds(search.pairs, side, search.policy, incumbent=incumbent,
                            proven=_proven_levels(search), rounder=rounder if budget > 0.05 else None,
@@ -495,7 +502,7 @@ def _within(reduced: np.ndarray, slack: float, most: int) -> float:
 
 def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower: float, name: str,
              earlier: dict[str, int | None], side: Side, policy: Policy, budget: float,
-             stages: list | None) -> tuple[pd.DataFrame, bool] | None:
+             stages: list | None, incumbent: list[int] | None) -> tuple[pd.DataFrame, bool] | None:
     """The exact model on the pairs whose reduced cost is at most s, with the proof it carries.
 
     With the LP's duals at this level (earlier levels held at their optima), every proposal
@@ -506,13 +513,20 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
     proves an optimum that keeps the earlier optima and is within s of ``lower`` at this level,
     it is the optimum of the whole queue, at every level from here on. When its optimum is
     further than s, that distance is the s of a second, final solve (nothing better can use a
-    pair beyond it). CP-SAT starts from the LP's optimum rounded (its pairs at 1/2 or more):
-    measured on the dense 1,000 x 2,000-row queue, it then needs a third of the work it needs
-    from one-at-a-time practice's proposal. Extra pairs (the LP's own) never weaken the proof.
-    Returns (proposal, proven), or None when CP-SAT found nothing."""
+    pair beyond it). CP-SAT starts from the LP's optimum rounded (its pairs at 1/2 or more)
+    when that keeps every rule, else from ``incumbent``: measured on the dense 1,000 x 2,000-row
+    queue, from the LP's it needs a third of the work it needs from one-at-a-time practice's,
+    but a start that breaks a rule costs CP-SAT seconds of repair first. Extra pairs (the LP's
+    own, the start's) never weaken the proof. Returns (proposal, proven), or None when CP-SAT
+    found nothing or the reduced costs single out too little (a level where most options tie,
+    such as placements, whose reward is the young person's own)."""
     sense = dict(levels(policy))[name]
     slack = _within(reduced, REDUCED_SLACK, REDUCED_FIRST)
+    if slack < 0:
+        return None
     hint = [int(i) for i in np.flatnonzero(values > 0.5)]
+    if constraints.breaches(pairs.iloc[hint], side) and incumbent:
+        hint = list(incumbent)
     best = None
     for attempt in range(2):
         # The reduced costs are kept as float32: a pair's own rounding is far below this margin

@@ -544,7 +544,7 @@ def _hold_in(lp: _LP, cost: np.ndarray, sense: str, value: int) -> None:
 # grows by pricing (column generation): HiGHS's dual simplex computes each pivot row over every
 # column, so on a dense queue most of its time went on options that never enter the answer.
 # Below it every column goes in (small LPs solve in a fraction of a second either way).
-PRICING_PAIRS = 50_000
+PRICING_PAIRS = 10_000
 FIRST_OPTIONS = 30  # options per young person in the first master (the policy's best first)
 ADDED_OPTIONS = 30  # per young person and round: the most improving options left out
 PRICE_TOLERANCE = 1e-6  # a reduced cost below minus this improves the LP: the option goes in
