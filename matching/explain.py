@@ -7,8 +7,10 @@ three plain tables (the interchange files ``matches.csv``, ``unplaced.csv`` and
 * each proposal with its distances, area, adjoining or at a distance, tier, weekly cost, the
   approvals it will need, and its score broken down by objective term;
 * each young person left unplaced with the rule funnel (how many vacancies each hard rule
-  removed), the side constraints that ruled out the rest, and the proposals that took the
-  beds they could have had;
+  removed), the side constraints that ruled out the rest, the proposals that took the
+  beds they could have had, and the nearest miss: the one change (a bed, a rule a panel may
+  set aside, the panel's own lock or ban, a side constraint) that would place them, checked
+  by re-running the queue (:mod:`matching.nearest_miss`);
 * the next best options for every young person, with the difference from their proposal,
   who holds that bed in the proposal, and in words why it was not proposed.
 
@@ -29,6 +31,7 @@ from matching.approvals import ApprovalPolicy, approvals_required
 from matching.constraints import Side, side_data
 from matching.engine import MatchResult
 from matching.instance import Instance
+from matching.nearest_miss import NearestMiss, nearest_misses
 from matching.policy import Policy
 from matching.scoring import PENALTY_TERMS, POUND_TERMS, SCORE_COLUMNS, score
 
@@ -43,7 +46,10 @@ MATCH_COLUMNS = [
     "miles_from_education", "out_of_area", "at_a_distance", "approvals_required",
     "score_need", "score_distance", "score_cost",
 ]
-UNPLACED_COLUMNS = ["referral_id", "reason", "eligible_options", "excluded_by", "taken_by"]
+UNPLACED_COLUMNS = [
+    "referral_id", "reason", "eligible_options", "excluded_by", "taken_by",
+    "nearest_miss", "nearest_miss_kind", "nearest_miss_checked",
+]
 # Plain words for the panel; the codes stay in excluded_by for filtering and audit.
 REASON_WORDS = {
     "banned_by_panel": "banned by the panel",
@@ -122,11 +128,12 @@ def _terms(policy: Policy, names: list[str]) -> list[str]:
 
 def explain(
     result: MatchResult, instance: Instance, policy: Policy, approvals: ApprovalPolicy | None = None,
-    *, scored: pd.DataFrame | None = None,
+    *, scored: pd.DataFrame | None = None, check_nearest_miss: bool = True,
 ) -> Explanation:
     """The three tables of a panel run. ``scored``: the run's pairs already scored (the engine
     has them), so they are not scored again; by default the eligibility's pairs are scored
-    here, sharing their columns."""
+    here, sharing their columns. ``check_nearest_miss=False`` reports each nearest miss
+    without the re-runs that check it (marked not checked)."""
     approvals = approvals or ApprovalPolicy()
     matches = _matches(result.matches, instance, policy, approvals)
     if scored is None:  # the engine keeps the pairs it scored (side exclusions already out)
@@ -134,9 +141,10 @@ def explain(
     pairs = scored if scored is not None else _scored(result.eligibility.pairs, policy)
     options = _Options.of(pairs, result)
     holders = _holders(result.matches, instance)
+    misses = nearest_misses(result, instance, policy, pairs=pairs, check=check_nearest_miss)
     return Explanation(
         matches=matches,
-        unplaced=_unplaced(result, options, holders),
+        unplaced=_unplaced(result, options, holders, misses),
         alternatives=_alternatives(options, result, instance, policy, holders),
     )
 
@@ -264,7 +272,8 @@ def _matches(chosen: pd.DataFrame, instance: Instance, policy: Policy, approvals
     return frame[MATCH_COLUMNS + extra].reset_index(drop=True)
 
 
-def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[str]]) -> pd.DataFrame:
+def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[str]],
+              misses: dict[str, NearestMiss]) -> pd.DataFrame:
     funnel = result.eligibility.funnel
     rules = [c for c in funnel.columns if c not in ("considered", "eligible")]
     side = result.side_excluded
@@ -286,8 +295,16 @@ def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[st
             "eligible_options": int(funnel.at[rid, "eligible"]),
             "excluded_by": excluded_by,
             "taken_by": ";".join(taken),
+            **_miss_columns(misses.get(rid)),
         })
     return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
+
+
+def _miss_columns(miss: NearestMiss | None) -> dict[str, str]:
+    if miss is None:
+        return {"nearest_miss": "", "nearest_miss_kind": "", "nearest_miss_checked": ""}
+    return {"nearest_miss": miss.words, "nearest_miss_kind": miss.kind,
+            "nearest_miss_checked": "yes" if miss.checked else "no"}
 
 
 def _left_and_taken(unplaced: list[str], options: _Options, holders: dict[str, list[str]]):

@@ -68,6 +68,8 @@ def summary(result: MatchResult, explanation: Explanation, *, baselines: dict | 
         "weekly_cost": round(float(matches["weekly_cost"].sum()), 2) if len(matches) else 0.0,
         "seconds": {k: round(float(v), 4) for k, v in result.seconds.items()},
         "rule_totals": {k: int(v) for k, v in result.eligibility.rule_totals().items()},
+        # Each young person left unplaced has a nearest miss (unplaced.csv): how many of each kind.
+        "nearest_misses": _nearest_misses(explanation.unplaced),
         "peak_memory_mib": peak_memory_mib(),
         # Every level: proven, or how far the proposal can be from the best (a certified bound).
         "certificate": _certificate(result),
@@ -89,6 +91,15 @@ def summary(result: MatchResult, explanation: Explanation, *, baselines: dict | 
     if baselines:
         out["baselines"] = baselines
     return out
+
+
+def _nearest_misses(unplaced: pd.DataFrame) -> dict:
+    if not len(unplaced) or "nearest_miss_kind" not in unplaced:
+        return {"by_kind": {}, "checked": 0, "not_checked": 0}
+    kinds = unplaced["nearest_miss_kind"].value_counts()
+    checked = int((unplaced["nearest_miss_checked"] == "yes").sum())
+    return {"by_kind": {str(k): int(n) for k, n in sorted(kinds.items())}, "checked": checked,
+            "not_checked": len(unplaced) - checked}
 
 
 def _certificate(result: MatchResult) -> dict:
