@@ -363,6 +363,9 @@ class _Search:
     bound: dict[str, float] = field(default_factory=dict)
     proven_by: str | None = None
     timeline: list[dict] = field(default_factory=list)
+    # Simplex iterations the whole run may still spend (shared with the held searches made from
+    # this one): the LP's deterministic share of the time limit, however many LPs it takes.
+    lp_iterations: list[int] = field(default_factory=lambda: [10**9])
 
     @property
     def objective(self) -> dict[str, int]:
@@ -414,10 +417,12 @@ class _Search:
                               "gap": _gaps(self.objective, bound, self.proven_by is not None)})
 
 
-# The LP's work limit: simplex iterations per second of the run's time limit (measured 3,000
-# to 13,000 a second on the dense queues here, so this keeps the LP near its share of the
-# limit on a quiet machine, and exactly the same work on a busy one).
+# The LP's work limit: simplex iterations per second of the run's time limit, for the whole run
+# (every LP it solves draws on the same allowance) and for each call (its own share). Measured
+# 3,000 to 13,000 a second on the dense queues here, so this keeps the LP near its share of the
+# limit on a quiet machine, and exactly the same work on a busy one.
 LP_ITERATIONS_PER_SECOND = 5_000
+LP_MIN_ITERATIONS = 20_000  # however short the limit: a small queue's LP needs a few thousand
 
 
 def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float = 0.0,
@@ -453,9 +458,14 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
             latest.append([int(i) for i in found.index])
         return found.index
 
+    left = search.lp_iterations
+    if left[0] <= 0:
+        return search.proven_by is not None  # the run's LP work is spent
     relaxed = level_bounds(search.pairs, side, search.policy, incumbent=incumbent,
                            proven=_proven_levels(search), rounder=rounder if budget > 0.05 else None,
-                           iteration_limit=max(20_000, int(seconds * LP_ITERATIONS_PER_SECOND)))
+                           iteration_limit=min(left[0], max(LP_MIN_ITERATIONS,
+                                                            int(seconds * LP_ITERATIONS_PER_SECOND))))
+    left[0] -= sum(level.iterations for level in relaxed.levels.values())
     for level in relaxed.levels.values():  # an integral or rounded level optimum is a proposal too
         for rows in (level.solution, level.rounded):
             if rows is not None:
@@ -626,7 +636,7 @@ def _never_worse_than_practice(search: _Search, practice_rows: pd.DataFrame, lim
     while hold:
         limits = (("placed", floor), *((n, comparison.practice[n]) for n in hold))
         side = dataclasses.replace(search.side, limits=limits)
-        held = _Search(pairs, side, policy, search.started, search.report)
+        held = _Search(pairs, side, policy, search.started, search.report, lp_iterations=search.lp_iterations)
         if not constraints.breaches(practice_rows, side):
             held.chosen = practice_rows  # practice itself meets every limit: a feasible start
         # The free model's bounds on the first two levels hold here too: holding measures can
@@ -682,7 +692,7 @@ def _held_from_the_start(search: _Search, practice_rows: pd.DataFrame, flow: Flo
     figures = measures.of(practice_rows)
     limits = (("placed", figures["placed"]), *((n, figures[n]) for n in HOLD_ORDER))
     held = _Search(search.pairs, dataclasses.replace(side, limits=limits), search.policy, search.started,
-                   search.report, timeline=search.timeline)
+                   search.report, timeline=search.timeline, lp_iterations=search.lp_iterations)
     held.chosen = practice_rows
     held.tighten(_relaxation_bounds(flow, held.objective, search.policy), "min_cost_flow")
     _lp(held, "never_worse", budget=limit / 4, stages=stages, seconds=limit / 2)
@@ -748,7 +758,8 @@ def match(
     t = time.perf_counter()
     flow = _flow_with_locks(kept, instance, policy, side)
     flow_breaches = constraints.breaches(flow.chosen, side)
-    search = _Search(kept, side, policy, started, report)
+    search = _Search(kept, side, policy, started, report,
+                     lp_iterations=[max(LP_MIN_ITERATIONS, int(limit * LP_ITERATIONS_PER_SECOND))])
     stages: list = []
     model_size = 0
     if flow.exact and not flow_breaches and not force_cp_sat:
