@@ -66,7 +66,7 @@ from matching.scoring import SCORE_COLUMNS, score
 KINDS = ("bed", "rule", "panel", "side constraint", "none")
 
 # Bounds on the re-runs that check a candidate change (see the module's docstring).
-MAX_CHECKS_PER_PERSON = 3  # candidate changes checked per young person (each re-run held, then free)
+MAX_CHECKS_PER_PERSON = 3  # candidate changes checked per young person (each tried in HOLD_MODES order)
 HOLD_MODES = ("held", "near", "free")  # who else may move in a re-run, in the order tried
 MAX_RERUNS_PER_RUN = 24  # re-runs of the queue per panel run, the most urgent young people first
 MAX_RERUN_PAIRS = 200_000  # and at most this many pairs re-run in all
@@ -115,7 +115,7 @@ class NearestMiss:
     referral_id: str
     kind: str  # one of KINDS
     words: str  # the sentence a panel reads
-    checked: bool  # True when a re-run of the whole queue backs the answer
+    checked: bool  # True when re-runs of the queue back the answer (the change places them, or none does)
     vacancy_id: str | None = None
     moved: list[str] = field(default_factory=list)  # others the change moves to another home
 
@@ -130,9 +130,9 @@ class _Change:
     apply: Callable[[], tuple[Instance, Policy, object]]
     accept: Callable[[MatchResult], bool] = lambda after: True  # an extra check on the re-run
     frees: str | None = None  # the young person whose lock the change lifts (free to move)
-    # The pair it would place them in (scored) and the side constraints after it: with them,
-    # the constraint modules' own checks say at once whether it can place them with everyone
-    # else held, before any re-run. None: not known without a re-run.
+    # The pair it would place them in (scored) and the side constraints after it: with them a
+    # quick reading says whether it could place them with everyone else held, before any
+    # re-run (``_Finder.held_possible``). None: not known without a re-run.
     row: pd.Series | None = None
     side_after: Callable[[Side], Side] | None = None
 
@@ -200,10 +200,10 @@ class _Finder:
         nearest = changes[:MAX_CHECKS_PER_PERSON]
         tried: list[_Change] = []
         # First with everyone else held where the proposal puts them (only the changes whose
-        # pair the side constraints allow so): the first that places them moves nobody. Then
-        # with only those near the home free to move (the young people placed there, and
-        # those placed where they could go instead), then with everyone free: the first that
-        # places them without anyone losing a placement.
+        # pair could join it so): the first that places them moves nobody. Then with only those
+        # near the home free to move (the young people placed there, and those placed where
+        # they could go instead), then with everyone free: the first that places them without
+        # anyone losing a placement.
         for mode in HOLD_MODES:
             for change in nearest:
                 if mode == "held" and not self.held_possible(rid, change):

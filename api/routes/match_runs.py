@@ -11,11 +11,11 @@ import datetime as dt
 import os
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, select
 
-from api import jobs, workflow
+from api import counterfactuals, jobs, workflow
 from api.deps import MANAGERS, PANEL, Allowed, RecordId, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.pagination import Limit, Offset, Page, page
@@ -194,6 +194,46 @@ class UnplacedPublic(BaseModel):
     excluded_by: str = Field(description="Each rule's code and how many vacancies it removed",
                              examples=["tier_not_offered=50;not_available_in_time=6"])
     taken_by: str = Field(description="Young people proposed for the beds they could have had")
+    nearest_miss: str = Field("", description="The one change that would place them, in a sentence (a bed, a rule "
+                                              "a panel may set aside, the panel's own lock or ban, a side "
+                                              "constraint), or \"No single change would place them\" and why",
+                              examples=[("One more bed at home P056 (vacancy V0042, now taken by R0013) would "
+                                         "place them, and no one else would move")])
+    nearest_miss_kind: str = Field("", description="bed, rule, panel, side constraint or none (empty for a run "
+                                                   "recorded before nearest misses)", examples=["bed"])
+    nearest_miss_checked: str = Field("", description="yes: a re-run of the queue with the change backs it; no: "
+                                                      "not checked by a re-run", examples=["yes"])
+
+
+ReferralQuery = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[^:]+$",
+                                     description="The young person", examples=["R0002"])]
+VacancyQuery = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[^:]+$",
+                                    description="The vacancy to give them", examples=["V0017"])]
+
+
+class MovePublic(BaseModel):
+    referral_id: str = Field(examples=["R0005"])
+    from_vacancy_id: str = Field(examples=["V0017"])
+    to_vacancy_id: str = Field(examples=["V0031"])
+
+
+class WhatIfPublic(BaseModel):
+    referral_id: str = Field(examples=["R0002"])
+    vacancy_id: str = Field(examples=["V0017"])
+    possible: bool = Field(description="False: no proposal can give them that vacancy (reason says why)")
+    reason: str = Field(description="Why it is not possible; empty when it is",
+                        examples=["lock R0002 -> V0017 breaks the home is for the other sex"])
+    moved: list[MovePublic] = Field(description="Young people placed elsewhere than in the run's proposal")
+    lose_placement: list[str] = Field(description="Placed in the proposal, not with this change")
+    gain_placement: list[str] = Field(description="Placed with this change, not in the proposal")
+    change: dict[str, int] = Field(
+        description="Each headline measure after the change minus before: young_people, placed (weighted by "
+                    "urgency), over_20_miles, at_a_distance, out_of_area, total_miles (tenths of a mile), "
+                    "weekly_cost (pounds)", examples=[{"young_people": 0, "total_miles": 34, "weekly_cost": -1145}])
+    words: str = Field(description="The same, in a sentence", examples=[
+        "Giving V0017 to R0002: R0005 would move to another home; 3.4 more total miles from home."])
+    same_as_run: bool = Field(description="False when the vacancies have changed since the run, so the queue "
+                                          "rebuilt now is proposed differently from the run's own proposal")
 
 
 def detail(session, run: MatchRun) -> MatchRunDetail:
@@ -280,6 +320,26 @@ def unplaced(run_id: RecordId, session: SessionDep, _: Reader, limit: Limit = 10
     rows = (run.progress or {}).get(jobs.UNPLACED_KEY, [])
     return {"items": [UnplacedPublic.model_validate(r) for r in rows[offset:offset + limit]],
             "total": len(rows), "limit": limit, "offset": offset}
+
+
+@router.get("/{run_id}/what-if", response_model=WhatIfPublic,
+            summary="What giving a young person another home would do: the run's queue re-run with that pair locked")
+def what_if(run_id: RecordId, session: SessionDep, _: Reader, referral_id: ReferralQuery, vacancy_id: VacancyQuery):
+    """The counterfactual behind an alternative (matching.counterfactual): the run's young people,
+    against the vacancies as they are now, solved with the run's policy, locks and bans, then
+    again with the young person locked to the vacancy: who else moves, who loses a placement,
+    and what happens to placements, miles and weekly cost. Answered while you wait (both solves
+    take about a second each at panel size); a queue above 25,000 eligible pairs is refused (409)."""
+    run = _run(session, run_id)
+    with refusals_as_errors():
+        answer = counterfactuals.what_if_for_run(session, run, referral_id, vacancy_id)
+    cf = answer.counterfactual
+    return WhatIfPublic(
+        referral_id=cf.referral_id, vacancy_id=cf.vacancy_id, possible=cf.possible, reason=cf.reason,
+        moved=[MovePublic(referral_id=r, from_vacancy_id=a, to_vacancy_id=b) for r, a, b in cf.moved],
+        lose_placement=cf.lose_placement, gain_placement=cf.gain_placement,
+        change={k: int(v) for k, v in cf.change.items()}, words=cf.words(),
+        same_as_run=answer.same_as_run)
 
 
 @router.post("/{run_id}/cancel", response_model=MatchRunSummary,
