@@ -544,15 +544,9 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
         keep = (reduced <= slack + 1e-3) | (values > 1e-6)
         keep[np.asarray(hint, dtype=np.int64)] = True
         mine = pairs[keep]
-        try:
-            solution = model.solve(mine, side, _one_worker(policy), hint=hint,
-                                   time_limit=max(0.05, budget / (2 - attempt)))
-        except (model.ModelTimeout, model.ModelInfeasible) as exc:
-            if stages is not None:
-                stages.extend(getattr(exc, "stages", []))
+        solution = _solve_recorded(mine, side, policy, hint, max(0.05, budget / (2 - attempt)), stages)
+        if solution is None:
             return best
-        if stages is not None:
-            stages.extend(solution.stages)
         budget -= _spent(solution.stages)
         chosen = solution.chosen
         value = totals(chosen, policy)
@@ -588,15 +582,23 @@ def _round(pairs: pd.DataFrame, values: np.ndarray, side: Side, policy: Policy, 
     mine = pairs[pairs["referral_id"].isin(near)]
     mine = mine[constraints.exclusions(mine, local) == ""]
     hint = held_all[held_all["referral_id"].isin(near) & held_all.index.isin(mine.index)]
+    solution = _solve_recorded(mine, local, policy, hint.index, budget, stages)
+    return None if solution is None else pd.concat([held, solution.chosen]).sort_index()
+
+
+def _solve_recorded(pairs: pd.DataFrame, side: Side, policy: Policy, hint, time_limit: float,
+                    stages: list | None) -> model.ModelSolution | None:
+    """CP-SAT on one worker (see :func:`_one_worker`), its stages recorded in ``stages``;
+    None when it found nothing (infeasible, or out of time first)."""
     try:
-        solution = model.solve(mine, local, _one_worker(policy), hint=hint.index, time_limit=budget)
+        solution = model.solve(pairs, side, _one_worker(policy), hint=hint, time_limit=time_limit)
     except (model.ModelTimeout, model.ModelInfeasible) as exc:
         if stages is not None:
             stages.extend(getattr(exc, "stages", []))
         return None
     if stages is not None:
         stages.extend(solution.stages)
-    return pd.concat([held, solution.chosen]).sort_index()
+    return solution
 
 
 def _cp_sat(search: _Search, time_limit: float, stages: list, side: Side | None = None) -> None:
