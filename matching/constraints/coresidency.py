@@ -86,17 +86,33 @@ def breaches(chosen: pd.DataFrame, side: Side) -> list[Breach]:
     in_shared = in_shared[crowded]
     if in_shared.empty:
         return out
-    locked = locked_rows(chosen, side)
-    position = {label: k for k, label in enumerate(worst_first(chosen, side))}
-    for home, group in in_shared.groupby("property_id", sort=True):
-        home = str(home)
-        people = sorted(zip(map(str, group["referral_id"]), group.index), key=lambda t: t[0])
+    # Which placements are locked and which are worth least: sorted once, and only when a clash
+    # is found (most checks find none, and the sort of every placement dominated their cost).
+    memo: dict[str, object] = {}
+
+    def locked() -> set[int]:
+        if "locked" not in memo:
+            memo["locked"] = locked_rows(chosen, side)
+        return memo["locked"]
+
+    def position() -> dict[int, int]:
+        if "position" not in memo:
+            memo["position"] = {label: k for k, label in enumerate(worst_first(chosen, side))}
+        return memo["position"]
+
+    # Plain lists per home: a pandas group per home cost more than the checks themselves.
+    by_home: dict[str, list[tuple[str, int]]] = {}
+    for home, r, label in zip(in_shared["property_id"].astype(str), in_shared["referral_id"].astype(str),
+                              in_shared.index, strict=True):
+        by_home.setdefault(home, []).append((r, label))
+    for home in sorted(by_home):
+        people = sorted(by_home[home], key=lambda t: t[0])
         dropped: set[int] = set()
         for r, label in people:
             found = resident_clashes(side, r, home)
             if found:
                 out.append(Breach("co_residency", f"{r} at {home} clashes with a resident ({found[0][0]} / {found[0][1]})",
-                                  (r,), () if label in locked else (int(label),)))
+                                  (r,), () if label in locked() else (int(label),)))
                 dropped.add(label)
         for (r1, l1), (r2, l2) in itertools.combinations(people, 2):
             if l1 in dropped or l2 in dropped:
@@ -104,8 +120,8 @@ def breaches(chosen: pd.DataFrame, side: Side) -> list[Breach]:
             found = side.clash(side.risks.get(r1, frozenset()), side.risks.get(r2, frozenset()))
             if found:
                 # Drop the less valuable of the two, never a locked one.
-                candidates = [lab for lab in (l1, l2) if lab not in locked]
-                drop = min(candidates, key=lambda lab: position[lab]) if candidates else None
+                candidates = [lab for lab in (l1, l2) if lab not in locked()]
+                drop = min(candidates, key=lambda lab: position()[lab]) if candidates else None
                 if drop is not None:
                     dropped.add(drop)
                 out.append(Breach("co_residency", f"{r1} and {r2} at {home} ({found[0][0]} / {found[0][1]})",

@@ -63,17 +63,27 @@ def breaches(chosen: pd.DataFrame, side: Side) -> list[Breach]:
     out = []
     if not side.sibling_groups or chosen.empty:
         return out
-    locked = locked_rows(chosen, side)
+    # One pass over the placements (not a filter of every placement per group): checks run
+    # after every solve, and a council has many small groups.
+    group_of = {m: g for g, ms in side.sibling_groups.items() for m in ms}
+    referrals = chosen["referral_id"].astype(str)
+    mine = referrals.isin(group_of).to_numpy()
+    placed: dict[str, list[tuple[int, str]]] = {}
+    for label, r, home in zip(chosen.index[mine], referrals[mine], chosen["property_id"].astype(str)[mine],
+                              strict=True):
+        placed.setdefault(group_of[r], []).append((label, home))
+    locked = None
     for group, members in side.sibling_groups.items():
-        placed = chosen[chosen["referral_id"].isin(members)]
-        if placed.empty:
+        here = placed.get(group)
+        if not here:
             continue
-        props = sorted(set(map(str, placed["property_id"])))
-        if len(placed) < len(members) or len(props) > 1:
+        props = sorted({home for _, home in here})
+        if len(here) < len(members) or len(props) > 1:
+            locked = locked_rows(chosen, side) if locked is None else locked
             out.append(Breach(
                 "siblings",
-                f"sibling group {group}: {len(placed)} of {len(members)} placed, at {', '.join(props)}",
+                f"sibling group {group}: {len(here)} of {len(members)} placed, at {', '.join(props)}",
                 members,
-                tuple(int(i) for i in placed.index if i not in locked),
+                tuple(int(i) for i, _ in here if i not in locked),
             ))
     return out
