@@ -692,8 +692,11 @@ class _Master:
             status = _STATUS.get(h.modelStatusToString(h.getModelStatus()), h.modelStatusToString(h.getModelStatus()))
             iterations += int(h.getInfo().simplex_iteration_count)
             if status == "infeasible" and self.inside[: lp.n_pairs].sum() < lp.n_pairs:
-                self._add(np.flatnonzero(~self.inside[: lp.n_pairs]), c)  # rare: every option in
-                continue
+                rescuing = self._rescuing()
+                if rescuing.size:
+                    self._add(rescuing, c)
+                    continue
+                break  # the full LP is infeasible too: its certificate covers every option left out
             if status != "optimal" or not self.restricted:
                 break
             solution = h.getSolution()
@@ -747,18 +750,39 @@ class _Master:
         self.h.addRows(rows.size, lp.row_lower[rows], lp.row_upper[rows], int(cols.size), starts,
                        cols.astype(np.int32), values)
 
-    def _entering(self, reduced: np.ndarray) -> np.ndarray:
-        """Per young person, up to :data:`ADDED_OPTIONS` left-out options that improve the LP,
-        most improving first."""
-        n = self.lp.n_pairs
-        out = np.flatnonzero(~self.inside[:n] & (reduced[:n] < -PRICE_TOLERANCE))
+    def _rescuing(self) -> np.ndarray:
+        """Left-out options that could make an infeasible master feasible (Farkas pricing).
+        HiGHS's dual ray y proves the master infeasible; an option whose column has
+        ``y . a = 0`` leaves that proof intact, so only the others can help, and when there are
+        none the proof holds for the full LP: it is infeasible too. Without a ray, every option
+        goes in (as the full LP would have it)."""
+        lp, n = self.lp, self.lp.n_pairs
+        _, has_ray, ray = self.h.getDualRay()
+        if not has_ray:
+            return np.flatnonzero(~self.inside[:n])
+        y = np.zeros(lp.n_rows)
+        y[self.rows] = np.asarray(ray, dtype=np.float64)
+        row = np.repeat(np.arange(lp.n_rows), np.diff(lp.start))
+        moved = np.abs(np.bincount(lp.index, lp.value * y[row], minlength=lp.n_cols)[:n])
+        scale = max(1.0, float(np.abs(y).max()))
+        return self._most(np.flatnonzero(~self.inside[:n] & (moved > 1e-9 * scale)), -moved)
+
+    def _most(self, out: np.ndarray, key: np.ndarray) -> np.ndarray:
+        """Of the options ``out``, up to :data:`ADDED_OPTIONS` per young person, least ``key``
+        first."""
         if out.size == 0:
             return out
-        order = np.lexsort([reduced[out], self.referral[out]])
+        order = np.lexsort([key[out], self.referral[out]])
         grouped = self.referral[out][order]
         first = np.r_[0, np.flatnonzero(grouped[1:] != grouped[:-1]) + 1]
         rank = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
         return np.sort(out[order[rank < ADDED_OPTIONS]])
+
+    def _entering(self, reduced: np.ndarray) -> np.ndarray:
+        """Per young person, up to :data:`ADDED_OPTIONS` left-out options that improve the LP,
+        most improving first."""
+        n = self.lp.n_pairs
+        return self._most(np.flatnonzero(~self.inside[:n] & (reduced[:n] < -PRICE_TOLERANCE)), reduced)
 
     def _add(self, cols: np.ndarray, c: np.ndarray) -> None:
         self.rounds += 1

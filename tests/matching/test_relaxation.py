@@ -227,3 +227,33 @@ def test_the_reduced_cost_proof_is_the_exact_optimum():
         assert search.objective == exact_optimum(pairs, side, POLICY).objective, seed
         assert constraints.breaches(search.chosen, side) == []
     assert claims >= 3  # the route is exercised, not skipped
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@hyp_given(seed=st.integers(0, 10_000), short=st.integers(0, 2))
+def test_a_master_says_infeasible_only_when_the_full_lp_is(seed, short):
+    # Urgency-weighted placements held at the most possible (short=0), or beyond it (no
+    # proposal, and here no LP point either, can reach it): from one option each, the
+    # master must find the options that make it feasible (Farkas pricing), and call it
+    # infeasible only when no option could.
+    import dataclasses
+
+    import pytest
+
+    from matching import relaxation
+
+    instance = random_instance(seed, n_ref=14, n_vac=9)
+    pairs, side = engine_pairs(instance, POLICY)
+    most = exact_optimum(pairs, side, POLICY).chosen
+    side = dataclasses.replace(side, limits=(("placed", int(most["reward"].sum()) + short),))
+    full = level_bounds(pairs, side, POLICY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(relaxation, "PRICING_PAIRS", 0)
+        patch.setattr(relaxation, "FIRST_OPTIONS", 1)
+        patch.setattr(relaxation, "ADDED_OPTIONS", 1)
+        priced = level_bounds(pairs, side, POLICY)
+    first = levels(POLICY)[0][0]
+    assert priced.levels[first].status == full.levels[first].status
+    if short == 0:
+        assert priced.levels[first].status == "optimal"
+        assert priced.levels[first].bound == full.levels[first].bound
