@@ -172,29 +172,39 @@ def practice_limits(pairs, instance, policy, side):
     return dataclasses.replace(side, limits=(("placed", figures["placed"]), *((n, figures[n]) for n in HOLD_ORDER)))
 
 
+def smallest_master_bounds(pairs, side):
+    """The LP's bounds from a master of one option each, one more per young person per round
+    (every queue priced, whatever its size)."""
+    import pytest
+
+    from matching import relaxation
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(relaxation, "PRICING_PAIRS", 0)
+        patch.setattr(relaxation, "FIRST_OPTIONS", 1)
+        patch.setattr(relaxation, "ADDED_OPTIONS", 1)
+        return level_bounds(pairs, side, POLICY)
+
+
 @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @hyp_given(seed=st.integers(0, 10_000), held=st.booleans())
 def test_a_master_of_one_option_each_reaches_the_full_lp_optimum(seed, held):
     # The master starts from each young person's single best option and every co-residency row
     # left out; pricing and broken rows must bring in whatever the full LP's optimum needs.
-    import pytest
-
-    from matching import relaxation
-
     instance = random_instance(seed, n_ref=14, n_vac=9)
     pairs, side = engine_pairs(instance, POLICY)
     if held:
         side = practice_limits(pairs, instance, POLICY, side)
     full = level_bounds(pairs, side, POLICY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(relaxation, "PRICING_PAIRS", 0)
-        patch.setattr(relaxation, "FIRST_OPTIONS", 1)
-        patch.setattr(relaxation, "ADDED_OPTIONS", 1)
-        priced = level_bounds(pairs, side, POLICY)
+    priced = smallest_master_bounds(pairs, side)
+    first = levels(POLICY)[0][0]
+    assert priced.levels[first].status == full.levels[first].status
     for name, level in full.levels.items():
         mine = priced.levels[name]
-        assert mine.status == level.status
-        if level.status == "optimal":
+        # A later level is reached only when the one before is proven, and whether the LP's
+        # vertex there is integral depends on which optimal vertex each LP lands on; where
+        # both solved a level, they must agree on it.
+        if level.status == "optimal" and mine.status == "optimal":
             assert math.isclose(mine.lp_objective, level.lp_objective, rel_tol=1e-9, abs_tol=1e-6), name
             assert mine.bound == level.bound
     try:
@@ -238,20 +248,12 @@ def test_a_master_says_infeasible_only_when_the_full_lp_is(seed, short):
     # infeasible only when no option could.
     import dataclasses
 
-    import pytest
-
-    from matching import relaxation
-
     instance = random_instance(seed, n_ref=14, n_vac=9)
     pairs, side = engine_pairs(instance, POLICY)
     most = exact_optimum(pairs, side, POLICY).chosen
     side = dataclasses.replace(side, limits=(("placed", int(most["reward"].sum()) + short),))
     full = level_bounds(pairs, side, POLICY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(relaxation, "PRICING_PAIRS", 0)
-        patch.setattr(relaxation, "FIRST_OPTIONS", 1)
-        patch.setattr(relaxation, "ADDED_OPTIONS", 1)
-        priced = level_bounds(pairs, side, POLICY)
+    priced = smallest_master_bounds(pairs, side)
     first = levels(POLICY)[0][0]
     assert priced.levels[first].status == full.levels[first].status
     if short == 0:
