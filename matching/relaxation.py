@@ -498,12 +498,14 @@ def dual_bound(lp: _LP, cost: np.ndarray, y: np.ndarray) -> float:
     return float(row_part.sum() + col_part.sum() - ROUNDING_SLACK * magnitude - 1e-9)
 
 
-def _certified(lp: _LP, cost: np.ndarray, sense: str, y: np.ndarray) -> float:
-    """An integer bound on the level (cost is the level's own coefficients): the better of the
-    two readings of the solver's dual sign convention, both valid by weak duality."""
+def _certified(lp: _LP, cost: np.ndarray, sense: str, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """An integer bound on the level (cost is the level's own coefficients) from the better of
+    the two readings of the solver's dual sign convention, both valid by weak duality; with the
+    unrounded bound in minimisation form and the duals read that way (for reduced costs)."""
     c = cost if sense == "min" else -cost
-    lower = max(dual_bound(lp, c, y), dual_bound(lp, c, -y))
-    return float(math.ceil(lower)) if sense == "min" else float(math.floor(-lower))
+    lower, sign = max((dual_bound(lp, c, y), 1), (dual_bound(lp, c, -y), -1))
+    bound = float(math.ceil(lower)) if sense == "min" else float(math.floor(-lower))
+    return bound, lower, sign * y
 
 
 # --- the solver ---------------------------------------------------------------------------------
@@ -609,6 +611,7 @@ class _Master:
         # Master row of each full row (-1: left out). A row that x = 0 would break is always in.
         self.master_row = np.full(lp.n_rows, -1, dtype=np.int64)
         self.rows = np.zeros(0, dtype=np.int64)  # full row of each master row
+        self.h: highspy.Highs | None = None  # made once the first columns' rows are known
         needed = (lp.row_lower > 0) | (lp.row_upper < 0) | (not self.restricted)
         self._take_rows(np.flatnonzero(needed))
         starts, rows, values = self._entries(self.columns)
@@ -639,7 +642,7 @@ class _Master:
             values.append(c[nz])
         local, row, value = np.concatenate(locals_), np.concatenate(rows), np.concatenate(values)
         new = self._take_rows(row[(self.master_row[row] < 0) & ~self.lazy[row]])
-        if new.size and hasattr(self, "h"):
+        if new.size and self.h is not None:
             self.h.addRows(new.size, self.lp.row_lower[new], self.lp.row_upper[new], 0,
                            np.zeros(new.size, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
         inside = self.master_row[row] >= 0
@@ -935,18 +938,15 @@ def level_bounds(
             continue
         status, y, values, iterations, objective = master.solve(cost if sense == "min" else -cost)
         bound, lp_objective, rows, fractional = math.nan, math.nan, None, 0
+        reduced, lower = None, math.nan
         if status in ("optimal", "iteration_limit") and y is not None:
-            bound = _certified(lp, cost, sense, y)
+            bound, lower, read = _certified(lp, cost, sense, y)
+            reduced = _reduced_cost(lp, cost if sense == "min" else -cost, read)[: lp.n_pairs].astype(np.float32)
         if status == "optimal" and values is not None:
             lp_objective = objective * (1 if sense == "min" else -1)
             rows, fractional = _integral_solution(values, pairs, side)
         else:
             status = "iteration_limit" if status == "optimal" else status
-        reduced, lower = None, math.nan
-        if y is not None and not math.isnan(bound):
-            c = cost if sense == "min" else -cost
-            lower, best_y = max((dual_bound(lp, c, y), 1), (dual_bound(lp, c, -y), -1))
-            reduced = _reduced_cost(lp, c, best_y * y)[: lp.n_pairs].astype(np.float32)
         exact_status = None
         if rows is None and fractional and exact and not math.isnan(bound) and known.get(name) != bound:
             rows, bound, exact_status = exact_fractional(lp, pairs, side, cost, sense, bound, y,
