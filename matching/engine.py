@@ -366,6 +366,9 @@ class _Search:
     # Simplex iterations the whole run may still spend (shared with the held searches made from
     # this one): the LP's deterministic share of the time limit, however many LPs it takes.
     lp_iterations: list[int] = field(default_factory=lambda: [10**9])
+    # Measure floors (relaxation.measure_floors) by the placements they were computed at: the
+    # held-from-the-start check and the never-worse search ask the same question.
+    floors: dict[int, dict[str, float]] = field(default_factory=dict)
 
     @property
     def objective(self) -> dict[str, int]:
@@ -495,11 +498,17 @@ def _proven_levels(search: _Search) -> dict[str, int]:
 
 
 # CP-SAT on the pairs the LP's reduced costs leave: first those within REDUCED_SLACK of the
-# LP's bound (penalty points: 10 a mile), at most REDUCED_FIRST of them; when its answer is
-# further from the bound than that, once more on every pair within that distance, at most
-# REDUCED_PAIRS (measured: the whole model of 12,000 pairs is proven in about a second).
+# LP's bound (penalty points: 10 a mile), at most REDUCED_FIRST of them (or REDUCED_FIRST_EACH
+# per young person, when more: every young person placed has an option at reduced cost 0, so
+# a fixed number shuts out a large queue however tight its LP is: measured at 5,000 young
+# people, more than 5,000 pairs tied at 0); when its answer is further from the bound than
+# that, once more on every pair within that distance, at most REDUCED_PAIRS (or
+# REDUCED_PAIRS_EACH per young person) (measured: the whole model of 12,000 pairs is proven in
+# about a second).
 REDUCED_FIRST = 5_000
 REDUCED_PAIRS = 25_000
+REDUCED_FIRST_EACH = 4
+REDUCED_PAIRS_EACH = 8
 REDUCED_SLACK = 50.0
 
 
@@ -531,7 +540,8 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
     found nothing or the reduced costs single out too little (a level where most options tie,
     such as placements, whose reward is the young person's own)."""
     sense = dict(levels(policy))[name]
-    slack = _within(reduced, REDUCED_SLACK, REDUCED_FIRST)
+    people = int(pairs["referral_id"].nunique())
+    slack = _within(reduced, REDUCED_SLACK, max(REDUCED_FIRST, REDUCED_FIRST_EACH * people))
     if slack < 0:
         return None
     hint = [int(i) for i in np.flatnonzero(values > 0.5)]
@@ -555,7 +565,7 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
         best = (chosen, solution.status == "OPTIMAL" and keeps_earlier and distance <= slack - 1e-6)
         if best[1] or not keeps_earlier or solution.status != "OPTIMAL" or budget <= 0.05:
             return best
-        wider = _within(reduced, distance + 1e-6, REDUCED_PAIRS)
+        wider = _within(reduced, distance + 1e-6, max(REDUCED_PAIRS, REDUCED_PAIRS_EACH * people))
         if wider < distance:  # the pairs that could still do better are too many to prove it
             return best
         slack, hint = wider, [int(i) for i in chosen.index]
@@ -634,6 +644,8 @@ def _never_worse_than_practice(search: _Search, practice_rows: pd.DataFrame, lim
     floor = max(comparison.proposal["placed"], comparison.practice["placed"] if fair else 0)
     policy = _one_worker(policy)
     hold = list(HOLD_ORDER)
+    if len(pairs) > FULL_MODEL_PAIRS:  # each try is a slow LP there: rule out the hopeless first
+        hold = _holdable(search, comparison.practice, floor, hold)
     attempts = 0
     while hold:
         limits = (("placed", floor), *((n, comparison.practice[n]) for n in hold))
@@ -683,6 +695,24 @@ def _never_worse_than_practice(search: _Search, practice_rows: pd.DataFrame, lim
     return comparison
 
 
+def _holdable(search: _Search, practice: dict[str, int], floor: int, hold: list[str]) -> list[str]:
+    """The measures of ``hold`` that some proposal placing ``floor`` (urgency-weighted) might
+    keep at practice's figure: one whose LP floor (the fewest it can be at that many
+    placements, a certified bound) is above practice's figure is let go untried."""
+    from matching.relaxation import measure_floors
+
+    left = search.lp_iterations
+    if floor not in search.floors:
+        if left[0] <= 0:
+            return hold
+        side = dataclasses.replace(search.side, limits=(("placed", floor),))
+        search.floors[floor], used = measure_floors(search.pairs, side, search.policy, HOLD_ORDER,
+                                                    iteration_limit=left[0])
+        left[0] -= used
+    floors = search.floors[floor]
+    return [n for n in hold if not floors.get(n, float("nan")) > practice[n]]  # NaN (no bound): tried
+
+
 def _held_from_the_start(search: _Search, practice_rows: pd.DataFrame, flow: FlowSolution, limit: float,
                          stages: list) -> tuple[_Search, Comparison] | None:
     """The big-queue route: solve with every measure held no worse than practice. Kept only
@@ -692,6 +722,11 @@ def _held_from_the_start(search: _Search, practice_rows: pd.DataFrame, flow: Flo
     if constraints.breaches(practice_rows, side) or not flow.exact:
         return None
     figures = measures.of(practice_rows)
+    most = int(flow.objective["reward"])
+    # Practice placing fewer than the most possible: placing the rest may cost miles or money
+    # practice never spent. When an LP floor says it must, the held model cannot place as many.
+    if figures["placed"] < most and len(_holdable(search, figures, most, list(HOLD_ORDER))) < len(HOLD_ORDER):
+        return None
     limits = (("placed", figures["placed"]), *((n, figures[n]) for n in HOLD_ORDER))
     held = _Search(search.pairs, dataclasses.replace(side, limits=limits), search.policy, search.started,
                    search.report, timeline=search.timeline, lp_iterations=search.lp_iterations)
