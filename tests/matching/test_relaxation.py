@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given as hyp_given, settings, strategies as st
 
 from matching import constraints, model
@@ -296,3 +297,30 @@ def test_no_proposal_placing_as_many_beats_a_measure_floor(seed, priced):
         except model.ModelInfeasible:
             pass  # the LP's floor may be below the integer one
     assert met >= 1  # and the floors are not vacuous: most are met exactly
+
+
+def test_someone_carrying_both_risks_moves_in_alone_among_those_carrying_either():
+    """A shared home with five beds: A and D each carry a risk to others and the matching risk
+    to self, B only the risk to self, C only the risk to others, E neither. A and D clash with
+    every other carrier and B with C, so at most one of A-D moves in, with E. The LP (one column
+    per home for "a carrier of both moves in", not a row per clashing pair) is never beaten by
+    that optimum, and the priced master bounds it as the full LP does."""
+    from matching import relaxation
+
+    both = {"risks_to_others": ["sexual"], "risks_to_self": ["sexual_exploitation"]}
+    refs = [referral("RA", **both), referral("RB", risks_to_self=["sexual_exploitation"]),
+            referral("RC", risks_to_others=["sexual"]), referral("RD", **both), referral("RE")]
+    instance = make_instance(refs, [vacancy("V1", property_id="P1", beds=5)])
+    pairs, side = engine_pairs(instance, POLICY)
+    solution = exact_optimum(pairs, side, POLICY)
+    assert len(solution.chosen) == 2 and "RE" in set(solution.chosen["referral_id"])
+    bounds = []
+    for restricted in (False, True):
+        with pytest.MonkeyPatch.context() as patch:
+            if restricted:
+                patch.setattr(relaxation, "PRICING_PAIRS", 0)
+                patch.setattr(relaxation, "FIRST_OPTIONS", 1)
+            free = level_bounds(pairs, side, POLICY)
+        assert_valid(free, solution.objective, pairs, side, POLICY)
+        bounds.append(free.levels["reward"].bound)
+    assert bounds[0] == bounds[1] < 2 * len(refs)  # the clashes bind in the LP too
