@@ -445,6 +445,7 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
     latest = [incumbent]  # the best feasible proposal so far: CP-SAT's start when the LP's is not
 
     def rounder(values: np.ndarray, reduced, lower: float, name: str, earlier: dict):
+        tried = []
         if reduced is not None:
             found = _reduced(search.pairs, values, reduced, lower, name, earlier, side, search.policy,
                              budget / n_levels, stages, latest[-1])
@@ -452,14 +453,21 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
                 chosen, proven = found
                 if proven:
                     proofs.append(chosen)
-                latest.append([int(i) for i in chosen.index])
-                return chosen.index
+                    latest.append([int(i) for i in chosen.index])
+                    return chosen.index
+                tried.append(chosen)
+        # Unproven: CP-SAT on the reduced pairs may still be far from the LP (it starts from the
+        # best so far, which need not be near this level's optimum: measured at 5,000 young
+        # people, four times the LP's penalty). The LP's own rounding is near it by design.
         found = _round(search.pairs, values, side, search.policy, budget / n_levels, stages)
-        if found is None:
-            return None
-        if not constraints.breaches(found, side):
-            latest.append([int(i) for i in found.index])
-        return found.index
+        if found is not None:
+            tried.append(found)
+        feasible = [c for c in tried if not constraints.breaches(c, side)]
+        if not feasible:
+            return None if found is None else found.index
+        best = max(feasible, key=lambda c: _lexi(totals(c, search.policy), search.policy))
+        latest.append([int(i) for i in best.index])
+        return best.index
 
     left = search.lp_iterations
     if left[0] <= 0:
@@ -703,10 +711,15 @@ def _holdable(search: _Search, practice: dict[str, int], floor: int, hold: list[
 
     left = search.lp_iterations
     if floor not in search.floors:
-        if left[0] <= 0:
+        # A measure the best proposal so far already keeps, placing as many, needs no LP.
+        mine = measures.of(search.chosen) if search.chosen is not None else None
+        kept = set() if mine is None or mine["placed"] < floor else \
+            {n for n in HOLD_ORDER if mine[n] <= practice[n]}  # every held measure is "less is better"
+        asked = [n for n in HOLD_ORDER if n not in kept]
+        if left[0] <= 0 or not asked:
             return hold
         side = dataclasses.replace(search.side, limits=(("placed", floor),))
-        search.floors[floor], used = measure_floors(search.pairs, side, search.policy, HOLD_ORDER,
+        search.floors[floor], used = measure_floors(search.pairs, side, search.policy, asked,
                                                     iteration_limit=left[0])
         left[0] -= used
     floors = search.floors[floor]
