@@ -13,7 +13,11 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given as hyp_given, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import given as hyp_given
+from hypothesis import strategies as st
+from test_checker import given
+from test_engine import random_instance
 
 from matching import measures, model
 from matching.baselines import greedy
@@ -21,8 +25,6 @@ from matching.constraints import side_data
 from matching.engine import match
 from matching.policy import Policy, SolverSettings
 from matching.scoring import levels
-from test_checker import given
-from test_engine import random_instance
 
 ONE_WORKER = Policy(solver=SolverSettings(time_limit_seconds=5.0, workers=0, seed=0))
 

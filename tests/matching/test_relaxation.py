@@ -8,7 +8,11 @@ import math
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given as hyp_given, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import given as hyp_given
+from hypothesis import strategies as st
+from test_checker import make_instance, referral, vacancy
+from test_engine import random_instance
 
 from matching import constraints, model
 from matching.constraints import side_data
@@ -17,8 +21,6 @@ from matching.flow import solve_flow
 from matching.policy import Policy, SolverSettings
 from matching.relaxation import level_bounds
 from matching.scoring import levels, score
-from test_checker import make_instance, referral, vacancy
-from test_engine import random_instance
 
 # One CP-SAT worker with a fixed seed, and a limit far above what these sizes need: the
 # reference optimum must be proven, never cut off.
