@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models.enums import RiskToOthers, RiskToSelf, Urgency
+from providers import safe_yaml
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.yaml")
 
@@ -137,13 +137,12 @@ def load_policy(path: str | Path | None = None) -> Policy:
         return Policy()
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # Bounded and without aliases (providers.safe_yaml): a policy file is never expanded.
+        data = safe_yaml.read(path, str(path)) or {}
     except FileNotFoundError:
         raise PolicyError(f"{path}: no such policy file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise PolicyError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except safe_yaml.YamlRefused as exc:
+        raise PolicyError(str(exc)) from None
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: a policy is a mapping of keys to values")
     try:

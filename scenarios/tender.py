@@ -54,6 +54,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.enums import ServiceType, Tier
+from providers import safe_yaml
 
 TIERS = tuple(t.value for t in Tier)
 
@@ -186,16 +187,23 @@ def read_scenario(path: Path) -> TenderScenario:
     path = Path(path)
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = safe_yaml.read_text(path, name)  # refused unread if larger than the limit
+    except safe_yaml.YamlRefused as exc:
+        raise TenderFileError([Problem(name, exc.line, "", exc.reason)]) from None
+    except OSError as exc:
         raise TenderFileError([Problem(name, None, "", f"cannot be read ({exc})")]) from None
+    return parse_scenario(text, name)
+
+
+def parse_scenario(text: str, name: str) -> TenderScenario:
+    """A scenario from the text of its file (``name`` is the file's name, for the problems):
+    the service reads what a commissioner pastes or uploads without writing it to disk."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise TenderFileError([Problem(name, mark.line + 1 if mark else None, "", f"not YAML: {reason}")]) from None
+        # One bounded pass (providers.safe_yaml): anchors and aliases refused, so a small file
+        # can never stand for a huge one; the nodes give every key's line.
+        data, node = safe_yaml.load_with_nodes(text, name)
+    except safe_yaml.YamlRefused as exc:
+        raise TenderFileError([Problem(name, exc.line, "", exc.reason)]) from None
     if not isinstance(data, dict):
         raise TenderFileError([Problem(name, 1, "", "the file must be a mapping of keys (name: ..., supply: ...)")])
     lines = _lines(node) if node is not None else {}

@@ -26,6 +26,7 @@ from api.deps import COMMISSIONING, MANAGERS, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from models.db import transaction
 from models.plans import ScenarioResult
+from providers.limits import MAX_ERRORS_SHOWN, MAX_YAML_CHARS
 
 router = APIRouter(tags=["tender scenarios"], responses=ERROR_RESPONSES)
 Reader = Allowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
@@ -45,8 +46,9 @@ class ScenarioFile(BaseModel):
         "yaml": "name: Prices up 6%\nhorizon_years: 5\nreplications: 100\nseed: 2026\n"
                 "supply:\n  price_changes:\n    - percent: 6\n"}]})
 
-    yaml: str = Field(min_length=1, max_length=100_000, description="The scenario file (see scenarios/tender.py)")
-    file_name: str = Field(default="scenario.yaml", min_length=1, max_length=200)
+    yaml: str = Field(min_length=1, max_length=MAX_YAML_CHARS, description="The scenario file (see scenarios/tender.py)")
+    # No control characters: the name is shown in every problem and kept with the result.
+    file_name: str = Field(default="scenario.yaml", min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
 
 
 class MarketRow(BaseModel):
@@ -99,18 +101,18 @@ class ResultDetail(ResultSummary):
 
 def _market(session, body: ScenarioFile):
     """(scenario, the market it leaves), or 422 naming each problem's line and key."""
-    from scenarios.tender import TenderFileError, apply, read_scenario, supply_from_database
+    from scenarios.tender import TenderFileError, apply, parse_scenario, supply_from_database
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(body.file_name).name
-        path.write_text(body.yaml, encoding="utf-8")
-        try:
-            scenario = read_scenario(path)
-            supply = apply(scenario, supply_from_database(session, dt.date.today()), file=path.name)
-        except TenderFileError as exc:
-            raise ApiError(422, f"{len(exc.problems)} problem(s) in the scenario file",
-                           fields=[(f"body.yaml:line {p.line}" if p.line else "body.yaml", f"{p.where}: {p.reason}")
-                                   for p in exc.problems]) from None
+    try:
+        # Read from the text itself, bounded (providers.safe_yaml): never written to disk first.
+        name = Path(body.file_name).name or "scenario.yaml"
+        scenario = parse_scenario(body.yaml, name)
+        supply = apply(scenario, supply_from_database(session, dt.date.today()), file=name)
+    except TenderFileError as exc:
+        raise ApiError(422, f"{len(exc.problems)} problem(s) in the scenario file",
+                       fields=[(f"body.yaml:line {p.line}" if p.line else "body.yaml",
+                                f"{p.where}: {p.reason}" if p.where else p.reason)
+                               for p in exc.problems[:MAX_ERRORS_SHOWN]]) from None
     return scenario, supply
 
 
