@@ -459,7 +459,7 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
         # Unproven: CP-SAT on the reduced pairs may still be far from the LP (it starts from the
         # best so far, which need not be near this level's optimum: measured at 5,000 young
         # people, four times the LP's penalty). The LP's own rounding is near it by design.
-        found = _round(search.pairs, values, side, search.policy, budget / n_levels, stages)
+        found = _round(search.pairs, values, side, search.policy, budget / n_levels, stages, reduced)
         if found is not None:
             tried.append(found)
         feasible = [c for c in tried if not constraints.breaches(c, side)]
@@ -580,8 +580,30 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
     return best
 
 
+# Rounding on a dense queue: the young people around the fractional part keep only their
+# options the LP's reduced costs rank best (and whatever the LP uses), when all of theirs would
+# exceed NEIGHBOURHOOD_PAIRS. Measured at 3,000 x 6,000 rows: 184 young people with about
+# 1,200 options each made a 220,000-pair model that CP-SAT did not round in 49 s.
+ROUND_OPTIONS = 20
+
+
+def _best_by_reduced_cost(mine: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, keep: pd.Index) -> pd.DataFrame:
+    """Of ``mine`` (pair rows), per young person the ROUND_OPTIONS of least reduced cost, with
+    every pair the LP uses and every pair of ``keep``."""
+    rows = mine.index.to_numpy()
+    person = mine["referral_id"].cat.codes.to_numpy() if isinstance(mine["referral_id"].dtype, pd.CategoricalDtype) \
+        else pd.factorize(mine["referral_id"])[0]
+    order = np.lexsort([reduced[rows], person])
+    grouped = person[order]
+    first = np.r_[0, np.flatnonzero(grouped[1:] != grouped[:-1]) + 1]
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    chosen = (rank < ROUND_OPTIONS) | (values[rows] > 1e-6) | mine.index.isin(keep)
+    return mine[chosen]
+
+
 def _round(pairs: pd.DataFrame, values: np.ndarray, side: Side, policy: Policy, budget: float,
-           stages: list | None) -> pd.DataFrame | None:
+           stages: list | None, reduced: np.ndarray | None = None) -> pd.DataFrame | None:
     """A proposal from a fractional LP optimum: the pairs the LP takes whole are held, and the
     young people around the fractional ones (with whoever competes for their homes) are
     re-decided by CP-SAT on their own pairs. On these models only a handful of columns are
@@ -600,6 +622,8 @@ def _round(pairs: pd.DataFrame, values: np.ndarray, side: Side, policy: Policy, 
     mine = pairs[pairs["referral_id"].isin(near)]
     mine = mine[constraints.exclusions(mine, local) == ""]
     hint = held_all[held_all["referral_id"].isin(near) & held_all.index.isin(mine.index)]
+    if reduced is not None and len(mine) > NEIGHBOURHOOD_PAIRS:
+        mine = _best_by_reduced_cost(mine, values, reduced, hint.index)
     solution = _solve_recorded(mine, local, policy, hint.index, budget, stages)
     return None if solution is None else pd.concat([held, solution.chosen]).sort_index()
 
