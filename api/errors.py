@@ -6,7 +6,9 @@
 ``fields`` names where the problem is: a JSON path into the request, or for an uploaded CSV
 ``file row R column C``. 404 for something missing, 409 for a stale update (someone else
 decided first) or a conflict with the current state, 422 for invalid input, 401/403 for
-sign-in and role. Messages never carry personal data beyond the ids the caller sent.
+sign-in and role, 503 with Retry-After when the database is busy (another writer holds the lock,
+or PostgreSQL gave up on a lock wait or a serialisable transaction): nothing was written and
+trying again shortly will work. Messages never carry personal data beyond the ids the caller sent.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,7 +41,25 @@ class ErrorBody(BaseModel):
 
 
 CODES = {400: "bad_request", 401: "not_signed_in", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 422: "invalid_input", 500: "server_error"}
+         409: "conflict", 413: "too_large", 422: "invalid_input", 500: "server_error", 503: "busy"}
+
+# The database is busy rather than broken: SQLite's "database is locked" / "database table is
+# locked" (SQLITE_BUSY, SQLITE_LOCKED, after the busy timeout), PostgreSQL's lock_timeout
+# (55P03), serialization failure (40001) and deadlock (40P01). Each rolled the write back whole.
+SQLITE_BUSY_CODES = {5, 6}
+POSTGRES_BUSY_STATES = {"55P03", "40001", "40P01"}
+RETRY_AFTER_SECONDS = 2
+BUSY_MESSAGE = ("The database is busy with another change just now, so nothing was saved. "
+                "Please wait a few seconds and try again.")
+
+
+def database_busy(exc: OperationalError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlite_errorcode", None) is not None:
+        return orig.sqlite_errorcode & 0xFF in SQLITE_BUSY_CODES  # the primary code, not the extended one
+    if getattr(orig, "sqlstate", None) is not None:  # psycopg 3
+        return orig.sqlstate in POSTGRES_BUSY_STATES
+    return "database is locked" in str(orig) or "database table is locked" in str(orig)
 
 
 class ApiError(Exception):
@@ -91,6 +111,12 @@ def install(app: FastAPI) -> None:
         # An id or offset beyond what the database can hold (SQLite: 64 bits, PostgreSQL
         # INTEGER: 32 bits) cannot name anything: say so instead of failing with a 500.
         return _respond(422, "invalid_input", "a number in the request is out of range")
+
+    @app.exception_handler(OperationalError)
+    async def busy(_: Request, exc: OperationalError):
+        if not database_busy(exc):
+            raise exc  # a real fault: the server error it is (logged without the query's values)
+        return _respond(503, "busy", BUSY_MESSAGE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(ImportFailed)
     async def refused_file(_: Request, exc: ImportFailed):

@@ -4,6 +4,13 @@ SQLite in a local file by default, so a newcomer needs nothing set up; ``DATABAS
 (e.g. ``postgresql+psycopg://user:pass@localhost/placematch``) switches to PostgreSQL. The
 schema is always created by the Alembic migrations in ``models/migrations``, never by
 ``create_all``, so SQLite and PostgreSQL databases have the same history.
+
+Every engine hides SQL parameters (``hide_parameters=True``): the values bound into a query are
+young people's names, dates of birth and postcodes, and they must not reach a log, an echo or
+an error message (SQLAlchemy puts them in every DBAPI error it raises). SQLite runs in WAL mode
+(readers never wait for a writer) with a busy timeout, so a write waits for the lock a while
+before it is refused; the service answers a write that still cannot get it with 503 and
+Retry-After (api.errors), never 500.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///placematch.db"
+# How long a SQLite write waits for another writer's lock before it is refused ("database is
+# locked"). PLACEMATCH_SQLITE_BUSY_TIMEOUT_MS overrides it (0: refuse at once).
+SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -26,20 +36,34 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_URL
 
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
+def make_engine(url: str | None = None, *, busy_timeout_ms: int | None = None, **kwargs) -> Engine:
+    """An engine on ``url`` (default: DATABASE_URL, else the local SQLite file). Parameters are
+    always hidden from logs and errors, whatever ``kwargs`` say. ``busy_timeout_ms``: SQLite
+    only, how long a write waits for the lock (default SQLITE_BUSY_TIMEOUT_MS)."""
     url = url or database_url()
     if url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    kwargs["hide_parameters"] = True
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        timeout = busy_timeout_ms if busy_timeout_ms is not None else _busy_timeout_ms()
+        event.listen(engine, "connect", lambda conn, record: _sqlite_pragmas(conn, record, timeout))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _busy_timeout_ms() -> int:
+    text = os.environ.get("PLACEMATCH_SQLITE_BUSY_TIMEOUT_MS", "")
+    return int(text) if text.strip().isdigit() else SQLITE_BUSY_TIMEOUT_MS
+
+
+def _sqlite_pragmas(dbapi_connection, _record, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # SQLite ignores foreign keys unless asked
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    # WAL: readers and one writer at once (the default journal makes every reader wait for a
+    # writer's commit). Kept in the file; an in-memory database stays "memory" and ignores it.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
