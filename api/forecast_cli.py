@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.spreadsheet import inert_frame
+
 forecast_app = typer.Typer(help="Sufficiency forecast: 16-25 demand by tier and service type, with intervals.",
                            invoke_without_command=True, no_args_is_help=False)
 scenario_app = typer.Typer(help="Named what-if forecast scenarios, saved in the database.", no_args_is_help=True)
@@ -194,7 +196,7 @@ def backtest(
     for note in history.repairs:
         out.print(f"  {note}", style="dim", highlight=False)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cells.round(2).to_csv(out_dir / "backtest.csv", index=False)
+    inert_frame(cells.round(2)).to_csv(out_dir / "backtest.csv", index=False)  # opened in spreadsheets
     out.print(f"Wrote {out_dir / 'backtest.csv'}")
 
 

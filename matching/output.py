@@ -2,6 +2,8 @@
 
 The CSVs use the interchange conventions (``providers.csvfiles``): ``;`` inside a cell,
 ``true``/``false``, empty for "not given", so a spreadsheet and the importer read them alike.
+They are opened in spreadsheets, so no text cell may run as a formula (``models.spreadsheet``:
+a leading ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading quote; numbers stay numbers).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from matching.engine import MatchResult
 from matching.explain import ALTERNATIVE_COLUMNS, MATCH_COLUMNS, UNPLACED_COLUMNS, Explanation
+from models.spreadsheet import inert
 from providers.csvfiles import write_table
 
 
@@ -35,7 +38,7 @@ def _plain(value: Any) -> Any:
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [{k: inert(_plain(v)) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def peak_memory_mib() -> float:

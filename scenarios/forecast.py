@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.spreadsheet import inert_frame
 from scenarios import cohort as C
 from scenarios.demand import SERVICE_TYPES, TIERS, NeedMix, beds
 from scenarios.ssda903 import History
@@ -107,8 +108,8 @@ def write(forecast: Forecast, out: Path) -> list[Path]:
     """projection.csv (people), beds.csv and fan_chart.png in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "projection.csv", out / "beds.csv", out / "fan_chart.png"]
-    forecast.people.round(2).to_csv(paths[0], index=False)
-    forecast.beds.round(2).to_csv(paths[1], index=False)
+    inert_frame(forecast.people.round(2)).to_csv(paths[0], index=False)  # opened in spreadsheets
+    inert_frame(forecast.beds.round(2)).to_csv(paths[1], index=False)
     fan_chart(forecast, paths[2])
     return paths
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models.accounts import User, record
 from models.plans import ScenarioResult
+from models.spreadsheet import inert_frame
 from scenarios.simulate import KPIS, Fallback, SimulationResult, SupportPlan, arrivals_from_history, simulate
 from scenarios.tender import TenderScenario
 
@@ -162,9 +163,10 @@ def write(results: dict[str, SimulationResult], out: Path) -> list[Path]:
     tiers = pd.concat([r.unmet_by_tier.assign(scenario=name) for name, r in results.items()], ignore_index=True)
     areas = pd.concat([r.unmet_by_area.assign(scenario=name) for name, r in results.items()], ignore_index=True)
     paths = [out / "kpis.csv", out / "unmet_by_tier.csv", out / "unmet_by_area.csv", out / "comparison.png"]
-    kpis[["scenario", "year", "kpi", "median", "p10", "p90"]].round(4).to_csv(paths[0], index=False)
-    tiers.round(3).to_csv(paths[1], index=False)
-    areas.round(3).to_csv(paths[2], index=False)
+    # Opened in spreadsheets: a scenario's name (the commissioner's text) must not run as a formula.
+    inert_frame(kpis[["scenario", "year", "kpi", "median", "p10", "p90"]].round(4)).to_csv(paths[0], index=False)
+    inert_frame(tiers.round(3)).to_csv(paths[1], index=False)
+    inert_frame(areas.round(3)).to_csv(paths[2], index=False)
     chart(results, paths[3])
     return paths
 

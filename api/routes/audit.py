@@ -16,6 +16,7 @@ from api.errors import ERROR_RESPONSES
 from api.pagination import Limit, Offset, Page, page
 from models.accounts import AuditEvent
 from models.schemas import AuditEventPublic
+from models.spreadsheet import inert_row
 
 router = APIRouter(prefix="/audit-events", tags=["audit"], responses=ERROR_RESPONSES)
 Auditor = Allowed(*AUDITORS)
@@ -49,9 +50,9 @@ def export_events(session: SessionDep, _: Auditor, entity_type: str | None = Non
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "at", "actor", "action", "entity_type", "entity_id", "before", "after"])
-    for e in rows:
-        writer.writerow([e.id, e.at.isoformat(), e.actor, e.action, e.entity_type, e.entity_id,
+    for e in rows:  # opened in a spreadsheet: no cell may run as a formula (models.spreadsheet)
+        writer.writerow(inert_row([e.id, e.at.isoformat(), e.actor, e.action, e.entity_type, e.entity_id,
                          json.dumps(e.before, sort_keys=True) if e.before is not None else "",
-                         json.dumps(e.after, sort_keys=True) if e.after is not None else ""])
+                         json.dumps(e.after, sort_keys=True) if e.after is not None else ""]))
     return StreamingResponse(iter([out.getvalue()]), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'})
