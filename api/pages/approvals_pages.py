@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from api import workflow
-from api.deps import CASE_READERS, SessionDep
+from api.deps import CASE_READERS, RecordId, SessionDep
 from api.pages.core import MANAGERS, ROLE_NAMES, BrowserRoute, PageAllowed, back_to, render
 from models.accounts import User
 from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, PlacementStatus
@@ -182,7 +182,7 @@ def queue(request: Request, session: SessionDep, user: Manager):
 
 
 @router.get("/approvals/{request_id}")
-def request_page(request_id: int, request: Request, session: SessionDep, user: CaseReader):
+def request_page(request_id: RecordId, request: Request, session: SessionDep, user: CaseReader):
     try:
         approval = workflow.get_request(session, request_id)
     except workflow.NotFound as missing:
@@ -211,13 +211,13 @@ def request_page(request_id: int, request: Request, session: SessionDep, user: C
 
 
 @router.post("/approvals/{request_id}/approve")
-def approve(request_id: int, request: Request, session: SessionDep, user: Manager,
+def approve(request_id: RecordId, request: Request, session: SessionDep, user: Manager,
             reason: Annotated[str, Form()] = "", version: Annotated[str, Form()] = ""):
     return _decide(request, session, user, request_id, True, reason, version)
 
 
 @router.post("/approvals/{request_id}/reject")
-def reject(request_id: int, request: Request, session: SessionDep, user: Manager,
+def reject(request_id: RecordId, request: Request, session: SessionDep, user: Manager,
            reason: Annotated[str, Form()] = "", version: Annotated[str, Form()] = ""):
     return _decide(request, session, user, request_id, False, reason, version)
 

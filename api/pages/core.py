@@ -15,14 +15,18 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.deps import SESSION_COOKIE, SessionDep
 from api.security import user_for_token
 from models.accounts import User
+from models.db import transaction
 from models.enums import Role
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -136,3 +140,44 @@ def install_handlers(app: FastAPI) -> None:
     async def _forbidden(request: Request, exc: NotForYourRole):
         return render(request, "forbidden.html", exc.user, status_code=403,
                       allowed=[ROLE_NAMES[r] for r in exc.roles])
+
+    # Missing resources answer a browser with the 404 page, never JSON or a 500: an id in a page's
+    # path that cannot name a record (``/panel/runs/abc``, an id beyond the database's range),
+    # and an address no route serves. API clients keep the JSON error shape (api.errors).
+    api_invalid = app.exception_handlers[RequestValidationError]
+    api_http_error = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        if _is_page_route(request) and any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
+            return await _not_found_page(request)
+        return await api_invalid(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404 and request.scope.get("route") is None and from_a_browser(request.scope):
+            return await _not_found_page(request)
+        return await api_http_error(request, exc)
+
+
+def _is_page_route(request: Request) -> bool:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return endpoint is not None and (getattr(endpoint, "__module__", "") or "").startswith(f"{__package__}.")
+
+
+async def _not_found_page(request: Request) -> HTMLResponse:
+    user = await run_in_threadpool(_signed_in_or_none, request)
+    return render(request, "not_found.html", user, status_code=404,
+                  what="page or record at this address")
+
+
+def _signed_in_or_none(request: Request):
+    """The signed-in user, for the page's header and navigation (None if not signed in), as a
+    plain copy: the handler's own short transaction is over before the page is drawn."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with transaction(request.app.state.engine) as session:
+        user = user_for_token(session, token)
+        return None if user is None else SimpleNamespace(id=user.id, username=user.username,
+                                                         full_name=user.full_name, role=user.role)

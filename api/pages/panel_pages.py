@@ -272,7 +272,9 @@ def _open_vacancies(session) -> list[Vacancy]:
 
 
 @router.post("/panel/runs/{run_id}/cancel")
-def cancel_run(run_id: RecordId, engine: EngineDep, user: Panel):
+def cancel_run(run_id: RecordId, session: SessionDep, engine: EngineDep, user: Panel):
+    if _run_or_none(session, run_id) is None:
+        return back_to("/panel", problem=f"match run {run_id} not found")
     try:
         jobs.cancel(engine, run_id, user)
     except jobs.JobFinished as finished:
