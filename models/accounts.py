@@ -39,6 +39,24 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(default=False)
 
 
+class SignInAttempt(Base):
+    """One sign-in attempt: the name typed, the client address, when, and whether it succeeded.
+
+    In the database, not in a process's memory, so the throttle holds across the service's
+    worker processes and a restart. Not the audit log (that records failures too, for people to
+    read): this is the throttle's working data, and rows older than a day are pruned. The name is
+    kept as typed (known or not), so an unknown name is throttled exactly like a real one.
+    """
+
+    __tablename__ = "sign_in_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    succeeded: Mapped[bool] = mapped_column(default=False)
+
+
 class AuditEvent(Base):
     """Who did what to which record, when, with the record before and after.
 

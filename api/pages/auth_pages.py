@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from api.deps import SESSION_COOKIE, SessionDep
 from api.errors import ApiError
 from api.pages.core import AUDITORS, MANAGERS, PANEL, PLANNERS, PageUser, render
-from api.routes.auth import sign_in
+from api.routes.auth import SignInThrottled, client_address, sign_in
 from api.security import TOKEN_HOURS, revoke_token
 from models.accounts import record
 from models.enums import ApprovalStatus, ReferralStatus, Role
@@ -37,7 +37,13 @@ def sign_in_page(request: Request, next: str = "/"):
 def sign_in_form(request: Request, session: SessionDep, username: Annotated[str, Form()] = "",
                  password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"):
     try:
-        _, token, _ = sign_in(session, username.strip(), password)
+        _, token, _ = sign_in(session, username.strip(), password, client_address(request))
+    except SignInThrottled as exc:
+        # Plain words ("Too many attempts: try again in 15 minutes."), never a code.
+        page = render(request, "sign_in.html", None, status_code=429, next=_safe_next(next),
+                      username=username, error=exc.message)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except ApiError:
         return render(request, "sign_in.html", None, status_code=401, next=_safe_next(next),
                       username=username, error="Wrong username or password.")

@@ -6,17 +6,37 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import SESSION_COOKIE, CurrentUser, SessionDep, bearer, token_of
-from api.errors import ERROR_RESPONSES, ApiError
-from api.security import TOKEN_HOURS, check_password, issue_token, revoke_token
+from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from api.errors import body as error_body
+from api.security import (TOKEN_HOURS, Throttled, check_password, dummy_check, issue_token, record_attempt,
+                          revoke_token, throttle)
 from models.accounts import User, record
+from models.base import utcnow
 from models.enums import Role
 
 router = APIRouter(prefix="/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
+# Sign-in routes may also answer 429 (too many failed attempts), with Retry-After in seconds.
+SIGN_IN_RESPONSES = {429: {"model": ErrorBody, "description": "too many failed sign-ins: wait, then try again",
+                           "headers": {"Retry-After": {"description": "seconds to wait",
+                                                       "schema": {"type": "integer"}}}}}
+WRONG = "wrong username or password"
+
+
+class SignInThrottled(ApiError):
+    """A sign-in refused unchecked: too many failures for this account or from this address."""
+
+    def __init__(self, throttled: Throttled, now: dt.datetime) -> None:
+        # The same words whether the account or the address is locked, and whether the name
+        # exists: the refusal must not tell an attacker any more than "wait".
+        super().__init__(429, throttled.message(now), code="too_many_attempts")
+        self.throttled = throttled
+        self.retry_after = max(1, int((throttled.until - now).total_seconds()) + 1)
 
 
 class Token(BaseModel):
@@ -27,19 +47,65 @@ class Token(BaseModel):
     role: Role
 
 
-def sign_in(session, username: str, password: str) -> tuple[User, str, dt.datetime]:
-    user = session.scalar(select(User).where(User.username == username))
-    # The same answer for an unknown user and a wrong password: no probing for usernames.
-    if user is None or not user.active or not check_password(user, password):
-        raise ApiError(401, "wrong username or password", code="not_signed_in")
+def throttled_answer(exc: SignInThrottled) -> JSONResponse:
+    """429 in the service's error shape, with Retry-After (seconds) for clients that wait."""
+    return JSONResponse(error_body(exc.status, exc.code, exc.message), status_code=exc.status,
+                        headers={"Retry-After": str(exc.retry_after)})
+
+
+def client_address(request: Request) -> str:
+    # The connection's peer. Behind a reverse proxy, run uvicorn with --proxy-headers (and
+    # --forwarded-allow-ips for that proxy only) so this is the client's: a forwarded-for header
+    # is never read here, since anyone can write one.
+    return request.client.host if request.client else "unknown"
+
+
+def sign_in(session, username: str, password: str, address: str = "unknown") -> tuple[User, str, dt.datetime]:
+    """A token for this username and password, or ApiError: 401 (the same answer, in the same
+    time, for an unknown username, a wrong password and a deactivated account) or 429 (throttled).
+
+    A refusal is committed before it is raised, so the rollback that follows an error keeps the
+    failed attempt and its audit event."""
+    now = utcnow()
+    name = username[:80]
+    user = session.scalar(select(User).where(User.username == name))
+    throttled = throttle(session, name, address, now)
+    if throttled is not None:
+        # The password is not checked at all while locked: a right guess must look like a wrong one.
+        _refuse(session, user, address, f"throttled_{throttled.scope}")
+        raise SignInThrottled(throttled, now)
+    if user is None:
+        dummy_check(password)  # as long as a real check: the time taken says nothing
+        right = False
+    else:
+        right = check_password(user, password)  # checked even when inactive, for the same reason
+    if not right or not user.active:
+        record_attempt(session, name, address, succeeded=False, now=now)
+        reason = "unknown_user" if user is None else "wrong_password" if not right else "inactive"
+        _refuse(session, user, address, reason)
+        raise ApiError(401, WRONG, code="not_signed_in")
+    record_attempt(session, name, address, succeeded=True, now=now)
     token, expires = issue_token(session, user)
-    record(session, "sign_in", "user", user.id, actor=user)
+    record(session, "sign_in", "user", user.id, actor=user, after={"address": address})
     return user, token, expires
 
 
-@router.post("/token", response_model=Token, summary="Sign in: exchange a username and password for a token")
-def token(session: SessionDep, username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Token:
-    user, value, expires = sign_in(session, username, password)
+def _refuse(session, user: User | None, address: str, reason: str) -> None:
+    # The name typed for an unknown user is not kept in the audit: people type their password
+    # into the username field. A known user's id is, so an admin can see who is under attack.
+    record(session, "sign_in_failed", "user", user.id if user is not None else "unknown", actor_name="anonymous",
+           after={"address": address, "reason": reason})
+    session.commit()
+
+
+@router.post("/token", response_model=Token, responses=SIGN_IN_RESPONSES,
+             summary="Sign in: exchange a username and password for a token")
+def token(request: Request, session: SessionDep, username: Annotated[str, Form()],
+          password: Annotated[str, Form()]):
+    try:
+        user, value, expires = sign_in(session, username, password, client_address(request))
+    except SignInThrottled as exc:
+        return throttled_answer(exc)
     return Token(access_token=value, expires_at=expires, username=user.username, role=user.role)
 
 
@@ -61,10 +127,14 @@ def me(user: CurrentUser) -> Me:
     return Me(username=user.username, full_name=user.full_name, role=user.role)
 
 
-@router.post("/session", response_model=Me, summary="Sign in for the pages: the token goes in a session cookie")
+@router.post("/session", response_model=Me, responses=SIGN_IN_RESPONSES,
+             summary="Sign in for the pages: the token goes in a session cookie")
 def start_session(request: Request, response: Response, session: SessionDep,
-                  username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Me:
-    user, value, _ = sign_in(session, username, password)
+                  username: Annotated[str, Form()], password: Annotated[str, Form()]):
+    try:
+        user, value, _ = sign_in(session, username, password, client_address(request))
+    except SignInThrottled as exc:
+        return throttled_answer(exc)
     # HttpOnly: page scripts cannot read it; SameSite=Strict: other sites cannot send it.
     response.set_cookie(SESSION_COOKIE, value, max_age=TOKEN_HOURS * 3600, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api.deps import Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.pagination import Limit, Offset, Page, page
-from api.security import MIN_PASSWORD_LENGTH, hash_password
+from api.security import MIN_PASSWORD_LENGTH, hash_password, revoke_all_tokens
 from models.accounts import User, record
 from models.enums import Role
 from models.schemas import UserPublic
@@ -62,12 +62,37 @@ def add_user(body: UserCreate, session: SessionDep, admin: Admin):
         create_user(session, body.username, body.full_name, body.role, body.password, actor=admin), from_attributes=True)
 
 
+def check_admin_duties(session, admin: User, user: User, body: UserUpdate) -> None:
+    """Separation of duties for the people who manage people: no admin changes their own role
+    (another admin must), and the last active admin is never demoted or deactivated, so the
+    council is never left with no one able to manage accounts."""
+    changes_role = body.role is not None and body.role != user.role
+    if changes_role and user.id == admin.id:
+        raise ApiError(403, "You cannot change your own role: another admin must do it.", code="own_role",
+                       fields=[("body.role", "your own role")])
+    leaves_admins = user.role == Role.admin and user.active and (
+        changes_role or body.active is False)
+    if leaves_admins:
+        # Locked (PostgreSQL: FOR UPDATE) so two admins demoting each other at once cannot both
+        # see the other still there; SQLite lets one writer at a time through anyway.
+        admins = session.scalars(select(User.id).where(User.role == Role.admin, User.active.is_(True))
+                                 .with_for_update()).all()
+        if len(admins) <= 1:
+            what = "demoted" if changes_role else "deactivated"
+            raise ApiError(409, f"{user.username} is the last active admin and cannot be {what}: "
+                                "make someone else an admin first.", code="last_admin")
+
+
 @router.patch("/{user_id}", response_model=UserPublic, summary="Change a user's name, role, password or access")
 def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin: Admin):
+    """An admin cannot change their own role, and the last active admin cannot be demoted or
+    deactivated. A new password or role revokes every token the user holds: they sign in again."""
     user = session.get(User, user_id)
     if user is None:
         raise not_found("user", user_id)
+    check_admin_duties(session, admin, user, body)
     before = {"full_name": user.full_name, "role": user.role.value, "active": user.active}
+    role_changed = body.role is not None and body.role != user.role
     if body.full_name is not None:
         user.full_name = body.full_name
     if body.role is not None:
@@ -76,7 +101,8 @@ def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin:
         user.active = body.active
     if body.password is not None:
         user.password_hash = hash_password(body.password)
+    revoked = revoke_all_tokens(session, user) if role_changed or body.password is not None else 0
     after = {"full_name": user.full_name, "role": user.role.value, "active": user.active,
-             "password_changed": body.password is not None}
+             "password_changed": body.password is not None, "tokens_revoked": revoked}
     record(session, "user_updated", "user", user.id, actor=admin, before=before, after=after)
     return UserPublic.model_validate(user, from_attributes=True)
