@@ -23,9 +23,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-# Enough to fix a file in one sitting without burying the first problems under thousands of
-# copies of the same one (a whole column in the wrong format).
-MAX_ERRORS_SHOWN = 200
+from providers.limits import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    MAX_CELL_CHARS,
+    MAX_CELLS_PER_ROW,
+    MAX_ERRORS_COLLECTED,
+    MAX_ERRORS_SHOWN,
+    MAX_FILE_BYTES,
+    MAX_ROW_CHARS,
+    MAX_ROWS,
+    MB,
+    control_character,
+)
 
 LIST_SEPARATOR = ";"
 
@@ -55,17 +65,28 @@ class RowError:
 
 
 class ImportFailed(Exception):
-    """A file was refused; nothing was written. ``errors`` holds every problem found."""
+    """A file was refused; nothing was written. ``errors`` holds every problem found, or the
+    first MAX_ERRORS_COLLECTED when ``stopped`` (the file was so wrong it was checked no
+    further)."""
 
-    def __init__(self, errors: Sequence[RowError]) -> None:
+    def __init__(self, errors: Sequence[RowError], *, stopped: bool = False) -> None:
         self.errors = list(errors)
+        self.stopped = stopped
         super().__init__(self._message())
+
+    def summary(self) -> str:
+        """How many problems, in words: "3 problems", "more than 1,000 problems"."""
+        count = f"{len(self.errors):,} problem{'s' if len(self.errors) != 1 else ''}"
+        return f"more than {count}" if self.stopped else count
 
     def _message(self) -> str:
         shown = self.errors[:MAX_ERRORS_SHOWN]
         lines = [str(e) for e in shown]
         hidden = len(self.errors) - len(shown)
-        if hidden:
+        if self.stopped:
+            lines.append(f"... {self.summary()} in all: the file was checked no further "
+                         f"(only the first {MAX_ERRORS_SHOWN} are listed)")
+        elif hidden:
             lines.append(f"... and {hidden} more errors (only the first {MAX_ERRORS_SHOWN} are listed)")
         return "\n".join(lines)
 
@@ -74,14 +95,20 @@ class ImportFailed(Exception):
 
 
 class ErrorLog:
-    """Collects the errors of one file, so a file is judged whole rather than first-fault."""
+    """Collects the errors of one file, so a file is judged whole rather than first-fault; up
+    to MAX_ERRORS_COLLECTED of them, after which the file is refused as it stands (a file that
+    wrong is not worth minutes more, and its list would bury the first problems anyway).
+    ``columns``: the order errors are listed in, left to right."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, columns: Sequence[str] = ()) -> None:
         self.file = file
+        self.columns = list(columns)
         self._errors: list[RowError] = []
         self._cells: set[tuple[int | None, str | None]] = set()
 
     def add(self, row: int | None, column: str | None, reason: str) -> None:
+        if len(self._errors) >= MAX_ERRORS_COLLECTED:
+            raise ImportFailed(self.sorted(self.columns), stopped=True)
         self._errors.append(RowError(self.file, row, column, reason))
         self._cells.add((row, column))
 
@@ -100,7 +127,7 @@ class ErrorLog:
 
     def raise_if_any(self, column_order: Sequence[str] = ()) -> None:
         if self._errors:
-            raise ImportFailed(self.sorted(column_order))
+            raise ImportFailed(self.sorted(column_order or self.columns))
 
 
 class CellError(ValueError):
@@ -125,12 +152,28 @@ def source_name(source: Source, default: str) -> str:
     return default if isinstance(source, bytes) else Path(source).name
 
 
+def _too_large(size: int) -> str:
+    return (f"the file is {size / MB:,.1f} MB; the limit for one file is {MAX_FILE_BYTES // MB} MB "
+            f"(split it into smaller files)")
+
+
 def _read_bytes(source: Source, errors: ErrorLog) -> bytes | None:
+    """The file's bytes, or None (with the reason in ``errors``): a file over MAX_FILE_BYTES is
+    refused by its size, before it is read."""
     if isinstance(source, bytes):
+        if len(source) > MAX_FILE_BYTES:
+            errors.add(None, None, _too_large(len(source)))
+            return None
         return source
     path = Path(source)
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+        if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:  # a file still growing as it is read
+            errors.add(None, None, _too_large(max(size, len(data))))
+            return None
+        return data
     except FileNotFoundError:
         errors.add(None, None, f"file not found (looked for {path.resolve()})")
     except IsADirectoryError:
@@ -148,6 +191,116 @@ def _bad_bytes(cell: str) -> str | None:
 
 _UTF8_HELP = "save the file as 'CSV UTF-8' (in Excel: Save As > CSV UTF-8)"
 
+# What a file that is not CSV text starts with, and what to tell the person who sent it. The
+# UTF-32 marks come before UTF-16's, which they begin with.
+_NOT_CSV = [
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zipped file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel workbook (.xls) or another Office file"),
+    (b"\xff\xfe\x00\x00", "text saved as UTF-32"),
+    (b"\x00\x00\xfe\xff", "text saved as UTF-32"),
+    (b"\xff\xfe", "text saved as UTF-16 (Excel's 'Unicode Text')"),
+    (b"\xfe\xff", "text saved as UTF-16 (Excel's 'Unicode Text')"),
+]
+
+
+def _not_csv(data: bytes) -> str | None:
+    """Why the file is not CSV text at all, if it is plainly not (an image, a workbook, UTF-16),
+    judged by its first bytes: one refusal instead of a problem per unreadable cell."""
+    for signature, kind in _NOT_CSV:
+        if data.startswith(signature):
+            return f"this is {kind}, not a CSV file; {_UTF8_HELP}"
+    head = data[:4096]
+    # UTF-16 without its byte-order mark: every other byte of English text is a NUL.
+    if len(head) >= 8 and head.count(0) * 3 >= len(head):
+        return f"this looks like text saved as UTF-16 (Excel's 'Unicode Text'), not a CSV file; {_UTF8_HELP}"
+    return None
+
+
+def _as_cp1252(cell: str) -> str | None:
+    """A cell with undecodable bytes as a Windows-1252 (Latin-1) file would read: what the
+    person typed, most often (a heading like 'séx' saved by Excel's plain 'CSV')."""
+    try:
+        return cell.encode("utf-8", errors="surrogateescape").decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+class _RowTooLong(Exception):
+    """Raised from inside the CSV reader when a row is longer than MAX_ROW_CHARS."""
+
+
+class _BoundedLines:
+    """The file's lines for the CSV reader, counting the characters of the row being read (a
+    row may span lines inside quotes): a row over MAX_ROW_CHARS stops the reader before it
+    has split that row into cells."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = io.StringIO(text, newline="")
+        self.row_chars = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.row_chars += len(line)
+        if self.row_chars > MAX_ROW_CHARS:
+            raise _RowTooLong
+        return line
+
+
+def _records(text: str, errors: ErrorLog) -> list[list[str]]:
+    """The file's records, read no further than the first that breaks a limit (too many rows,
+    a row too long) or is malformed; the limit is reported as that row's problem."""
+    records: list[list[str]] = []
+    lines = _BoundedLines(text)
+    reader = csv.reader(lines, strict=True)
+    while True:
+        row = len(records) + 1
+        lines.row_chars = 0
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except _RowTooLong:
+            errors.add(row, None, f"the row is longer than {MAX_ROW_CHARS:,} characters (the limit for one row); "
+                                  "the file was read no further")
+            break
+        except csv.Error as exc:
+            errors.add(
+                row,
+                None,
+                f"malformed CSV ({exc}); a value containing a comma, a double quote or a line break "
+                'must be wrapped in double quotes, with each double quote inside it written twice ("")',
+            )
+            break
+        if row > MAX_ROWS + 1:  # the header is row 1
+            errors.add(None, None, f"the file has more than {MAX_ROWS:,} rows; the limit for one import is "
+                                   f"{MAX_ROWS:,} (split it into smaller files)")
+            break
+        records.append(record)
+    return records
+
+
+def _cell_problem(cell: str, clean: bool) -> str | None:
+    """Why a cell cannot be read as text at all: undecodable bytes, a control character, or
+    more characters than any column holds. The cell's value is never repeated (it may be
+    personal data)."""
+    if not clean and (bad := _bad_bytes(cell)):
+        return f"not valid UTF-8 (byte {bad}); {_UTF8_HELP}"
+    if len(cell) > MAX_CELL_CHARS:
+        return f"is {len(cell):,} characters long; the limit for one cell is {MAX_CELL_CHARS:,}"
+    if (control := control_character(cell)) is not None:
+        at, which = control
+        what = "a NUL character (U+0000)" if which == "U+0000" else f"the control character {which}"
+        return (f"contains {what} at character {at + 1}, which a spreadsheet does not show; "
+                "remove it (retyping the cell is simplest)")
+    return None
+
 
 def read_table(
     source: Source, file: str, required: Sequence[str], optional: Sequence[str], errors: ErrorLog
@@ -164,6 +317,9 @@ def read_table(
     if not data.removeprefix(b"\xef\xbb\xbf").strip():
         errors.add(None, None, "the file is empty; the first row must be the header: " + ", ".join(known))
         return None
+    if (kind := _not_csv(data)) is not None:
+        errors.add(None, None, kind)
+        return None
 
     # surrogateescape keeps every undecodable byte as a marker character, so the CSV can still be
     # split into cells and each bad byte reported at its own row and column. utf-8-sig drops the
@@ -175,21 +331,17 @@ def read_table(
         text = data.decode("utf-8-sig", errors="surrogateescape")
         clean = False
 
-    records: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        for record in reader:
-            records.append(record)
-    except csv.Error as exc:
-        errors.add(
-            len(records) + 1,
-            None,
-            f"malformed CSV ({exc}); a value containing a comma, a double quote or a line break "
-            'must be wrapped in double quotes, with each double quote inside it written twice ("")',
-        )
-
+    records = _records(text, errors)
+    if errors.has(None, None) or (not records and errors.has(1, None)):
+        # Too many rows (the file is refused as it stands, its rows unchecked), or the header
+        # itself broke a limit or is malformed: said already.
+        return None
     if not records or not any(cell.strip() for cell in records[0]):
         errors.add(1, None, "the first row must be the header: " + ", ".join(known))
+        return None
+    if len(records[0]) > MAX_CELLS_PER_ROW:
+        errors.add(1, None, f"the header has {len(records[0]):,} cells; these files have {len(known)} columns "
+                            f"at most (the limit for one row is {MAX_CELLS_PER_ROW})")
         return None
 
     header = [cell.strip().lower() for cell in records[0]]
@@ -205,6 +357,10 @@ def read_table(
     for row, record in body:
         if not any(cell.strip() for cell in record):
             continue  # blank rows (and rows of empty cells) are spreadsheet padding
+        if len(record) > MAX_CELLS_PER_ROW:
+            errors.add(row, None, f"the row has {len(record):,} cells; the header has {width} columns "
+                                  f"(the limit for one row is {MAX_CELLS_PER_ROW})")
+            continue
         if len(record) != width:
             extra = record[width:]
             if len(record) > width and not any(cell.strip() for cell in extra):
@@ -215,8 +371,8 @@ def read_table(
         cells = {}
         for i in usable:
             value = record[i]
-            if not clean and (bad := _bad_bytes(value)):
-                errors.add(row, header[i], f"not valid UTF-8 (byte {bad}); {_UTF8_HELP}")
+            if (problem := _cell_problem(value, clean)) is not None:
+                errors.add(row, header[i], problem)
                 continue
             cells[header[i]] = value.strip()
         table.rows.append((row, cells))
@@ -250,7 +406,12 @@ def _check_header(
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if not clean and (bad := _bad_bytes(name)):
-            errors.add(1, None, f"column {i + 1} heading is not valid UTF-8 (byte {bad}); {_UTF8_HELP}")
+            seen_as = _as_cp1252(name)
+            read = f"; it reads '{seen_as}' as a Windows (Latin-1) file, which placematch does not read" if seen_as else ""
+            errors.add(1, None, f"column {i + 1} heading is not valid UTF-8 (byte {bad}){read}; {_UTF8_HELP}")
+            continue
+        if (problem := _cell_problem(name, True)) is not None:
+            errors.add(1, None, f"column {i + 1} heading {problem}")
             continue
         if not name:
             # A nameless column with nothing in it is a spreadsheet's trailing comma; with data it
@@ -313,9 +474,15 @@ def date(cell: str) -> dt.date:
     else:
         raise CellError(f"{cell!r} is not a date; write it as YYYY-MM-DD (or DD/MM/YYYY)")
     try:
-        return dt.date(year, month, day)
+        value = dt.date(year, month, day)
     except ValueError as exc:
         raise CellError(f"{cell!r} is not a real date ({exc})") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        # 9999 for "not known" or 1800 for 2018: refused here, before an age or a deadline is
+        # worked out from it.
+        raise CellError(f"{cell!r} is not a plausible date: dates must be between "
+                        f"{EARLIEST_DATE:%d/%m/%Y} and {LATEST_DATE:%d/%m/%Y}")
+    return value
 
 
 def integer(cell: str) -> int:

@@ -171,7 +171,7 @@ def read_referrals(source: Source, *, name: str | None = None) -> list[ReferralR
 
 def _read_referrals(source: Source, name: str | None) -> tuple[list[ReferralRow], list[str]]:
     file = name or cf.source_name(source, REFERRALS_FILE)
-    errors = ErrorLog(file)
+    errors = ErrorLog(file, REFERRAL_COLUMNS + REFERRAL_OPTIONAL_COLUMNS)
     table = cf.read_table(source, file, REFERRAL_COLUMNS, REFERRAL_OPTIONAL_COLUMNS, errors)
     if table is None:
         errors.raise_if_any()
@@ -218,7 +218,7 @@ def _read_vacancies(
     source: Source, name: str | None, referral_risks: ReferralLookup
 ) -> tuple[list[VacancyRow], list[str]]:
     file = name or cf.source_name(source, VACANCIES_FILE)
-    errors = ErrorLog(file)
+    errors = ErrorLog(file, VACANCY_COLUMNS + VACANCY_OPTIONAL_COLUMNS)
     table = cf.read_table(source, file, VACANCY_COLUMNS, VACANCY_OPTIONAL_COLUMNS, errors)
     if table is None:
         errors.raise_if_any()

@@ -19,7 +19,12 @@ from typing import Any
 import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 
-from providers.limits import MAX_YAML_CHARS, MAX_YAML_DEPTH, MAX_YAML_NODES, control_character
+from providers.limits import (
+    MAX_YAML_CHARS,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    control_character,
+)
 
 
 class YamlRefused(ValueError):

@@ -23,16 +23,18 @@ from models.accounts import User
 from models.enums import ReferralStatus, Tier, Urgency
 from models.people import Referral
 from models.schemas import ReferralPublic
+from providers.csvfiles import ImportFailed
 from providers.interchange import ImportReport, import_referrals
+from providers.limits import MAX_ERRORS_SHOWN, MAX_FILE_BYTES
 
 router = APIRouter(prefix="/referrals", tags=["referrals"], responses=ERROR_RESPONSES)
 CaseReader = Allowed(*CASE_READERS)
 PanelMember = Allowed(*PANEL)
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
-# Far above any council's file (a few thousand rows is well under 5 MB), low enough that a
-# wrong file (a spreadsheet export with images, a database dump) is turned away unread.
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# The same bound as the command line's (providers.limits, where the reason is); the request as
+# a whole is bounded before it is read (api.body_limit).
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 # The file's name becomes the audit event's entity id, which holds at most 60 characters.
 MAX_NAME_LENGTH = 60
 
@@ -65,14 +67,27 @@ def import_upload(run: Importer, engine: Engine, upload: UploadFile, user: User,
     """Run an interchange importer on an uploaded file, as the signed-in user.
 
     The importer opens its own transaction on the engine (as it does for the CLI), so the file
-    is written whole or not at all whatever the request's session does; ImportFailed propagates
-    and is rendered as 422 with one field per problem (see api.errors).
+    is written whole or not at all whatever the request's session does; a refused file is 422
+    with one field per problem, the first MAX_ERRORS_SHOWN of them as the command line lists.
     """
     data = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ApiError(413, f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
+        raise ApiError(413, f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the limit for one file",
                        fields=[("body.file", "too large")])
-    return ImportResult.of(run(engine, data, actor=user, name=upload_name(upload, default_name)))
+    try:
+        return ImportResult.of(run(engine, data, actor=user, name=upload_name(upload, default_name)))
+    except ImportFailed as exc:
+        raise refused_file(exc) from None
+
+
+def refused_file(exc: ImportFailed) -> ApiError:
+    """422 naming each problem (``<file> row R column C``), at most MAX_ERRORS_SHOWN of them."""
+    shown = exc.errors[:MAX_ERRORS_SHOWN]
+    listed = f", the first {len(shown)} listed" if len(shown) < len(exc.errors) or exc.stopped else ""
+    fields = [(" ".join(x for x in (e.file, f"row {e.row}" if e.row is not None else "",
+                                    f"column {e.column}" if e.column else "") if x), e.reason) for e in shown]
+    return ApiError(422, f"the file was refused; nothing was written ({exc.summary()}{listed})",
+                    code="file_refused", fields=fields)
 
 
 def upload_name(upload: UploadFile, default: str) -> str:

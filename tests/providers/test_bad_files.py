@@ -10,10 +10,28 @@ import time
 import tracemalloc
 
 import pytest
+from test_interchange import REF_ALL, VAC_ALL, referral, table_counts, vacancy
 
 from matching.policy import PolicyError, load_policy
 from providers import safe_yaml
-from providers.limits import MAX_YAML_CHARS, MAX_YAML_DEPTH, MAX_YAML_NODES
+from providers.interchange import (
+    ImportFailed,
+    import_referrals,
+    import_vacancies,
+    read_referrals,
+)
+from providers.limits import (
+    MAX_CELL_CHARS,
+    MAX_CELLS_PER_ROW,
+    MAX_ERRORS_COLLECTED,
+    MAX_ERRORS_SHOWN,
+    MAX_FILE_BYTES,
+    MAX_ROW_CHARS,
+    MAX_ROWS,
+    MAX_YAML_CHARS,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+)
 from scenarios.tender import TenderFileError, read_scenario
 
 
@@ -116,3 +134,165 @@ def test_the_shipped_scenarios_and_policies_still_read():
     for path in files:
         assert isinstance(safe_yaml.read(path), dict), path
     assert load_policy(root / "matching" / "policy.yaml") is not None
+
+
+# --- CSV: files that are not CSV text ---------------------------------------------------------
+
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([[row.get(c, "") for c in columns] for row in rows])
+    return out.getvalue()
+
+
+def refusals(data: bytes, name: str = "referrals.csv") -> list[str]:
+    with pytest.raises(ImportFailed) as caught:
+        read_referrals(data, name=name)
+    return [str(e) for e in caught.value.errors]
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(range(256))
+
+
+@pytest.mark.parametrize("data, kind", [
+    (PNG, "a PNG image"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "a PDF document"),
+    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "an Excel workbook (.xlsx)"),
+    (csv_text(REF_ALL, [referral()]).encode("utf-16"), "UTF-16"),  # with its byte-order mark
+    (csv_text(REF_ALL, [referral()]).encode("utf-16-le"), "UTF-16"),  # without
+])
+def test_a_file_that_is_not_csv_text_gets_one_named_refusal(data, kind):
+    [problem] = refusals(data, "upload.csv")
+    assert problem.startswith("upload.csv: this ") and kind in problem
+    assert "CSV UTF-8" in problem  # what to do about it
+
+
+def test_a_stray_latin1_byte_in_a_heading_is_named_with_what_it_says():
+    text = csv_text(REF_ALL, [referral()]).replace("wishes", "wishés", 1)
+    problems = refusals(text.encode("cp1252"))
+    assert any(p.startswith("referrals.csv row 1: column 23 heading is not valid UTF-8 (byte 0xE9)")
+               and "'wishés'" in p for p in problems), problems
+
+
+def test_a_latin1_byte_in_a_cell_is_named_by_row_and_column_without_its_value():
+    text = csv_text(REF_ALL, [referral(), referral(id="R2", wishes="Café nearby")])
+    [problem] = refusals(text.encode("cp1252"))
+    assert problem.startswith("referrals.csv row 3, column wishes: not valid UTF-8 (byte 0xE9)")
+    assert "Caf" not in problem  # a cell's value may be personal data
+
+
+@pytest.mark.parametrize("column, value, code", [
+    ("wishes", "near\x00college", "NUL"),
+    ("wishes", "ring\x07bell", "U+0007"),
+    ("id", "R\x1b1", "U+001B"),
+    ("sibling_group", "S\x7f1", "U+007F"),
+])
+def test_control_characters_in_a_text_cell_are_refused_by_row_and_column(column, value, code):
+    [problem] = refusals(csv_text(REF_ALL, [referral(**{column: value})]).encode())
+    assert problem.startswith(f"referrals.csv row 2, column {column}: contains ") and code in problem
+
+
+def test_tabs_and_line_breaks_in_a_cell_are_still_text():
+    [row] = read_referrals(csv_text(REF_ALL, [referral(wishes="Near college,\n\tplease")]).encode())
+    assert row.referral.wishes == "Near college,\n\tplease"
+
+
+@pytest.mark.parametrize("column, value", [
+    ("referred_on", "9999-12-31"),
+    ("referred_on", "01/01/1800"),
+    ("date_of_birth", "1800-03-14"),
+    ("date_of_birth", "9999-03-14"),
+])
+def test_a_date_outside_sensible_years_is_refused_naming_its_column(column, value):
+    # 1800: a referral in 1800 of someone born in 1784 is 16 on the day, so only the date's
+    # own range can refuse it.
+    row = referral(**{column: value}, **({"date_of_birth": "1784-01-01"} if value == "01/01/1800" else {}))
+    problems = refusals(csv_text(REF_ALL, [row]).encode())
+    assert any(p.startswith(f"referrals.csv row 2, column {column}: '{value}' is not a plausible date")
+               for p in problems), problems
+
+
+def test_a_vacancy_free_in_the_year_9999_is_refused_and_nothing_is_written(sqlite_engine, tmp_path):
+    path = tmp_path / "vacancies.csv"
+    path.write_text(csv_text(VAC_ALL, [vacancy(reserved_for="", shared_with="", available_from="9999-12-31")]))
+    before = table_counts(sqlite_engine)
+    with pytest.raises(ImportFailed) as caught:
+        import_vacancies(sqlite_engine, path)
+    assert [(e.row, e.column) for e in caught.value.errors] == [(2, "available_from")]
+    assert table_counts(sqlite_engine) == before
+
+
+# --- CSV: files too large, too long, too wide -------------------------------------------------
+
+
+def test_an_oversize_file_is_refused_by_its_size_unread(sqlite_engine, tmp_path):
+    path = tmp_path / "referrals.csv"
+    with path.open("wb") as fh:  # sparse: the size is on disk without the bytes being written
+        fh.write(csv_text(REF_ALL, [referral()]).encode())
+        fh.truncate(MAX_FILE_BYTES + 1)
+    before = table_counts(sqlite_engine)
+    refusal, _, peak = _refused_flat(lambda: import_referrals(sqlite_engine, path))
+    assert isinstance(refusal, ImportFailed)
+    [problem] = refusal.errors
+    assert problem.row is None and f"the limit for one file is {MAX_FILE_BYTES // 2**20} MB" in problem.reason
+    assert peak < 1.0  # MB: the file was never read
+    assert table_counts(sqlite_engine) == before
+
+
+def test_more_rows_than_the_limit_are_refused_and_nothing_is_written(sqlite_engine, tmp_path):
+    good = csv_text(REF_ALL, [referral()]).splitlines()[1]
+    path = tmp_path / "referrals.csv"
+    path.write_text(",".join(REF_ALL) + "\n" + (good + "\n") * (MAX_ROWS + 1))
+    before = table_counts(sqlite_engine)
+    with pytest.raises(ImportFailed) as caught:
+        import_referrals(sqlite_engine, path)
+    assert any(e.row is None and f"more than {MAX_ROWS:,} rows" in e.reason for e in caught.value.errors)
+    assert table_counts(sqlite_engine) == before
+
+
+def test_a_row_of_a_million_cells_is_refused_before_its_cells_are_built():
+    data = (",".join(REF_ALL) + "\n" + "," * 1_000_000 + "x\n").encode()
+    refusal, _, peak = _refused_flat(lambda: read_referrals(data))
+    assert isinstance(refusal, ImportFailed)
+    assert any(e.row == 2 and f"longer than {MAX_ROW_CHARS:,} characters" in e.reason for e in refusal.errors)
+    # The file's own text (a few copies of 1 MB); its million cells would take tens of MB.
+    assert peak < 8.0
+
+
+def test_a_row_wider_than_the_limit_but_short_is_refused_by_its_cell_count():
+    data = (",".join(REF_ALL) + "\n" + "," * (MAX_CELLS_PER_ROW * 2) + "x\n").encode()
+    [problem] = refusals(data)
+    assert f"the limit for one row is {MAX_CELLS_PER_ROW}" in problem
+
+
+def test_a_header_of_thousands_of_columns_gets_one_refusal():
+    data = (",".join(f"c{k}" for k in range(2000)) + "\n").encode()
+    [problem] = refusals(data)
+    assert problem.startswith("referrals.csv row 1: the header has 2,000 cells")
+
+
+def test_a_cell_longer_than_the_limit_is_refused_without_being_read():
+    [problem] = refusals(csv_text(REF_ALL, [referral(wishes="x" * (MAX_CELL_CHARS + 1))]).encode())
+    assert problem.startswith("referrals.csv row 2, column wishes: is ")
+    assert f"the limit for one cell is {MAX_CELL_CHARS:,}" in problem
+
+
+def test_a_file_with_thousands_of_problems_is_checked_no_further_and_lists_the_first(sqlite_engine, tmp_path):
+    rows = [referral(id=f"R{k}", tier="platinum", urgency="whenever") for k in range(3 * MAX_ERRORS_COLLECTED)]
+    path = tmp_path / "referrals.csv"
+    path.write_text(csv_text(REF_ALL, rows))
+    started = time.perf_counter()
+    with pytest.raises(ImportFailed) as caught:
+        import_referrals(sqlite_engine, path)
+    assert time.perf_counter() - started < 10  # far from the seconds the whole file's checks take
+    refusal = caught.value
+    assert refusal.stopped and len(refusal.errors) == MAX_ERRORS_COLLECTED
+    lines = str(refusal).splitlines()
+    assert len(lines) == MAX_ERRORS_SHOWN + 1
+    assert lines[0].startswith("referrals.csv row 2, column tier:")
+    assert f"more than {MAX_ERRORS_COLLECTED:,} problems" in lines[-1]
+    assert sum(table_counts(sqlite_engine).values()) == 0
