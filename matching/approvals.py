@@ -14,10 +14,10 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.enums import ApprovalRule, LegalStatus, Role, Tier
+from providers import safe_yaml
 
 DEFAULT_APPROVALS_FILE = Path(__file__).with_name("approvals.yaml")
 LOOKED_AFTER = [s.value for s in LegalStatus if s.is_looked_after]
@@ -58,12 +58,13 @@ def load_approval_policy(path: str | Path | None = None) -> ApprovalPolicy:
         return ApprovalPolicy()
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # Bounded and without aliases (providers.safe_yaml), as every YAML file placematch reads.
+        data = safe_yaml.read(path, str(path)) or {}
         return ApprovalPolicy.model_validate(data)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such approvals policy file") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    except safe_yaml.YamlRefused as exc:
+        raise ValueError(str(exc)) from None
     except ValidationError as exc:
         raise ValueError(
             "\n".join(f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

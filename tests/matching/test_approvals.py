@@ -67,3 +67,14 @@ def test_an_unknown_role_is_refused(tmp_path):
     path.write_text("looked_after:\n  out_of_area: mayor\n")
     with pytest.raises(ValueError, match="looked_after.out_of_area"):
         load_approval_policy(path)
+
+
+def test_an_approvals_file_using_yaml_aliases_is_refused_before_it_expands(tmp_path):
+    bomb = tmp_path / "approvals.yaml"
+    bomb.write_text('a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+                    'c: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="anchor"):
+        load_approval_policy(bomb)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("cost_ceilings:\n  standard: 1300\n", encoding="utf-8")
+    assert load_approval_policy(plain).cost_ceilings["standard"] == 1300
