@@ -583,7 +583,8 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
 # Rounding on a dense queue: the young people around the fractional part keep only their
 # options the LP's reduced costs rank best (and whatever the LP uses), when all of theirs would
 # exceed NEIGHBOURHOOD_PAIRS. Measured at 3,000 x 6,000 rows: 184 young people with about
-# 1,200 options each made a 220,000-pair model that CP-SAT did not round in 49 s.
+# 1,200 options each made a 205,000-pair model that CP-SAT did not round in 49 s (the wall
+# clock stopped it: the run was no longer deterministic).
 ROUND_OPTIONS = 20
 
 
