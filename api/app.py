@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 import api.routes
 from api import errors, jobs, pages
 from api.body_limit import BodyLimit
+from api.headers import SecurityHeaders
 from api.deps import roles_of
 from models.db import make_engine
 
@@ -56,6 +57,8 @@ def create_app(engine: Engine | None = None, *, warm_workers: bool = False) -> F
     app.state.engine = engine
     # Every request body is bounded before any of it is read (api.body_limit).
     app.add_middleware(BodyLimit)
+    # Every answer: no caching of case data, no framing, scripts only from placematch (api.headers).
+    app.add_middleware(SecurityHeaders)
     errors.install(app)
     # The pages first: a page that shares its path with the API (/approvals, /providers) answers
     # browsers only (api.pages.core.BrowserRoute), and the first route that matches answers.
