@@ -458,8 +458,10 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
                 tried.append(chosen)
         # Unproven: CP-SAT on the reduced pairs may still be far from the LP (it starts from the
         # best so far, which need not be near this level's optimum: measured at 5,000 young
-        # people, four times the LP's penalty). The LP's own rounding is near it by design.
-        found = _round(search.pairs, values, side, search.policy, budget / n_levels, stages, reduced)
+        # people, four times the LP's penalty). The LP's own rounding is near it by design. On a
+        # large queue the reduced pairs went to the MIP, whose answer is near the LP already.
+        found = None if tried and len(search.pairs) > FULL_MODEL_PAIRS else \
+            _round(search.pairs, values, side, search.policy, budget / n_levels, stages, reduced)
         if found is not None:
             tried.append(found)
         feasible = [c for c in tried if not constraints.breaches(c, side)]
@@ -562,7 +564,8 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
         keep = (reduced <= slack + 1e-3) | (values > 1e-6)
         keep[np.asarray(hint, dtype=np.int64)] = True
         mine = pairs[keep]
-        solution = _solve_recorded(mine, side, policy, hint, max(0.05, budget / (2 - attempt)), stages)
+        solution = _exact_part(mine, side, policy, hint, max(0.05, budget / (2 - attempt)), stages, earlier,
+                               large=len(pairs) > FULL_MODEL_PAIRS)
         if solution is None:
             return best
         budget -= _spent(solution.stages)
@@ -627,6 +630,26 @@ def _round(pairs: pd.DataFrame, values: np.ndarray, side: Side, policy: Policy, 
         mine = _best_by_reduced_cost(mine, values, reduced, hint.index)
     solution = _solve_recorded(mine, local, policy, hint.index, budget, stages)
     return None if solution is None else pd.concat([held, solution.chosen]).sort_index()
+
+
+def _exact_part(pairs: pd.DataFrame, side: Side, policy: Policy, hint, time_limit: float, stages: list | None,
+                earlier: dict[str, int | None], *, large: bool) -> model.ModelSolution | None:
+    """The exact model on the pairs the LP's reduced costs leave: CP-SAT (the engine of record)
+    on a panel-size queue, the same model as a MIP (:mod:`matching.mip`, HiGHS from the LP) on a
+    large one, where the dense rows of the measures held no worse than practice leave CP-SAT
+    near its start (measured at 5,000 young people: CP-SAT's penalty stayed near practice's,
+    four times the LP's; HiGHS's was within 0.02% of the LP's bound in 13 s on 18,800 pairs).
+    The MIP holds the levels already proven (``earlier``) and decides the rest in order."""
+    if not large:
+        return _solve_recorded(pairs, side, policy, hint, time_limit, stages)
+    from matching import mip
+
+    answer = mip.solve(pairs, side, policy, hold={k: v for k, v in earlier.items() if v is not None})
+    if answer is None:
+        return None
+    chosen = pairs.loc[answer.rows]
+    objective = totals(chosen, policy)
+    return model.ModelSolution(chosen, "OPTIMAL" if answer.optimal else "FEASIBLE", objective, {}, {})
 
 
 def _solve_recorded(pairs: pd.DataFrame, side: Side, policy: Policy, hint, time_limit: float,

@@ -948,8 +948,9 @@ def level_bounds(
     shape = (lp.n_rows, lp.n_cols, int(lp.index.size))
     elsewhere = dict(proven or {})
     proven = True
+    held_at_incumbent = False  # an earlier level is held at a proposal's value, not at a proven one
     for name, sense in levels(policy):
-        if not proven:
+        if not proven and not held_at_incumbent:
             out[name] = LevelBound(name, sense, math.nan, math.nan, "not_reached", False, None, None, 0, 0, 0.0)
             continue
         t = time.perf_counter()
@@ -979,7 +980,7 @@ def level_bounds(
                                                          node_limit=node_limit)
         rounded = None
         if (rows is None and rounder is not None and status == "optimal" and not math.isnan(bound)
-                and known.get(name) != bound):
+                and known.get(name) != bound and not held_at_incumbent):
             # A proposal near the fractional optimum (the caller keeps its integral part and
             # decides the rest exactly): if it meets the bound, this level is proven and the
             # next level's LP can go on from this one, warm.
@@ -1003,14 +1004,25 @@ def level_bounds(
             value = int(bound)
         elif not math.isnan(bound) and known.get(name) == bound:
             value = int(bound)
+        if held_at_incumbent:  # a bound on the optimum, but no proof: an earlier level is open
+            value, integral = None, False
         out[name] = LevelBound(name, sense, bound, lp_objective, status, integral,
                                tuple(int(i) for i in rows) if integral else None, value, fractional,
                                iterations, time.perf_counter() - t, exact_status,
                                values.astype(np.float32) if status == "optimal" else None, rounded,
                                reduced, lower)
-        proven = value is not None
+        proven = value is not None and not held_at_incumbent
         if proven and name != levels(policy)[-1][0]:
             master.hold(cost, sense, value)
+        elif name != levels(policy)[-1][0] and name in known and not math.isnan(bound) \
+                and all(known.get(k) == lv.proven for k, lv in out.items() if k != name and lv.proven is not None):
+            # Unproven, but a proposal keeping the earlier optima has this level at known[name],
+            # so the lexicographic optimum has it at most that (at least, when maximised):
+            # holding it there keeps the optimum inside the next level's LP, whose bound is then
+            # a valid bound on the optimum's next level too (a later level is never left
+            # without one while a proposal exists).
+            master.hold(cost, sense, int(known[name]))
+            held_at_incumbent = True
     return Relaxation(out, name_of, build_seconds, *shape)
 
 
