@@ -348,6 +348,8 @@ def serve(
     workers: int = typer.Option(1, min=1, max=64, help="Service processes (about one per CPU core for many users)"),
 ) -> None:
     """Serve the API (and its docs at /docs) on the database named by DATABASE_URL."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -359,10 +361,15 @@ def serve(
         uvicorn.run(create_app(engine, warm_workers=True), host=host, port=port, log_level="warning")
     else:
         # Several processes: uvicorn imports the factory in each (the database is the one truth
-        # they share; match workers are found through it, see api.jobs).
+        # they share; match workers are found through it, see api.jobs). Each process follows
+        # this one (api.process_guard): if it dies, even by kill -9, they shut down too and the
+        # port is let go.
+        from api import process_guard
+
         engine.dispose()
-        uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
-                    log_level="warning")
+        os.environ[process_guard.PARENT_ENV] = str(os.getpid())
+        uvicorn.run("api.process_guard:service_process_app", factory=True, workers=workers, host=host,
+                    port=port, log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

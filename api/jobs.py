@@ -9,11 +9,19 @@ report and the proposals (``succeeded``) or the reason it could not (``failed``)
     queued | running -> cancelled   (POST /match-runs/{id}/cancel)
     queued | running -> failed      (the worker died, the service shut down or restarted)
 
+Workers die with their service (``api.process_guard``): each asks the kernel for SIGKILL when
+the service goes, even by ``kill -9``, so no worker outlives it to hold a run no one watches.
+A run whose worker lives on after a restart of the service (one started by another of
+``serve --workers N``'s processes) is adopted: watched until its worker stops, and failed, with
+the reason, if the worker stopped without finishing it. So a run is never left "running" with
+no worker behind it.
+
 Warm workers: starting Python and importing the solver and pandas takes about a second, more
 than a panel-sized solve. So a service that keeps workers warm (``placematch serve``) starts the
-next job's worker ahead of time, ``python -m api.jobs --wait``, which imports everything and
+next job's worker ahead of time, ``python -m api.jobs --wait`` (started through
+``api.process_guard``, which ties it to the service first), which imports everything and
 waits for a run id on its standard input; a job is handed to it and a new spare is started. A
-spare whose service has gone sees its input close and exits.
+spare whose service has gone dies with it (and, failing that, sees its input close and exits).
 
 Why a process and not a thread: a solve can run for minutes, must not slow the service's
 requests, and must be stoppable at any moment; a process can be killed (SIGTERM, then SIGKILL),
@@ -45,6 +53,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from api import process_guard
 from matching.approvals import ApprovalPolicy
 from matching.policy import Policy
 from models.accounts import User, record
@@ -60,6 +69,11 @@ ROOT = Path(__file__).resolve().parent.parent  # holds the api, matching, models
 ACTIVE = (MatchRunStatus.queued, MatchRunStatus.running)
 STOP_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 INTERRUPTED = "interrupted by a service restart"
+ADOPTED_STOPPED = ("the match worker stopped unexpectedly (another service process started it, so its "
+                   "exit code is not known)")
+NEVER_STARTED = "the match worker did not start the run"
+WATCH_SECONDS = 0.25  # how often an adopted worker is looked at
+STARTING_GRACE_SECONDS = 60.0  # a worker given its run reads the run id within this, or is given up
 SHUT_DOWN = "interrupted: the service shut down while it ran"
 # The unplaced young people and why, kept with the job's progress once it has succeeded (there
 # is no table for them); the API shows them at /match-runs/{id}/unplaced, not in ``progress``.
@@ -173,8 +187,11 @@ def _spawn(engine: Engine) -> subprocess.Popen:
     # its command line, where any user could read it.
     env["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return subprocess.Popen(
-        [sys.executable, "-m", WORKER_MODULE, "--wait"], env=env, stdin=subprocess.PIPE,
+    # From the process's spawning thread, with this process named as the parent the worker
+    # follows (api.process_guard): it dies with the service, never with a request's thread.
+    return process_guard.spawn(
+        process_guard.command(WORKER_MODULE, "--wait"), env=process_guard.child_env(env),
+        stdin=subprocess.PIPE,
         # Its own session: a Ctrl-C meant for the service does not reach it; the service stops
         # it (on_shutdown) and records why.
         start_new_session=True,
@@ -233,15 +250,14 @@ def _watch(engine: Engine, run_id: int, process: subprocess.Popen) -> None:
     that finished, or was cancelled, leaves the run finished, and the update below does nothing.)"""
     code = process.wait()
     _unregister(engine, run_id)
-    message = f"the match worker stopped unexpectedly (exit code {code})"
-    try:
-        with transaction(engine) as session:
-            if _move(session, run_id, MatchRunStatus.failed, error=message, finished_at=utcnow()):
-                record(session, "match_run_failed", "match_run", run_id, actor_name="service",
-                       after={"error": message})
-                log.warning("match run %s: %s", run_id, message)
-    except Exception as exc:  # the database may be gone (a test's, or at shutdown): nothing to mark
-        log.warning("match run %s: could not record the worker's exit (%s)", run_id, type(exc).__name__)
+    _fail_unfinished(engine, run_id, f"the match worker stopped unexpectedly (exit code {code})")
+
+
+# A worker's name (``ps -o comm``) says how far it has got: STARTING_NAME once it is tied to its
+# service (it dies with it), SPARE_NAME once it is ready and waiting, process_name(run) once it
+# has its run.
+STARTING_NAME = "pmstart"
+SPARE_NAME = "pmspare"
 
 
 def process_name(run_id: int) -> str:
@@ -261,17 +277,36 @@ def is_worker(pid: int, run_id: int) -> bool:
     if not comm.parent.parent.exists():
         return True  # no /proc (macOS): alive is the best we can know
     try:
-        return comm.read_text().strip() == process_name(run_id)
-    except OSError:
+        if comm.read_text().strip() != process_name(run_id):
+            return False
+        # A zombie keeps its pid and name until its parent reaps it, but it is not working.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return False
 
 
-def _take_name(run_id: int) -> None:
-    """Name this process for its run (see is_worker); a spare's command line cannot say which
-    run it took, its name can. PR_SET_NAME is Linux's; elsewhere is_worker does without."""
+def _worker_state(pid: int, run_id: int) -> str:
+    """``working``: the run's worker (named for it); ``starting``: a worker that was given the
+    run and has not read its id yet (a spare still importing, or a cold start); ``gone``."""
+    if is_worker(pid, run_id):
+        return "working"
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    if WORKER_MODULE.encode() in cmdline and not comm.startswith("pmrun"):
+        return "starting"
+    return "gone"
+
+
+def _take_name(name: str) -> None:
+    """Name this process: ``process_name(run_id)`` for its run (see is_worker; a spare's command
+    line cannot say which run it took, its name can), or STARTING_NAME, SPARE_NAME before.
+    PR_SET_NAME is Linux's; elsewhere is_worker does without."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(15, ctypes.c_char_p(process_name(run_id).encode()), 0, 0, 0)  # 15: PR_SET_NAME
+        libc.prctl(15, ctypes.c_char_p(name.encode()), 0, 0, 0)  # 15: PR_SET_NAME
     except (OSError, AttributeError):
         pass
 
@@ -329,13 +364,15 @@ def cancel(engine: Engine, run_id: int, actor: User) -> MatchRun:
 
 def recover(engine: Engine) -> list[int]:
     """At start-up: fail the runs a previous service process left queued or running whose worker
-    is gone (a run whose worker still lives, e.g. another service process's, is left to finish)."""
-    failed = []
+    is gone. A run whose worker still lives (another service process's) is adopted: it is left
+    to finish, and watched as this process's own workers are (see ``_watch_adopted``)."""
+    failed, adopted = [], []
     with transaction(engine) as session:
         for run in session.scalars(select(MatchRun).where(MatchRun.status.in_(ACTIVE))).all():
-            alive = _mine(engine, run.id) is not None or (
-                run.worker_pid is not None and is_worker(run.worker_pid, run.id))
-            if alive:
+            if _mine(engine, run.id) is not None:
+                continue
+            if run.worker_pid is not None and _worker_state(run.worker_pid, run.id) != "gone":
+                adopted.append((run.id, run.worker_pid))
                 continue
             if _move(session, run.id, MatchRunStatus.failed, error=INTERRUPTED, finished_at=utcnow()):
                 record(session, "match_run_failed", "match_run", run.id, actor_name="service",
@@ -343,16 +380,67 @@ def recover(engine: Engine) -> list[int]:
                 failed.append(run.id)
     if failed:
         log.warning("match runs %s: %s", ", ".join(map(str, failed)), INTERRUPTED)
+    for run_id, pid in adopted:
+        _adopt(engine, run_id, pid)
     return failed
+
+
+_adopted: dict[tuple[str, int], threading.Event] = {}  # (database, run id): stop watching
+
+
+def _adopt(engine: Engine, run_id: int, pid: int) -> None:
+    key = (_db_key(engine), run_id)
+    with _workers_lock:
+        if key in _adopted:
+            return
+        stop = _adopted[key] = threading.Event()
+    threading.Thread(target=_watch_adopted, args=(engine, run_id, pid, stop),
+                     name=f"match-run-{run_id}-adopted", daemon=True).start()
+    log.info("match run %s: worker %s adopted (started by another service process)", run_id, pid)
+
+
+def _watch_adopted(engine: Engine, run_id: int, pid: int, stop: threading.Event) -> None:
+    """``_watch`` for a worker this process did not start (so cannot wait for): look at it every
+    WATCH_SECONDS until it has gone, then fail its run if it had not finished it. A worker that
+    finishes commits the run's outcome before it exits, so the update then does nothing."""
+    since = time.monotonic()
+    try:
+        while not stop.wait(WATCH_SECONDS):
+            state = _worker_state(pid, run_id)
+            if state == "working" or (
+                    state == "starting" and time.monotonic() - since < STARTING_GRACE_SECONDS):
+                continue
+            message = ADOPTED_STOPPED if state == "gone" else (
+                f"{NEVER_STARTED} within {STARTING_GRACE_SECONDS:.0f} seconds")
+            _fail_unfinished(engine, run_id, message)
+            return
+    finally:
+        with _workers_lock:
+            _adopted.pop((_db_key(engine), run_id), None)
+
+
+def _fail_unfinished(engine: Engine, run_id: int, message: str) -> None:
+    """Fail the run if it is still queued or running (its worker has gone), and say why."""
+    try:
+        with transaction(engine) as session:
+            if _move(session, run_id, MatchRunStatus.failed, error=message, finished_at=utcnow()):
+                record(session, "match_run_failed", "match_run", run_id, actor_name="service",
+                       after={"error": message})
+                log.warning("match run %s: %s", run_id, message)
+    except Exception as exc:  # the database may be gone (a test's, or at shutdown): nothing to mark
+        log.warning("match run %s: could not record the worker's exit (%s)", run_id, type(exc).__name__)
 
 
 def shutdown(engine: Engine) -> list[int]:
     """At shutdown: stop the workers this process started on this database, failing their runs,
-    and its spare."""
+    and its spare; stop watching the workers it adopted (they are another process's to stop)."""
     key = _db_key(engine)
     with _workers_lock:
         _warm.discard(key)
         spare = _spares.pop(key, None)
+        for (db, _run_id), stop in _adopted.items():
+            if db == key:
+                stop.set()
     if spare is not None:
         _terminate(spare, 1.0)
     with _workers_lock:
@@ -529,6 +617,11 @@ def _preload(engine: Engine) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Die with the service that started this worker, even by kill -9, and stop now if it has
+    # already gone (api.process_guard; the service's command line has done it before the
+    # imports, and then this does nothing). A worker run by hand has no service to follow.
+    process_guard.die_with_parent(signal.SIGKILL)
+    _take_name(STARTING_NAME)
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not (args[0].isdigit() or args[0] == "--wait"):
         print("usage: python -m api.jobs RUN_ID | --wait  (DATABASE_URL names the database; with --wait the "
@@ -540,13 +633,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args[0] == "--wait":
             _preload(engine)
+            _take_name(SPARE_NAME)
             line = sys.stdin.readline().strip()
             if not line.isdigit():  # the service stopped (its end of the pipe closed) without a job
                 return 0
             run_id = int(line)
         else:
             run_id = int(args[0])
-        _take_name(run_id)
+        _take_name(process_name(run_id))
         return run_job(engine, run_id)
     finally:
         engine.dispose()
