@@ -97,9 +97,11 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        """Start it (again on the same port: a process still holding it would stop this)."""
+        if not self.port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
         env = dict(os.environ, DATABASE_URL=self.url)
         env.pop("PLACEMATCH_PLACING_AUTHORITY", None)  # the demo council's panel
         env.pop(process_guard.PARENT_ENV, None)
