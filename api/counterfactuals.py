@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import jobs
-from api.workflow import Conflict, NotFound, _policy_of, placing_authority_of
+from api.refusals import Conflict, NotFound
+from api.run_records import placing_authority_of
+from api.run_records import policy_of as _policy_of
 from matching.counterfactual import Counterfactual, what_if
 from matching.engine import FULL_MODEL_PAIRS, MatchError, match
 from matching.instance import from_database

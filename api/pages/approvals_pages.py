@@ -1,6 +1,6 @@
 """The managers' approvals: their queue, the case for one request, and approving or rejecting it.
 
-A decision goes through ``workflow.decide_approval``, the function behind
+A decision goes through ``approval_decisions.decide_approval``, the function behind
 ``POST /approvals/{id}/approve`` and ``/reject``: the same role check, the same version check
 (a stale form changes nothing) and the same audit events.
 
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import workflow
+from api import approval_decisions, panel_decisions, refusals, run_records
 from api.deps import CASE_READERS, RecordId, SessionDep
 from api.pages.core import MANAGERS, ROLE_NAMES, BrowserRoute, PageAllowed, back_to, render
 from models.accounts import User
@@ -57,7 +57,7 @@ PLACEMENT_STATUS = {
 
 
 def rule_name(rule: ApprovalRule) -> str:
-    return RULE_NAMES[rule].format(miles=workflow.council_approval_policy().distance_miles)
+    return RULE_NAMES[rule].format(miles=panel_decisions.council_approval_policy().distance_miles)
 
 
 def request_status(request: ApprovalRequest) -> tuple[str, str]:
@@ -141,8 +141,8 @@ def where_it_is(session, decision: Decision | None, prop: Property) -> tuple[str
     named = f"{authorities.name(area)} ({area})"
     run = session.get(MatchRun, decision.match_run_id) if decision and decision.match_run_id else None
     try:
-        council = workflow.placing_authority_of(session, run) if run else None
-    except workflow.Refused:
+        council = run_records.placing_authority_of(session, run) if run else None
+    except refusals.Refused:
         council = None
     if council is None:
         return named, None
@@ -167,7 +167,7 @@ def tier_range(session, placement: Placement) -> dict | None:
 
 @router.get("/approvals")
 def queue(request: Request, session: SessionDep, user: Manager):
-    pending = session.scalars(workflow.approvals_query(user.role, ApprovalStatus.pending)).all()
+    pending = session.scalars(approval_decisions.approvals_query(user.role, ApprovalStatus.pending)).all()
     # Requests this manager decided, and those of their role closed without a decision.
     decided = session.scalars(
         select(ApprovalRequest).where(
@@ -184,8 +184,8 @@ def queue(request: Request, session: SessionDep, user: Manager):
 @router.get("/approvals/{request_id}")
 def request_page(request_id: RecordId, request: Request, session: SessionDep, user: CaseReader):
     try:
-        approval = workflow.get_request(session, request_id)
-    except workflow.NotFound as missing:
+        approval = approval_decisions.get_request(session, request_id)
+    except refusals.NotFound as missing:
         return render(request, "approvals_request.html", user, status_code=404, missing=str(missing))
     row = _row(session, approval)
     placement, prop = row.placement, row.prop
@@ -202,7 +202,7 @@ def request_page(request_id: RecordId, request: Request, session: SessionDep, us
         row=row, approval=approval, placement=placement, prop=prop, referral=referral,
         age=referral.age_on(placement.starts_on), authority=authority, relation=relation,
         miles_from_education=education, tier_range=tier_range(session, placement),
-        ceiling=workflow.council_approval_policy().cost_ceilings.get(placement.tier),
+        ceiling=panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier),
         decision=decision, decision_by=_user_name(session, decision.decided_by_id) if decision else None,
         others=[_row(session, r) for r in others], placement_status=PLACEMENT_STATUS[placement.status],
         can_decide=approval.status == ApprovalStatus.pending and user.role == approval.role,
@@ -234,17 +234,17 @@ def _decide(request: Request, session, user: User, request_id: int, approve: boo
     if not version.isdigit():
         return back_to(path, problem="The form was incomplete (no version): reload the page and decide again.")
     try:
-        outcome = workflow.decide_approval(session, user, request_id, approve=approve, reason=reason,
+        outcome = approval_decisions.decide_approval(session, user, request_id, approve=approve, reason=reason,
                                            version=int(version))
-    except workflow.NotYours:
+    except refusals.NotYours:
         # Another manager's request: the refusal page, rendered here while the session is open.
         session.rollback()
-        role = workflow.get_request(session, request_id).role
+        role = approval_decisions.get_request(session, request_id).role
         return render(request, "forbidden.html", user, status_code=403, allowed=[ROLE_NAMES[role]])
-    except workflow.Stale:
+    except refusals.Stale:
         session.rollback()
         return back_to(path, problem=STALE)
-    except workflow.Refused as refused:
+    except refusals.Refused as refused:
         session.rollback()
         return back_to(path, problem=f"Nothing was changed: {refused.message}.")
     except StaleDataError:  # a decision on the same placement landed between our read and write
@@ -253,7 +253,7 @@ def _decide(request: Request, session, user: User, request_id: int, approve: boo
     return back_to(path, done=_outcome_words(session, outcome, approve))
 
 
-def _outcome_words(session, outcome: workflow.ApprovalDecided, approved: bool) -> str:
+def _outcome_words(session, outcome: approval_decisions.ApprovalDecided, approved: bool) -> str:
     placement = outcome.placement
     if not approved:
         closed = len(outcome.closed)

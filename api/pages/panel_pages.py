@@ -1,7 +1,7 @@
 """The panel's pages: the referral queue, match runs and their proposals, one proposal's case
 with the panel's decision forms, and the check of the panel's own choice before an override.
 
-Every form calls the function the API calls (``api.workflow`` for decisions, the match-runs
+Every form calls the function the API calls (``api.panel_decisions``, ``panel_memory`` for decisions, the match-runs
 route for submitting a job), so a decision made here is the same decision, audited the same
 way. A refusal comes back to the page it was made on as a one-line problem (Post/Redirect/Get).
 Managers may read runs and cases (they approve what the panel decides); only the panel sees
@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
-from api import jobs, workflow
+from api import jobs, panel_decisions, panel_memory, refusals, run_records
 from api.deps import RecordId, SessionDep, get_engine
 from api.errors import ApiError
 from api.pages import panel_map
@@ -88,7 +88,7 @@ def _queue(session, today: dt.date) -> list[dict]:
 
 def _decisions_by_referral(session, run_id: int) -> dict[str, list[Decision]]:
     found: dict[str, list[Decision]] = {}
-    for d in session.scalars(workflow.decisions_query(run_id)):
+    for d in session.scalars(run_records.decisions_query(run_id)):
         found.setdefault(d.referral_id, []).append(d)
     return found
 
@@ -121,7 +121,7 @@ CARRIED_TAGS = {DecisionKind.lock: ("Locked", "green"), DecisionKind.ban: ("Bann
                 DecisionKind.reject: ("Rejected: kept out", "red")}
 
 
-def _carried_rows(items: list[workflow.Carried]) -> list[dict]:
+def _carried_rows(items: list[panel_memory.Carried]) -> list[dict]:
     """Each lock, ban or rejection with who set it, on which run, when and why, as the page shows it."""
     return [{"c": c, "tag": CARRIED_TAGS[c.kind], "on": c.when(), "who": c.who(),
              "reason": c.reason or "No reason was given."} for c in items]
@@ -147,8 +147,8 @@ def _area_name(code: str) -> str:
 def _map(session, run: MatchRun, proposals: list[ProposedMatch], vacancies: dict[str, Vacancy],
          referrals: dict[str, Referral], title: str):
     try:
-        council = workflow.placing_authority_of(session, run)
-    except workflow.Refused:  # a run that does not say its council: the map without the area
+        council = run_records.placing_authority_of(session, run)
+    except refusals.Refused:  # a run that does not say its council: the map without the area
         council = None
     area = _council_area(session, council) if council else []
     pairs = []
@@ -176,8 +176,8 @@ def _council_area(session, council: str):
 
 def _run_or_none(session, run_id: int) -> MatchRun | None:
     try:
-        return workflow.get_run(session, run_id)
-    except workflow.NotFound:
+        return run_records.get_run(session, run_id)
+    except refusals.NotFound:
         return None
 
 
@@ -236,8 +236,8 @@ def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Read
         return _not_found(request, user, f"match run {run_id}")
     context = {"run": run, "run_status": RUN_STATUS, "can_decide": user.role in PANEL,
                "progress": {k: v for k, v in (run.progress or {}).items() if k != jobs.UNPLACED_KEY},
-               "given": _carried_rows(workflow.given_to(session, run)),
-               "lifted_before": workflow.lifted_before(run)}
+               "given": _carried_rows(panel_memory.given_to(session, run)),
+               "lifted_before": panel_memory.lifted_before(run)}
     if run.status == MatchRunStatus.succeeded:
         context |= _proposals_context(session, run)
     return render(request, "panel_run.html", user, **context)
@@ -257,7 +257,7 @@ def _proposals_context(session, run: MatchRun) -> dict:
     unplaced_rows = [{**u, "excluded": [(words(code), count) for code, _, count in
                                         (part.partition("=") for part in (u.get("excluded_by") or "").split(";"))
                                         if code]} for u in (unplaced or [])]
-    memory = workflow.panel_memory(session, run)
+    memory = panel_memory.panel_memory(session, run)
     return {
         "rows": rows, "unplaced": unplaced_rows, "unplaced_known": unplaced is not None,
         "open_vacancies": _open_vacancies(session), "kept": _carried_rows(memory.kept),
@@ -310,8 +310,8 @@ def lift(run_id: RecordId, session: SessionDep, user: Panel,
     POST /match-runs/{run_id}/lifts)."""
     here = f"/panel/runs/{run_id}"
     try:
-        workflow.lift(session, user, run_id, referral_id, vacancy_id, _reason(reason))
-    except workflow.Refused as exc:
+        panel_memory.lift(session, user, run_id, referral_id, vacancy_id, _reason(reason))
+    except refusals.Refused as exc:
         return back_to(here, problem=str(exc))
     return back_to(here, done=f"Lifted: a re-run will not be given {referral_id} and {vacancy_id}")
 
@@ -324,20 +324,20 @@ def _proposal_in(session, run: MatchRun, proposal_id: int) -> ProposedMatch | No
     return proposal if proposal is not None and proposal.match_run_id == run.id else None
 
 
-def _facts(run: MatchRun, p: ProposedMatch, r: Referral, v: Vacancy) -> workflow.PairFacts:
-    return workflow.PairFacts(tier=p.tier, need_tier=r.tier, weekly_cost=p.weekly_cost,
+def _facts(run: MatchRun, p: ProposedMatch, r: Referral, v: Vacancy) -> panel_decisions.PairFacts:
+    return panel_decisions.PairFacts(tier=p.tier, need_tier=r.tier, weekly_cost=p.weekly_cost,
                               starts_on=max(run.panel_date, v.available_from), miles_from_home=p.miles_from_home,
                               miles_from_education=p.miles_from_education, out_of_area=p.out_of_area,
                               at_a_distance=p.at_a_distance)
 
 
-def _approvals_needed(facts: workflow.PairFacts, r: Referral, prop: Property,
+def _approvals_needed(facts: panel_decisions.PairFacts, r: Referral, prop: Property,
                       broken: list = ()) -> list[tuple[str, str]]:
     """(who approves, why) under the council's policy, as accepting (or overriding, with the
     rules it breaks) would raise them."""
-    policy = workflow.council_approval_policy()
-    return [(ROLE_NAMES[role], workflow.RULE_WORDS[rule].format(miles=policy.distance_miles))
-            for rule, role in workflow.approvals_for(facts, r, prop, policy, broken)]
+    policy = panel_decisions.council_approval_policy()
+    return [(ROLE_NAMES[role], panel_decisions.RULE_WORDS[rule].format(miles=policy.distance_miles))
+            for rule, role in panel_decisions.approvals_for(facts, r, prop, policy, broken)]
 
 
 @router.get("/panel/runs/{run_id}/proposals/{proposal_id}")
@@ -376,12 +376,12 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
 def _reason(text: str) -> str:
     reason = text.strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
-        raise workflow.Invalid(f"Give the panel's reason (between {REASON_MIN} and {REASON_MAX} characters): "
+        raise refusals.Invalid(f"Give the panel's reason (between {REASON_MIN} and {REASON_MAX} characters): "
                                "nothing was recorded")
     return reason
 
 
-def _approvers(placed: workflow.Placed) -> str:
+def _approvers(placed: panel_decisions.Placed) -> str:
     if not placed.requests:
         return f"placement {placed.placement.id} is active; it needs no approval"
     who = ", ".join(dict.fromkeys(ROLE_NAMES[r.role] for r in placed.requests))
@@ -397,25 +397,25 @@ def decide(run_id: RecordId, proposal_id: RecordId, action: str, session: Sessio
     try:
         text = _reason(reason)
         if action == "accept":
-            placed = workflow.accept_proposal(session, user, run_id, proposal_id, text,
-                                              workflow.council_approval_policy())
+            placed = panel_decisions.accept_proposal(session, user, run_id, proposal_id, text,
+                                              panel_decisions.council_approval_policy())
             done = f"Accepted: {_approvers(placed)}"
         elif action == "reject":
-            decision = workflow.reject_proposal(session, user, run_id, proposal_id, text)
+            decision = panel_decisions.reject_proposal(session, user, run_id, proposal_id, text)
             done = (f"Rejected: {decision.referral_id} stays in the queue, and a re-run will not propose "
                     f"{decision.vacancy_id} for them unless the panel lifts it")
         elif action in ("lock", "ban"):
-            run = workflow.get_run(session, run_id)
+            run = run_records.get_run(session, run_id)
             proposal = _proposal_in(session, run, proposal_id)
             if proposal is None:
-                raise workflow.NotFound(f"proposal {proposal_id} not found in match run {run_id}")
+                raise refusals.NotFound(f"proposal {proposal_id} not found in match run {run_id}")
             kind = DecisionKind(action)
-            workflow.record_lock_or_ban(session, user, run_id, kind, proposal.referral_id, proposal.vacancy_id, text)
+            panel_memory.record_lock_or_ban(session, user, run_id, kind, proposal.referral_id, proposal.vacancy_id, text)
             done = (f"{'Locked' if kind == DecisionKind.lock else 'Banned'}: {proposal.referral_id} "
                     f"{'to' if kind == DecisionKind.lock else 'from'} {proposal.vacancy_id} for the re-run")
         else:
             return back_to(here, problem=f"Unknown decision: {action}")
-    except workflow.Refused as exc:
+    except refusals.Refused as exc:
         return back_to(here, problem=str(exc))
     return back_to(f"/panel/runs/{run_id}", done=done)
 
@@ -437,7 +437,7 @@ def override_check(request: Request, run_id: RecordId, session: SessionDep, user
                else f"no young person {referral_id or '(none chosen)'}" if referral is None
                else f"no vacancy {vacancy_id or '(none chosen)'}")
         return back_to(f"/panel/runs/{run_id}", problem=f"Cannot check that choice: {why}")
-    facts, broken = workflow.analyze_choice(session, run, referral, vacancy)
+    facts, broken = panel_decisions.analyze_choice(session, run, referral, vacancy)
     proposed = next((p for p in run.proposals if p.referral_id == referral.id and p.rank == 0), None)
     option = next((p for p in run.proposals if p.referral_id == referral.id and p.vacancy_id == vacancy.id), None)
     proposed_vacancy = session.get(Vacancy, proposed.vacancy_id) if proposed else None
@@ -462,9 +462,9 @@ def override_confirm(run_id: RecordId, session: SessionDep, user: Panel,
     """Place the young person in the panel's choice. The rules it breaks were shown on the
     check page, so confirming here is the panel's ``confirm``; they are kept in the decision."""
     try:
-        placed = workflow.override(session, user, run_id, referral_id, vacancy_id, _reason(reason), True,
-                                   workflow.council_approval_policy())
-    except workflow.Refused as exc:  # back to the check page, the choice still chosen
+        placed = panel_decisions.override(session, user, run_id, referral_id, vacancy_id, _reason(reason), True,
+                                   panel_decisions.council_approval_policy())
+    except refusals.Refused as exc:  # back to the check page, the choice still chosen
         query = urlencode({"referral_id": referral_id, "vacancy_id": vacancy_id, "problem": str(exc)})
         return RedirectResponse(f"/panel/runs/{run_id}/override?{query}", status_code=303)
     broke = (f"; {len(placed.broken_rules)} rule(s) knowingly broken, kept with the decision"

@@ -2,7 +2,7 @@
 grades and beds, one provider's homes and vacancies, and (for commissioners) recording a new
 Ofsted grade.
 
-A grade change goes through ``workflow.change_ofsted_grade``, the function behind
+A grade change goes through ``grade_changes.change_ofsted_grade``, the function behind
 ``POST /providers/{id}/grade``: the same roles, the same review flags (every young person
 living, or about to live, in the provider's homes is reviewed within 7 days), the same audit.
 ``/providers`` is also an API path, so these routes answer browsers only (``BrowserRoute``).
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
-from api import workflow
+from api import grade_changes, refusals
 from api.deps import COMMISSIONING, SessionDep
 from api.pages.approvals_pages import PLACEMENT_STATUS, words
 from api.pages.core import SUPPLY_READERS, BrowserRoute, PageAllowed, back_to, render
@@ -103,7 +103,7 @@ def provider_page(provider_id: str, request: Request, session: SessionDep, user:
     vacancies = session.scalars(select(Vacancy).join(Vacancy.property).where(Property.provider_id == provider.id)
                                 .order_by(Vacancy.available_from, Vacancy.id)).all()
     # Young people the panel must review because something about this provider changed.
-    review = [p for p in workflow.live_placements_at(session, provider.id) if p.review_due_on is not None]
+    review = [p for p in grade_changes.live_placements_at(session, provider.id) if p.review_due_on is not None]
     review.sort(key=lambda p: (p.review_due_on, p.id))
     return render(request, "providers_provider.html", user, provider=provider,
                   grade=grade_tag(provider.ofsted_grade, any(p.ofsted_registered for p in properties)),
@@ -123,8 +123,8 @@ def record_grade(provider_id: str, session: SessionDep, user: Commissioner, on: 
         return back_to(path, problem="Say why the grade changed (3 to 2,000 characters): nothing was changed.")
     new = None if grade == NOT_GRADED else OfstedGrade(grade)
     try:
-        changed = workflow.change_ofsted_grade(session, user, provider_id, new, reason, on)
-    except workflow.Refused as refused:
+        changed = grade_changes.change_ofsted_grade(session, user, provider_id, new, reason, on)
+    except refusals.Refused as refused:
         session.rollback()
         return back_to(path, problem=f"Nothing was changed: {refused.message}.")
     before, after = (grade_tag(g)[0] for g in (changed.before, changed.after))

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api import workflow
+from api import approval_decisions
 from api.deps import CASE_READERS, MANAGERS, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.pagination import Limit, Offset, Page, page
@@ -46,7 +46,7 @@ class ApprovalDecision(BaseModel):
     closed_requests: list[ApprovalRequestPublic] = []
 
 
-def _decided(outcome: workflow.ApprovalDecided) -> ApprovalDecision:
+def _decided(outcome: approval_decisions.ApprovalDecided) -> ApprovalDecision:
     return ApprovalDecision(
         request=ApprovalRequestPublic.model_validate(outcome.request),
         placement=PlacementWithReview.model_validate(outcome.placement),
@@ -64,15 +64,15 @@ def list_requests(session: SessionDep, user: CaseReader, limit: Limit = 50, offs
     ``status`` is ``pending`` unless asked (``any`` for every status)."""
     if role is None:
         role = user.role if user.role in MANAGERS else "any"
-    query = workflow.approvals_query(None if role == "any" else role, None if status == "any" else status,
-                                     placement_id)
+    query = approval_decisions.approvals_query(None if role == "any" else role,
+                                               None if status == "any" else status, placement_id)
     return page(session, query, limit, offset, ApprovalRequestPublic)
 
 
 @router.get("/{request_id}", response_model=ApprovalDetail, summary="One approval request with its placement")
 def get_request(request_id: RecordId, session: SessionDep, _: CaseReader):
     with refusals_as_errors():
-        request = workflow.get_request(session, request_id)
+        request = approval_decisions.get_request(session, request_id)
     placement = session.get(Placement, request.placement_id)
     return ApprovalDetail(request=ApprovalRequestPublic.model_validate(request),
                           placement=PlacementWithReview.model_validate(placement))
@@ -82,13 +82,13 @@ def get_request(request_id: RecordId, session: SessionDep, _: CaseReader):
              summary="Approve a request (only its role); the placement is active once all are approved")
 def approve(request_id: RecordId, body: ApprovalDecisionIn, session: SessionDep, user: Manager):
     with refusals_as_errors():
-        return _decided(workflow.decide_approval(session, user, request_id, approve=True, reason=body.reason,
-                                                 version=body.version))
+        return _decided(approval_decisions.decide_approval(session, user, request_id, approve=True,
+                                                           reason=body.reason, version=body.version))
 
 
 @router.post("/{request_id}/reject", response_model=ApprovalDecision,
              summary="Reject a request (only its role): the placement goes back to the panel")
 def reject(request_id: RecordId, body: ApprovalDecisionIn, session: SessionDep, user: Manager):
     with refusals_as_errors():
-        return _decided(workflow.decide_approval(session, user, request_id, approve=False, reason=body.reason,
-                                                 version=body.version))
+        return _decided(approval_decisions.decide_approval(session, user, request_id, approve=False,
+                                                           reason=body.reason, version=body.version))

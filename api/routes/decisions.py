@@ -4,7 +4,8 @@ lock, ban or rejection the next run would otherwise be given.
 
 Every decision carries a reason and writes an audit event; accepting or overriding creates the
 placement with its support plan and raises the approval requests the council's policy asks for
-(:mod:`api.workflow` holds the rules; these routes only translate)."""
+(:mod:`api.panel_decisions` and :mod:`api.panel_memory` hold the rules; these routes only
+translate)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import workflow
+from api import panel_decisions, panel_memory, refusals, run_records
 from api.deps import CASE_READERS, PANEL, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import Limit, Offset, Page, page
@@ -27,17 +28,17 @@ from models.schemas import ApprovalRequestPublic, PlacementPublic
 router = APIRouter(prefix="/match-runs", tags=["decisions"], responses=ERROR_RESPONSES)
 PanelMember = Allowed(*PANEL)
 CaseReader = Allowed(*CASE_READERS)
-CouncilApprovals = Annotated[ApprovalPolicy, Depends(workflow.council_approval_policy)]
+CouncilApprovals = Annotated[ApprovalPolicy, Depends(panel_decisions.council_approval_policy)]
 
 _STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 
 
 @contextmanager
 def refusals_as_errors() -> Iterator[None]:
-    """The workflow's refusals in the service's one error shape (404/403/409/422)."""
+    """The decisions' refusals (:mod:`api.refusals`) in the service's one error shape (404/403/409/422)."""
     try:
         yield
-    except workflow.Refused as refused:
+    except refusals.Refused as refused:
         raise ApiError(_STATUS[refused.kind], refused.message, code=refused.code, fields=refused.fields) from None
 
 
@@ -106,7 +107,7 @@ class PlacementDecision(BaseModel):
     broken_rules: list[BrokenRulePublic] = []
 
 
-def _placed(placed: workflow.Placed) -> PlacementDecision:
+def _placed(placed: panel_decisions.Placed) -> PlacementDecision:
     return PlacementDecision(
         decision=DecisionPublic.model_validate(placed.decision),
         placement=PlacementWithReview.model_validate(placed.placement),
@@ -127,14 +128,15 @@ def accept(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: Ses
     vacancy has no free bed, the young person already has a live placement, or the proposal
     was already decided."""
     with refusals_as_errors():
-        return _placed(workflow.accept_proposal(session, user, run_id, proposal_id, body.reason, approvals))
+        return _placed(panel_decisions.accept_proposal(session, user, run_id, proposal_id, body.reason, approvals))
 
 
 @router.post("/{run_id}/proposals/{proposal_id}/reject", response_model=DecisionPublic, status_code=201,
              summary="Reject a proposal (the young person stays in the queue)")
 def reject(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
-        return DecisionPublic.model_validate(workflow.reject_proposal(session, user, run_id, proposal_id, body.reason))
+        return DecisionPublic.model_validate(
+            panel_decisions.reject_proposal(session, user, run_id, proposal_id, body.reason))
 
 
 @router.post("/{run_id}/override", response_model=PlacementDecision, status_code=201,
@@ -146,15 +148,15 @@ def override(run_id: RecordId, body: OverrideIn, session: SessionDep, user: Pane
     placement is created as for an accepted proposal and the broken rules are kept in the
     decision's reason, the audit log and the approval requests."""
     with refusals_as_errors():
-        return _placed(workflow.override(session, user, run_id, body.referral_id, body.vacancy_id, body.reason,
-                                         body.confirm, approvals))
+        return _placed(panel_decisions.override(session, user, run_id, body.referral_id, body.vacancy_id,
+                                                body.reason, body.confirm, approvals))
 
 
 @router.post("/{run_id}/locks", response_model=DecisionPublic, status_code=201,
              summary="Lock a young person to a vacancy for the next run")
 def lock(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
-        return DecisionPublic.model_validate(workflow.record_lock_or_ban(
+        return DecisionPublic.model_validate(panel_memory.record_lock_or_ban(
             session, user, run_id, DecisionKind.lock, body.referral_id, body.vacancy_id, body.reason))
 
 
@@ -162,7 +164,7 @@ def lock(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember)
              summary="Ban a young person from a vacancy for the next run")
 def ban(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember):
     with refusals_as_errors():
-        return DecisionPublic.model_validate(workflow.record_lock_or_ban(
+        return DecisionPublic.model_validate(panel_memory.record_lock_or_ban(
             session, user, run_id, DecisionKind.ban, body.referral_id, body.vacancy_id, body.reason))
 
 
@@ -174,7 +176,7 @@ def lift(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember)
     and ``GET /match-runs/{run_id}/decisions``. 409 ``nothing_to_lift`` when the pair is not
     held. The lift is recorded as a decision with its reason and audited with what it lifted."""
     with refusals_as_errors():
-        return DecisionPublic.model_validate(workflow.lift(
+        return DecisionPublic.model_validate(panel_memory.lift(
             session, user, run_id, body.referral_id, body.vacancy_id, body.reason))
 
 
@@ -183,5 +185,5 @@ def lift(run_id: RecordId, body: PairIn, session: SessionDep, user: PanelMember)
 def list_decisions(run_id: RecordId, session: SessionDep, _: CaseReader, limit: Limit = 100, offset: Offset = 0,
                    kind: DecisionKind | None = None):
     with refusals_as_errors():
-        workflow.get_run(session, run_id)
-    return page(session, workflow.decisions_query(run_id, kind), limit, offset, DecisionPublic)
+        run_records.get_run(session, run_id)
+    return page(session, run_records.decisions_query(run_id, kind), limit, offset, DecisionPublic)

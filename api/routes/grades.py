@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api import workflow
+from api import grade_changes
 from api.deps import COMMISSIONING, Allowed, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.routes.decisions import StrictBody, refusals_as_errors
@@ -47,6 +47,6 @@ class GradeChange(BaseModel):
              summary="Record a new Ofsted grade and flag the young people placed there for review")
 def change_grade(provider_id: str, body: GradeChangeIn, session: SessionDep, user: Commissioner, on: Today):
     with refusals_as_errors():
-        changed = workflow.change_ofsted_grade(session, user, provider_id, body.ofsted_grade, body.reason, on)
+        changed = grade_changes.change_ofsted_grade(session, user, provider_id, body.ofsted_grade, body.reason, on)
     return GradeChange(provider_id=changed.provider.id, before=changed.before, after=changed.after,
                        review_due_on=changed.review_due_on, flagged_placement_ids=[p.id for p in changed.flagged])

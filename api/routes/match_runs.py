@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, select
 
-from api import counterfactuals, jobs, workflow
+from api import counterfactuals, jobs, panel_memory
 from api.deps import MANAGERS, PANEL, Allowed, RecordId, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.pagination import Limit, Offset, Page, page
@@ -154,7 +154,7 @@ class CarriedPublic(BaseModel):
     lifted: CarriedPublic | None = Field(None, description="For a lift: what it lifted")
 
 
-def carried_public(item: workflow.Carried) -> CarriedPublic:
+def carried_public(item: panel_memory.Carried) -> CarriedPublic:
     return CarriedPublic(
         kind=item.kind, referral_id=item.referral_id, vacancy_id=item.vacancy_id, run_id=item.run_id,
         decision_id=item.decision_id, set_by=item.set_by, set_by_role=item.set_by_role, set_at=item.set_at,
@@ -241,8 +241,8 @@ def detail(session, run: MatchRun) -> MatchRunDetail:
     fields = {name: getattr(run, name) for name in MatchRunDetail.model_fields
               if name not in ("proposals", "alternatives", "carried", "lifted")}
     return MatchRunDetail.model_validate(fields | {
-        "carried": [carried_public(c) for c in workflow.given_to(session, run)],
-        "lifted": [carried_public(c) for c in workflow.lifted_before(run)],
+        "carried": [carried_public(c) for c in panel_memory.given_to(session, run)],
+        "lifted": [carried_public(c) for c in panel_memory.lifted_before(run)],
         "proposals": [ProposedMatchPublic.model_validate(p, from_attributes=True) for p in ranked if p.rank == 0],
         "alternatives": [ProposedMatchPublic.model_validate(p, from_attributes=True) for p in ranked if p.rank > 0],
     })
@@ -277,7 +277,7 @@ def submit_run(body: MatchRunCreate, response: Response, engine: EngineDep, user
     """With ``rerun_of``, the new run is given the panel's memory of that run (see the field);
     ``GET /match-runs/{id}`` shows, for each lock and ban, who set it and why."""
     with transaction(engine) as session, refusals_as_errors():
-        memory = workflow.memory_for_new_run(
+        memory = panel_memory.memory_for_new_run(
             session, user, body.rerun_of,
             [(p.referral_id, p.vacancy_id, p.reason) for p in body.locks],
             [(p.referral_id, p.vacancy_id, p.reason) for p in body.bans])
@@ -288,7 +288,7 @@ def submit_run(body: MatchRunCreate, response: Response, engine: EngineDep, user
     )
     # The worker reads only the pairs; who set each and why is written beside them.
     with transaction(engine) as session:
-        workflow.remember(session, user, run.id, body.rerun_of, memory)
+        panel_memory.remember(session, user, run.id, body.rerun_of, memory)
     response.headers["Location"] = f"/match-runs/{run.id}"
     return MatchRunSummary.model_validate(run, from_attributes=True)
 

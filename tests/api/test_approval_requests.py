@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import workflow
+from api import approval_decisions
 from api.routes import grades
 from matching.instance import from_database
 from models.accounts import AuditEvent, User
@@ -136,10 +136,10 @@ def test_two_managers_deciding_at_once_one_wins(client, as_role, demo_engine, ru
         manager = [s.scalar(select(User).where(User.role == Role.service_manager)) for s in (first, second)]
         read = [s.get(ApprovalRequest, request_id) for s in (first, second)]  # both read it before either decides
         assert [r.version for r in read] == [1, 1]
-        workflow.decide_approval(first, manager[0], request_id, approve=True, reason="approved first", version=1)
+        approval_decisions.decide_approval(first, manager[0], request_id, approve=True, reason="approved first", version=1)
         first.commit()
         with pytest.raises(StaleDataError):
-            workflow.decide_approval(second, manager[1], request_id, approve=False, reason="rejected second",
+            approval_decisions.decide_approval(second, manager[1], request_id, approve=False, reason="rejected second",
                                      version=1)
         second.rollback()
     with transaction(demo_engine) as s:

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api import workflow
+from api import approval_decisions, panel_decisions
 from api.app import create_app
 from api.routes.users import create_user
 from conftest import DEMO_DAY
@@ -58,17 +58,17 @@ def both_signed_in(client, role: Role) -> list[dict[str, str]]:
     return [sign_in(client, role), {"Authorization": f"Bearer {second.json()['access_token']}"}]
 
 
-def meet_after(monkeypatch, name: str) -> threading.Barrier:
-    """Make ``workflow.<name>`` wait, once it has returned, until both requests have called it."""
+def meet_after(monkeypatch, module, name: str) -> threading.Barrier:
+    """Make ``module.<name>`` wait, once it has returned, until both requests have called it."""
     barrier = threading.Barrier(2, timeout=20)
-    original = getattr(workflow, name)
+    original = getattr(module, name)
 
     def checked_then_wait(*args, **kwargs):
         result = original(*args, **kwargs)
         barrier.wait()  # BrokenBarrierError (a 500) if the other request never got this far
         return result
 
-    monkeypatch.setattr(workflow, name, checked_then_wait)
+    monkeypatch.setattr(module, name, checked_then_wait)
     return barrier
 
 
@@ -96,7 +96,7 @@ def test_two_managers_approving_one_request_at_once_one_wins(service, engine, mo
     [request] = accepted.json()["approval_requests"]
     placement_id = accepted.json()["placement"]["id"]
     managers = both_signed_in(client, Role(request["role"]))
-    barrier = meet_after(monkeypatch, "get_request")
+    barrier = meet_after(monkeypatch, approval_decisions, "get_request")
 
     body = {"reason": "Read the case and the distance; agreed.", "version": request["version"]}
     url = f"/approvals/{request['id']}/approve"
@@ -139,7 +139,7 @@ def test_two_panel_members_taking_the_last_bed_at_once_one_wins(service, engine,
     with transaction(engine) as session:  # the last bed
         session.get(Vacancy, vacancy_id).beds = 1
     panel = both_signed_in(client, Role.panel_member)
-    barrier = meet_after(monkeypatch, "_check_free")
+    barrier = meet_after(monkeypatch, panel_decisions, "_check_free")
 
     responses = at_once(app, [
         ("POST", f"/match-runs/{run}/proposals/{p['id']}/accept", {"json": REASON, "headers": h})

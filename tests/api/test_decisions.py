@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from api import workflow
+from api import panel_decisions, panel_memory
 from matching import checker
 from matching.approvals import DEFAULT_APPROVALS_FILE, ApprovalPolicy, load_approval_policy
 from matching.instance import from_database
@@ -82,7 +82,7 @@ def referral_status(engine, referral_id: str) -> ReferralStatus:
 
 
 def test_the_service_applies_the_shipped_approval_policy():
-    assert workflow.council_approval_policy() == POLICY == ApprovalPolicy()
+    assert panel_decisions.council_approval_policy() == POLICY == ApprovalPolicy()
 
 
 def test_accept_without_a_reason_is_refused_and_writes_nothing(client, as_role, demo_engine, run_id):
@@ -292,14 +292,13 @@ def test_an_override_within_the_rules_needs_no_confirmation(client, as_role, dem
 
 def test_a_council_may_let_rule_breaking_overrides_stand_without_approval(demo_engine, run_id, tmp_path, monkeypatch):
     """The approvals policy decides (``rules_broken: null``); the default asks the head of service."""
-    from api import workflow
     from matching.approvals import ApprovalPolicy
     from models.accounts import User
 
     referral_id, vacancy_id, _ = _rule_breaking_choice(demo_engine)
     with transaction(demo_engine) as s:
         user = s.scalar(select(User).where(User.role == Role.panel_member))
-        placed = workflow.override(s, user, run_id, referral_id, vacancy_id, "The family's wish", True,
+        placed = panel_decisions.override(s, user, run_id, referral_id, vacancy_id, "The family's wish", True,
                                    ApprovalPolicy(rules_broken=None))
         assert ApprovalRule.rules_broken not in {r.rule for r in placed.requests}
 
@@ -335,7 +334,7 @@ def test_locks_and_bans_are_recorded_for_the_next_run(client, as_role, demo_engi
     assert bans.json()["total"] == 1
     assert client.get(f"/match-runs/{run_id}/decisions", headers=as_role(Role.commissioner)).status_code == 403
     with transaction(demo_engine) as s:
-        assert workflow.next_run_locks_and_bans(s, run_id) == (
+        assert panel_memory.next_run_locks_and_bans(s, run_id) == (
             [(first["referral_id"], first["vacancy_id"])], [(first["referral_id"], second["vacancy_id"])])
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from api import workflow
+from api import panel_decisions
 from api.app import create_app
 from api.deps import MANAGERS
 from api.routes import grades
@@ -73,7 +73,7 @@ def expected_approvals(client, headers, proposal: dict) -> set[str]:
         "ofsted_registered": home["ofsted_registered"], "emergency": home["service_type"] == "emergency",
         "tier": proposal["tier"], "weekly_cost": proposal["weekly_cost"],
     }])
-    return set(approvals_required(frame, workflow.council_approval_policy()).iloc[0])
+    return set(approvals_required(frame, panel_decisions.council_approval_policy()).iloc[0])
 
 
 def codes(requests: list[dict]) -> set[str]:

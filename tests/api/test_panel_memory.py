@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from api import workflow
+from api import panel_memory
 from models.accounts import AuditEvent
 from models.db import transaction
 from models.enums import Role
@@ -143,13 +143,13 @@ def test_only_the_panel_lifts_and_only_what_is_held(client, as_role, demo_engine
     not_held = client.post(url, json=body(second, "Nothing was decided on this pair"), headers=panel)
     assert not_held.status_code == 409 and not_held.json()["error"]["code"] == "nothing_to_lift"
     with transaction(demo_engine) as s:
-        assert workflow.next_run_locks_and_bans(s, run_id)[1] == [pair(first)]  # refusals changed nothing
+        assert panel_memory.next_run_locks_and_bans(s, run_id)[1] == [pair(first)]  # refusals changed nothing
 
     lifted = client.post(url, json=lift, headers=as_role(Role.head_of_service))  # the chair is on the panel
     assert lifted.status_code == 201, lifted.text
     assert client.post(url, json=lift, headers=panel).status_code == 409  # already lifted
     with transaction(demo_engine) as s:
-        assert workflow.next_run_locks_and_bans(s, run_id) == ([], [])
+        assert panel_memory.next_run_locks_and_bans(s, run_id) == ([], [])
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "decision_lift"))
         assert event.entity_id == str(lifted.json()["id"]) and event.actor == "head.of.service"
         assert event.before["held"]["kind"] == "reject" and event.before["held"]["reason"] == REJECTED
@@ -167,7 +167,7 @@ def test_a_rejected_pair_is_locked_only_after_the_panel_lifts_the_rejection(
     assert client.post(f"/match-runs/{run_id}/lifts", json=lock, headers=panel).status_code == 201
     assert client.post(f"/match-runs/{run_id}/locks", json=lock, headers=panel).status_code == 201
     with transaction(demo_engine) as s:
-        assert workflow.next_run_locks_and_bans(s, run_id) == ([pair(first)], [])
+        assert panel_memory.next_run_locks_and_bans(s, run_id) == ([pair(first)], [])
 
 
 def test_a_lock_is_carried_only_while_its_young_person_waits(client, as_role, demo_engine, run_id):  # noqa: F811
@@ -179,7 +179,7 @@ def test_a_lock_is_carried_only_while_its_young_person_waits(client, as_role, de
     assert accept(client, panel, run_id, placed["id"]).status_code == 201
     with transaction(demo_engine) as s:
         # Placed, the young person leaves the queue: a lock on them would stop the next run.
-        assert workflow.next_run_locks_and_bans(s, run_id)[0] == [pair(waiting)]
+        assert panel_memory.next_run_locks_and_bans(s, run_id)[0] == [pair(waiting)]
 
 
 def test_a_rerun_request_that_contradicts_what_is_carried_is_refused_and_nothing_is_queued(
