@@ -22,7 +22,8 @@ then the comparison with one-at-a-time practice.
    worse (on big queues it holds them from the start: the priced LP keeps that cheap), naming
    what it could not hold.
 7. Every bound is valid for the model it speaks of (the flow's and the LP's hold with fewer
-   constraints, so for the held model too); a level after an unproven one has no bound.
+   constraints, so for the held model too); a level after an unproven one is bounded with
+   that level held at the best proposal's value (the optimum is no worse there).
    Limits are deterministic (CP-SAT's deterministic time, the LP's iterations), so the same
    queue gives the same proposals on a busy machine.
 
@@ -403,8 +404,8 @@ class _Search:
         return all(g <= within for g in gaps.values())
 
     def certified_so_far(self, within: float = CERTIFIED_GAP) -> bool:
-        """Every level with a bound within ``within`` of it (a level after an unproven one has
-        no bound: it cannot have one until the level above it is proven)."""
+        """Every level with a bound within ``within`` of it (a level without one, NaN, is not
+        counted: the LP that would bound it was not solved)."""
         if self.chosen is None:
             return False
         gaps = _gaps(self.objective, {n: self.bound.get(n, float("nan")) for n in self.objective},
@@ -444,14 +445,14 @@ def _lp(search: _Search, stage: str, side: Side | None = None, *, budget: float 
 
     latest = [incumbent]  # the best feasible proposal so far: CP-SAT's start when the LP's is not
 
-    def rounder(values: np.ndarray, reduced, lower: float, name: str, earlier: dict):
+    def rounder(values: np.ndarray, reduced, lower: float, name: str, earlier: dict, open_levels=frozenset()):
         tried = []
         if reduced is not None:
             found = _reduced(search.pairs, values, reduced, lower, name, earlier, side, search.policy,
-                             budget / n_levels, stages, latest[-1])
+                             budget / n_levels, stages, latest[-1], open_levels)
             if found is not None:
                 chosen, proven = found
-                if proven:
+                if proven and not open_levels:  # with an earlier level open, the best there, not a proof
                     proofs.append(chosen)
                     latest.append([int(i) for i in chosen.index])
                     return chosen.index
@@ -531,7 +532,8 @@ def _within(reduced: np.ndarray, slack: float, most: int) -> float:
 
 def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower: float, name: str,
              earlier: dict[str, int | None], side: Side, policy: Policy, budget: float,
-             stages: list | None, incumbent: list[int] | None) -> tuple[pd.DataFrame, bool] | None:
+             stages: list | None, incumbent: list[int] | None,
+             open_levels: frozenset = frozenset()) -> tuple[pd.DataFrame, bool] | None:
     """The exact model on the pairs whose reduced cost is at most s, with the proof it carries.
 
     With the LP's duals at this level (earlier levels held at their optima), every proposal
@@ -548,7 +550,9 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
     but a start that breaks a rule costs CP-SAT seconds of repair first. Extra pairs (the LP's
     own, the start's) never weaken the proof. Returns (proposal, proven), or None when CP-SAT
     found nothing or the reduced costs single out too little (a level where most options tie,
-    such as placements, whose reward is the young person's own)."""
+    such as placements, whose reward is the young person's own). ``open_levels``: earlier
+    levels held at a proposal's value, not proven (``relaxation.level_bounds``): a proposal
+    need only be no worse there, and "proven" is then the best under that hold, not a proof."""
     sense = dict(levels(policy))[name]
     people = int(pairs["referral_id"].nunique())
     slack = _within(reduced, REDUCED_SLACK, max(REDUCED_FIRST, REDUCED_FIRST_EACH * people))
@@ -572,7 +576,9 @@ def _reduced(pairs: pd.DataFrame, values: np.ndarray, reduced: np.ndarray, lower
         chosen = solution.chosen
         value = totals(chosen, policy)
         distance = (value[name] if sense == "min" else -value[name]) - lower
-        keeps_earlier = all(value[k] == v for k, v in earlier.items())
+        senses = dict(levels(policy))
+        keeps_earlier = all(value[k] == v if k not in open_levels else
+                            (value[k] >= v if senses[k] == "max" else value[k] <= v) for k, v in earlier.items())
         best = (chosen, solution.status == "OPTIMAL" and keeps_earlier and distance <= slack - 1e-6)
         if best[1] or not keeps_earlier or solution.status != "OPTIMAL" or budget <= 0.05:
             return best

@@ -107,13 +107,14 @@ def _nearest_misses(unplaced: pd.DataFrame) -> dict:
 
 def _certificate(result: MatchResult) -> dict:
     out = {}
+    above = True  # every level above this one proven: a later level's bound alone proves nothing
     for name, value in result.objective.items():
         bound = result.best_bound.get(name, float("nan"))
         gap = result.gap.get(name, float("nan"))
         known = not (isinstance(bound, float) and math.isnan(bound))
+        above = result.status == "OPTIMAL" or (above and known and gap == 0.0)
         out[name] = {"value": _plain(value), "bound": _plain(bound) if known else None,
-                     "gap": _plain(gap) if known else None,
-                     "proven": result.status == "OPTIMAL" or (known and gap == 0.0)}
+                     "gap": _plain(gap) if known else None, "proven": above}
     return out
 
 

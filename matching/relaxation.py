@@ -900,6 +900,17 @@ def _integral_solution(values: np.ndarray, pairs: pd.DataFrame, side: Side) -> t
     return rows, 0
 
 
+def _keeps(mine: Mapping[str, int], out: Mapping[str, LevelBound], open_at: Mapping[str, int]) -> bool:
+    """Every earlier level at its proven optimum, and every open one no worse than it is held."""
+    for k, lv in out.items():
+        if k in open_at:
+            if (mine[k] < open_at[k]) if lv.sense == "max" else (mine[k] > open_at[k]):
+                return False
+        elif mine[k] != lv.proven:
+            return False
+    return True
+
+
 def level_bounds(
     pairs: pd.DataFrame,
     side: Side,
@@ -922,7 +933,9 @@ def level_bounds(
     ``iteration_limit``: simplex iterations per level (deterministic). ``exact``: when a level's
     LP is fractional and no incumbent meets its bound, try to close it with
     :func:`exact_fractional` (at most ``node_limit`` branch-and-bound nodes). ``rounder(values,
-    reduced, lower, name, earlier)``: a proposal from a fractional level (see ``LevelBound``).
+    reduced, lower, name, earlier, open_levels)``: a proposal from a fractional level (see
+    ``LevelBound``); ``earlier`` the values earlier levels are held at, ``open_levels`` those of
+    them held at a proposal's value, unproven (a proposal need only be no worse there).
     ``proven``: leading levels the caller has proven at these values (its incumbent meets a
     bound of its own): held at them, not solved again."""
     started = time.perf_counter()
@@ -948,9 +961,9 @@ def level_bounds(
     shape = (lp.n_rows, lp.n_cols, int(lp.index.size))
     elsewhere = dict(proven or {})
     proven = True
-    held_at_incumbent = False  # an earlier level is held at a proposal's value, not at a proven one
+    open_at: dict[str, int] = {}  # earlier levels held at a proposal's value, not at a proven one
     for name, sense in levels(policy):
-        if not proven and not held_at_incumbent:
+        if not proven and not open_at:
             out[name] = LevelBound(name, sense, math.nan, math.nan, "not_reached", False, None, None, 0, 0, 0.0)
             continue
         t = time.perf_counter()
@@ -980,16 +993,17 @@ def level_bounds(
                                                          node_limit=node_limit)
         rounded = None
         if (rows is None and rounder is not None and status == "optimal" and not math.isnan(bound)
-                and known.get(name) != bound and not held_at_incumbent):
+                and known.get(name) != bound):
             # A proposal near the fractional optimum (the caller keeps its integral part and
             # decides the rest exactly): if it meets the bound, this level is proven and the
             # next level's LP can go on from this one, warm.
-            found = rounder(values, reduced, lower, name, {k: lv.proven for k, lv in out.items()})
+            earlier = {k: lv.proven for k, lv in out.items()} | open_at
+            found = rounder(values, reduced, lower, name, earlier, open_levels=frozenset(open_at))
             if found is not None:
                 found = np.fromiter((int(i) for i in found), dtype=np.int64)
                 if not constraints.breaches(pairs.iloc[found], side):
                     mine = _level_values(pairs, found, policy)
-                    if all(mine[k] == lv.proven for k, lv in out.items()):
+                    if _keeps(mine, out, open_at):
                         rounded = tuple(sorted(int(i) for i in found))
                         if (mine[name] >= known.get(name, mine[name] - 1) if sense == "max"
                                 else mine[name] <= known.get(name, mine[name] + 1)):
@@ -1004,14 +1018,14 @@ def level_bounds(
             value = int(bound)
         elif not math.isnan(bound) and known.get(name) == bound:
             value = int(bound)
-        if held_at_incumbent:  # a bound on the optimum, but no proof: an earlier level is open
+        if open_at:  # a bound on the optimum, but no proof: an earlier level is open
             value, integral = None, False
         out[name] = LevelBound(name, sense, bound, lp_objective, status, integral,
                                tuple(int(i) for i in rows) if integral else None, value, fractional,
                                iterations, time.perf_counter() - t, exact_status,
                                values.astype(np.float32) if status == "optimal" else None, rounded,
                                reduced, lower)
-        proven = value is not None and not held_at_incumbent
+        proven = value is not None and not open_at
         if proven and name != levels(policy)[-1][0]:
             master.hold(cost, sense, value)
         elif name != levels(policy)[-1][0] and name in known and not math.isnan(bound) \
@@ -1022,7 +1036,7 @@ def level_bounds(
             # a valid bound on the optimum's next level too (a later level is never left
             # without one while a proposal exists).
             master.hold(cost, sense, int(known[name]))
-            held_at_incumbent = True
+            open_at[name] = int(known[name])
     return Relaxation(out, name_of, build_seconds, *shape)
 
 
