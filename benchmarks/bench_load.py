@@ -32,13 +32,15 @@ Then for ``--seconds`` (asyncio, httpx):
   updates them). Expected: 413 or 422 for each wrong one, 200 for the valid ones. No upload
   starts after ``--seconds``; the one in flight then is waited for (up to ``--upload-timeout``)
   and counted, the readers and the flood having stopped. Under load a round takes minutes (the
-  valid import alone takes about three on this 2-CPU machine with nothing else running), so a
-  60 s run may not reach its end: ``--seconds 600`` covers a whole round.
+  valid import alone takes about three on this 2-CPU machine with nothing else running, five
+  under the default load), so a 60 s run does not reach its end: ``--seconds 600`` covers a
+  whole round and what the service does with 50,000 more vacancies after it.
 * **one sign-in flood**: as fast as answers come, a wrong password for demo.director and random
   usernames, alternately. Expected: 401, then 429 once the throttle locks the address.
 
 Reported (a rich table, and ``--json PATH`` for the same as data): requests per client kind
-with their statuses, every 5xx (target 0) counted and the first few listed by status, path and
+with their statuses and the requests left without an answer (timeouts: a reader waits up to
+120 s), every 5xx (target 0) counted and the first few listed by status, path and
 the service's error code (never a response body: they carry personal data), 4xx by status,
 latency percentiles per reader route with ``GET /referrals`` (the JSON API route: the queue has
 no page of its own, the pages show it on /panel) first, the service's memory high-water mark
@@ -404,6 +406,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     server_errors: list[dict] = field(default_factory=list)
     server_error_counts: Counter = field(default_factory=Counter)
+    no_answers: list[dict] = field(default_factory=list)  # the first few requests left without an answer
     uploads: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     started: float = field(default_factory=time.monotonic)
 
@@ -423,6 +426,9 @@ class Tally:
 
     def failed(self, kind: str, method: str, label: str, error: BaseException) -> None:
         self.transport[kind][f"{type(error).__name__} on {method} {label}"] += 1
+        if len(self.no_answers) < FIRST_5XX_KEPT:
+            self.no_answers.append({"at_s": round(time.monotonic() - self.started, 1), "kind": kind,
+                                    "request": f"{method} {label}", "error": type(error).__name__})
 
 
 def _error_code(content: bytes) -> str | None:
@@ -812,6 +818,8 @@ def summarise(result: dict, service: Service, files: list[Upload], args: argpars
                           "by_route": [{"kind": k, "route": r, "status": s, "code": c, "count": n}
                                        for (k, r, s, c), n in tally.server_error_counts.most_common()],
                           "first": tally.server_errors},
+        "no_answers": {"total": sum(sum(k["transport_errors"].values()) for k in kinds.values()),
+                       "first": tally.no_answers},
         "memory": {"processes": memory, "serve_vm_hwm_mib": service.hwm_kib.get(service.pid, 0) / 1024,
                    "sum_vm_hwm_mib": sum(m["vm_hwm_mib"] for m in memory),
                    "peak_sampled_rss_mib": service.peak_rss_kib / 1024},
@@ -881,8 +889,11 @@ def report(console: Console, s: dict) -> None:
     table.add_column("figure")
     table.add_column("value")
     table.add_row("5xx answers (target 0)", f"{errors['total']:,}  {_ok(errors['total'] == 0)}")
-    table.add_row("transport errors (no answer)",
-                  str(sum(sum(k["transport_errors"].values()) for k in s["kinds"].values())))
+    gone = s["no_answers"]
+    table.add_row("requests left without an answer (transport errors)",
+                  f"{gone['total']:,}" + (f": the first at {gone['first'][0]['at_s']:.0f} s ("
+                                          f"{gone['first'][0]['error']} on {gone['first'][0]['request']})"
+                                          if gone["first"] else ""))
     if ref:
         table.add_row(f"{REFERRALS_ROUTE} (JSON API, first page of 50)",
                       f"p50 {ref['p50_ms']:.0f} ms, p95 {ref['p95_ms']:.0f} ms, p99 {ref['p99_ms']:.0f} ms "
