@@ -54,7 +54,13 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.bench_service import PANEL_DAY, build_database, free_port, sign_in
+from benchmarks.bench_service import (
+    PANEL_DAY,
+    build_database,
+    free_port,
+    sign_in,
+    wait_until_answering,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FINISHED = {"succeeded", "failed", "cancelled"}
@@ -98,24 +104,13 @@ class Service:
         env.pop("PLACEMATCH_PLACING_AUTHORITY", None)
         env.pop("PLACEMATCH_PARENT_PID", None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-        started = time.monotonic()
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                  "--workers", str(self.workers)],
                 env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        while time.monotonic() - started < STARTUP_SECONDS:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited ({self.process.returncode}) on port {self.port}:\n"
-                                   + self.log.read_text(errors="replace")[-3000:])
-            try:
-                if httpx.get(f"{self.base}/sign-in", timeout=1.0).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"the service did not answer within {STARTUP_SECONDS:.0f} s")
+        return wait_until_answering(self.process, self.base, self.log, STARTUP_SECONDS)
 
     def processes(self) -> list[int]:
         """Every live process started for this database (the service, its processes, workers)."""

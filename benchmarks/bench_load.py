@@ -82,7 +82,12 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli import DEMO_PASSWORD
-from benchmarks.bench_service import PANEL_DAY, free_port
+from benchmarks.bench_service import (
+    PANEL_DAY,
+    free_port,
+    print_service_log,
+    wait_until_answering,
+)
 from providers.limits import MAX_FILE_BYTES, MAX_ROWS, MAX_UPLOAD_REQUEST_BYTES, MB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,7 +309,6 @@ class Service:
         self.peak_rss_kib = 0  # the largest sum of VmRSS over one sample
 
     def start(self) -> float:
-        started = time.monotonic()
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -312,17 +316,7 @@ class Service:
                 env=_env(self.url), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         self.pid = self.process.pid
-        while time.monotonic() - started < STARTUP_SECONDS:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited ({self.process.returncode}):\n"
-                                   + self.log.read_text(errors="replace")[-3000:])
-            try:
-                if httpx.get(f"{self.base}/sign-in", timeout=1.0).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the service did not answer within {STARTUP_SECONDS:.0f} s")
+        return wait_until_answering(self.process, self.base, self.log, STARTUP_SECONDS)
 
     def tree(self) -> list[int]:
         """The serve process and every live descendant (service processes, match workers)."""
@@ -954,9 +948,7 @@ def main() -> None:
             with console.status(f"Load for {args.seconds:.0f} s (then the upload in flight, if any)..."):
                 result = asyncio.run(load(service, files, tokens, cookies, targets, args))
         except BaseException:
-            log = service.log.read_text(errors="replace") if service.log.exists() else ""
-            if log.strip():
-                console.print(f"service log (last lines):\n{log[-3000:]}", style="dim", highlight=False, markup=False)
+            print_service_log(console, service.log)
             raise
         finally:
             killed = service.stop()

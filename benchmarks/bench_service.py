@@ -34,9 +34,9 @@ import datetime as dt
 import io
 import math
 import os
+import shutil
 import signal
 import socket
-import shutil
 import statistics
 import subprocess
 import sys
@@ -145,6 +145,30 @@ def _csv(rows: list[dict]) -> bytes:
 
 
 # --- the service ----------------------------------------------------------------------------
+
+
+def wait_until_answering(process: subprocess.Popen, base: str, log: Path, seconds: float) -> float:
+    """Seconds until ``base``'s sign-in page answers 200; RuntimeError (with the end of the
+    service's log) when the service exits first or does not answer within ``seconds``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited ({process.returncode}) at {base}:\n"
+                               + log.read_text(errors="replace")[-3000:])
+        try:
+            if httpx.get(f"{base}/sign-in", timeout=1.0).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"the service did not answer within {seconds:.0f} s")
+
+
+def print_service_log(console: Console, log: Path) -> None:
+    """The end of a service's log, when a benchmark fails (what it said before it went wrong)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    if text.strip():
+        console.print(f"service log (last lines):\n{text[-3000:]}", style="dim", highlight=False, markup=False)
 
 
 def free_port() -> int:
@@ -466,9 +490,7 @@ def main() -> None:
                 with console.status(f"Match jobs on a queue of {args.young_people}, {AMPLE_VACANCIES} vacancies..."):
                     jobs[f"demo + synthetic ({args.young_people}), ample"] = [job_time(client) for _ in range(args.runs)]
         except BaseException:
-            log = service.log.read_text(errors="replace") if service.log.exists() else ""
-            if log.strip():
-                console.print(f"service log (last lines):\n{log[-3000:]}", style="dim", highlight=False, markup=False)
+            print_service_log(console, service.log)
             raise
         finally:
             service.stop()
