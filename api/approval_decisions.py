@@ -2,9 +2,15 @@
 itself) becomes active only when every request it raised is approved; one rejection sends it
 back to the panel.
 
+The duties: only the request's role decides it, and never the person who made the panel
+decision that raised it, whatever roles they hold (a head of service chairs the panel and also
+approves): a placement is agreed by two people, not one. A decision records who made it, and
+the request keeps the rule and the version of the approvals policy that asked for it.
+
 Plain functions of a Session and a User, as the panel's decisions (:mod:`api.panel_decisions`,
 which raises the requests); the routes (``api.routes.approvals``) and the pages call them
-alike. Each decision is audited with the record before and after.
+alike. Each decision is audited with the record before and after, and so is a refusal on
+these duties.
 """
 
 from __future__ import annotations
@@ -16,13 +22,30 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from api.panel_decisions import placement_snapshot
-from api.refusals import Conflict, NotFound, NotYours, Stale
+from api.refusals import Conflict, NotFound, NotYours, Refused, Stale
 from models.accounts import User, record
 from models.base import utcnow
-from models.enums import ApprovalStatus, PlacementStatus, ReferralStatus, Role
-from models.panel import ApprovalRequest
+from models.enums import (
+    ApprovalStatus,
+    DecisionKind,
+    PlacementStatus,
+    ReferralStatus,
+    Role,
+)
+from models.panel import ApprovalRequest, Decision
 from models.people import Placement
 from models.supply import Vacancy
+
+
+class OwnPanelDecision(Refused):
+    """The manager made the panel decision that raised the request: someone else decides it."""
+
+    kind = "forbidden"
+    code = "own_panel_decision"
+
+
+OWN_PANEL_DECISION = ("You made the panel decision on this placement, so another manager must decide its "
+                      "approval")
 
 
 @dataclass
@@ -60,6 +83,9 @@ def decide_approval(session: Session, user: User, request_id: int, *, approve: b
     request = get_request(session, request_id)
     if user.role != request.role:
         raise NotYours(f"approval request {request.id} is for the {request.role.value.replace('_', ' ')}")
+    panel = panel_decision_of(session, request)
+    if panel is not None and panel.decided_by_id == user.id:
+        _refuse_own_panel_decision(session, user, request, panel, approve)
     if version != request.version:
         raise Stale(f"approval request {request.id} is at version {request.version}, not {version}: "
                     "someone else changed it first; reload it and decide again",
@@ -75,6 +101,7 @@ def decide_approval(session: Session, user: User, request_id: int, *, approve: b
     request.reason, request.decided_by_id, request.decided_at = reason, user.id, utcnow()
     flag_modified(placement, "status")  # bump the placement's version (see above)
     session.flush()
+    session.expire(request, ["decider"])  # read again: who decided, by name
     record(session, f"approval_{request.status.value}", "approval_request", request.id, actor=user,
            before=before, after=_request_snapshot(request))
     closed = [] if approve else _send_back_to_panel(session, user, placement, request)
@@ -82,6 +109,35 @@ def decide_approval(session: Session, user: User, request_id: int, *, approve: b
         _activate_when_all_approved(session, user, placement)
     session.flush()
     return ApprovalDecided(request, placement, closed)
+
+
+def panel_decision_of(session: Session, request: ApprovalRequest) -> Decision | None:
+    """The panel's decision (accept or override) that raised the request. Requests raised
+    before it was kept with them: the placement's accept or override, the last one made for
+    its young person and vacancy before the request (only one placement of a young person is
+    live at a time, and a decision is made before the requests it raises)."""
+    if request.panel_decision_id is not None:
+        return session.get(Decision, request.panel_decision_id)
+    placement = session.get(Placement, request.placement_id)
+    return session.scalar(
+        select(Decision).where(Decision.referral_id == placement.referral_id,
+                               Decision.vacancy_id == placement.vacancy_id,
+                               Decision.kind.in_((DecisionKind.accept, DecisionKind.override)),
+                               Decision.created_at <= request.created_at)
+        .order_by(Decision.id.desc()).limit(1))
+
+
+def _refuse_own_panel_decision(session: Session, user: User, request: ApprovalRequest, panel: Decision,
+                               approve: bool) -> None:
+    """Refuse, and keep the refusal in the audit log: it is committed before it is raised
+    (nothing else has been written by then), so the rollback that follows a refusal keeps it,
+    as a refused sign-in is kept."""
+    record(session, "approval_refused", "approval_request", request.id, actor=user,
+           before=_request_snapshot(request),
+           after={"refused": "made_the_panel_decision", "panel_decision_id": panel.id,
+                  "asked_to": "approve" if approve else "reject"})
+    session.commit()
+    raise OwnPanelDecision(OWN_PANEL_DECISION)
 
 
 def _activate_when_all_approved(session: Session, user: User, placement: Placement) -> None:
@@ -128,4 +184,5 @@ def _send_back_to_panel(session: Session, user: User, placement: Placement,
 def _request_snapshot(request: ApprovalRequest) -> dict:
     return {"status": request.status.value, "rule": request.rule.value, "role": request.role.value,
             "placement_id": request.placement_id, "reason": request.reason, "version": request.version,
-            "decided_by_id": request.decided_by_id}
+            "decided_by_id": request.decided_by_id, "panel_decision_id": request.panel_decision_id,
+            "policy_version": request.policy_version}

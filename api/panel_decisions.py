@@ -11,10 +11,14 @@ everything or, on any refusal or error, nothing.
 
 The life of a placement:
 
-* the panel **accepts** a proposal of a match run, or **overrides** with its own choice (scored
-  and checked with :mod:`matching.analyze`; rules it breaks need ``confirm``). Either way a
+* the panel **accepts** a proposal of a match run, or **overrides** with its own choice. Both
+  are checked the same way, against today's data, by :func:`analyze_choice` (the engine's own
+  rules, :mod:`matching.analyze`): rules an override breaks need ``confirm``; a proposal that
+  breaks one now (a grade fell, a date moved, the panel locked the young person elsewhere) is
+  refused. A proposal of a run a newer run has superseded is refused too. Either way a
   placement is created with its support plan, takes one free bed of the vacancy, and the
-  council's approval policy (:mod:`matching.approvals`) turns it into approval requests;
+  council's approval policy (:mod:`matching.approvals`) turns it into approval requests, each
+  recording the panel decision that raised it and the policy's version;
 * with no request the placement is active at once (the young person is placed); otherwise it
   awaits approval and becomes active when **every** request is approved;
 * one **rejection** by a manager sends it back to the panel (see
@@ -26,6 +30,8 @@ Every decision writes an audit event with the record before and after.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -36,8 +42,8 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.panel_memory import bans_of
-from api.refusals import Conflict, NotFound
+from api.panel_memory import panel_memory
+from api.refusals import Conflict, Invalid, NotFound
 from api.run_records import (
     decidable_run,
     decision_snapshot,
@@ -52,6 +58,7 @@ from matching.approvals import (
     approvals_required,
     load_approval_policy,
 )
+from matching.eligibility import UNKNOWN_VACANCY
 from matching.explain import words
 from matching.instance import from_database
 from models.accounts import User, record
@@ -80,6 +87,24 @@ class RulesBroken(Conflict):
     code = "rules_broken"
 
 
+class NoLongerAllowed(Invalid):
+    """A proposal that broke no rule when the engine made it breaks one on today's data."""
+
+    code = "no_longer_allowed"
+
+
+# The side constraints' words where matching.explain has none (it words the hard rules).
+SIDE_WORDS = {
+    "lock_not_honoured": "the panel has locked the young person to another vacancy",
+    "siblings_split": "it would separate a sibling group",
+    "co_residency": "it shares a home with someone whose risks clash",
+    "intensive_cap": "the home would have more young people needing intensive support than it allows",
+    "beds_exceeded": "more young people than free beds",
+    "over_budget": "it would take the week's total over the budget cap",
+    "placed_twice": "the young person would be placed twice",
+}
+
+
 # --- the council's approval policy ---------------------------------------------------------------
 
 
@@ -92,6 +117,15 @@ def council_approval_policy() -> ApprovalPolicy:
 @cache
 def _approval_policy_in(path: str) -> ApprovalPolicy:
     return load_approval_policy(Path(path))
+
+
+def policy_version(approvals: ApprovalPolicy) -> str:
+    """The approvals policy's version, kept with every request it raises: the first 12 hex
+    digits of the SHA-256 of its settings as JSON. The same rules give the same version
+    whichever file they were read from; any change to a rule, a role, the distance or a
+    ceiling gives a new one, so a request always shows which rules asked for it."""
+    settings = json.dumps(approvals.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(settings.encode()).hexdigest()[:12]
 
 
 # --- what the panel's decisions return -----------------------------------------------------------
@@ -154,7 +188,21 @@ def _already_decided(session: Session, proposal: ProposedMatch) -> Decision | No
 
 def accept_proposal(session: Session, user: User, run_id: int, proposal_id: int, reason: str,
                     approvals: ApprovalPolicy) -> Placed:
-    """The panel accepts a proposal (the engine's first choice or one of its alternatives)."""
+    """The panel accepts a proposal (the engine's first choice or one of its alternatives).
+
+    The proposal is checked again, exactly as an override is (:func:`analyze_choice`, on
+    today's data): the engine checked it when it ran, but since then a provider's grade may
+    have fallen, a bed been taken, a date moved or the panel locked the young person
+    elsewhere. What an override is refused for whatever it confirms (no free bed, the young
+    person placed already, no tier of support for their need), an accept is refused for too.
+
+    A proposal that now breaks a rule is refused (:class:`NoLongerAllowed`, naming each rule),
+    not turned into an override. An override breaks a rule only when the panel confirms it,
+    knowingly, with the rules in front of it (``confirm``), and is then approved by the
+    policy's ``rules_broken`` role; accepting a proposal confirms no such thing (the panel
+    accepted what the engine had checked). So it is refused as an unconfirmed override is, and
+    the panel, if it still wants that home, chooses it as an override, where the broken rules
+    are recorded and approved."""
     run = decidable_run(session, run_id)
     proposal = _proposal(session, run, proposal_id)
     _refuse_second_decision(session, proposal)
@@ -162,17 +210,42 @@ def accept_proposal(session: Session, user: User, run_id: int, proposal_id: int,
     vacancy = session.get(Vacancy, proposal.vacancy_id)
     if vacancy is None:
         raise Conflict(f"vacancy {proposal.vacancy_id} no longer exists")
-    _check_free(session, referral, vacancy)
-    prop = vacancy.property
-    facts = PairFacts(
-        tier=proposal.tier, need_tier=referral.tier, weekly_cost=_current_price(prop, proposal.tier),
-        starts_on=max(run.panel_date, vacancy.available_from),
-        miles_from_home=proposal.miles_from_home, miles_from_education=proposal.miles_from_education,
-        out_of_area=proposal.out_of_area, at_a_distance=proposal.at_a_distance,
-    )
+    _check_free(session, run, referral, vacancy)
+    facts, broken = _checked(session, run, referral, vacancy, _siblings_proposed_with(session, run, referral))
+    if broken:
+        rules = "; ".join(f"{b.words} ({b.detail})" for b in broken)
+        raise NoLongerAllowed(
+            f"Proposal {proposal.id} can no longer be accepted: since the match was run it breaks "
+            f"{_count(len(broken), 'rule')}: {rules}. Nothing was written. To place {referral.id} there "
+            "anyway, choose that home as the panel's own choice (an override): the rules it breaks are then "
+            "kept with the decision, and go for approval where the council's approvals policy asks for it",
+            fields=[(f"rule:{b.code}", f"{b.words}: {b.detail}") for b in broken])
+    if facts is None:  # no price for the need: a rule says so (tier_not_offered), so not reached
+        raise Conflict(f"property {vacancy.property_id} no longer offers {referral.tier.value} support: "
+                       "run the match again")
     decision = Decision(match_run_id=run.id, proposed_match_id=proposal.id, referral_id=referral.id,
                         vacancy_id=vacancy.id, kind=DecisionKind.accept, reason=reason, decided_by_id=user.id)
     return _place(session, user, run, decision, reason, referral, vacancy, facts, approvals)
+
+
+def _siblings_proposed_with(session: Session, run: MatchRun, referral: Referral) -> list[tuple[str, str]]:
+    """The run's proposals for the young person's siblings still waiting: the engine placed the
+    group together, so one of them is accepted as part of the group, not as a split."""
+    if not referral.sibling_group:
+        return []
+    rows = session.execute(
+        select(ProposedMatch.referral_id, ProposedMatch.vacancy_id)
+        .join(Referral, Referral.id == ProposedMatch.referral_id)
+        .where(ProposedMatch.match_run_id == run.id, ProposedMatch.rank == 0,
+               Referral.sibling_group == referral.sibling_group, Referral.id != referral.id,
+               Referral.status == ReferralStatus.open)
+        .order_by(ProposedMatch.referral_id)
+    )
+    return [(r, v) for r, v in rows]
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def reject_proposal(session: Session, user: User, run_id: int, proposal_id: int, reason: str) -> Decision:
@@ -192,23 +265,34 @@ def reject_proposal(session: Session, user: User, run_id: int, proposal_id: int,
     return decision
 
 
-def analyze_choice(session: Session, run: MatchRun, referral: Referral, vacancy: Vacancy
-                   ) -> tuple[PairFacts | None, list[BrokenRule]]:
-    """Score the panel's own choice as the engine would and list every rule it breaks.
+def analyze_choice(session: Session, run: MatchRun, referral: Referral, vacancy: Vacancy,
+                   alongside: list[tuple[str, str]] = ()) -> tuple[PairFacts | None, list[BrokenRule]]:
+    """Score the panel's choice as the engine would and list every rule it breaks, on today's
+    data: the one check of a choice, for an override and an accepted proposal alike.
 
-    Open siblings join the analysis so that placing one of a group alone shows as a split;
-    the run's bans (and the bans the panel recorded on it) count, so choosing a banned pair
-    shows as breaking the ban."""
+    Open siblings join the analysis so that placing one of a group alone shows as a split
+    (``alongside``: the pairs their places are decided with, for a proposal of the group); the
+    run's bans (and the bans the panel recorded on it) count, so choosing a banned pair shows
+    as breaking the ban; and so does the young person's lock, if the panel locked them to
+    another vacancy. Rules only the ``alongside`` pairs break are theirs, checked when they are
+    decided."""
     siblings = []
     if referral.sibling_group:
         siblings = session.scalars(select(Referral.id).where(
             Referral.sibling_group == referral.sibling_group, Referral.id != referral.id,
             Referral.status == ReferralStatus.open)).all()
+    memory = panel_memory(session, run)
+    locks = [pair for pair in memory.locks if pair[0] == referral.id]
     instance = from_database(session, placing_authority_of(session, run), run.panel_date,
-                             referral_ids=[referral.id, *siblings], bans=bans_of(session, run))
-    analysis = analyze([(referral.id, vacancy.id)], instance, policy_of(run))
-    broken = [BrokenRule(v.code, words(v.code), v.detail) for v in analysis.violations]
-    row = analysis.placements.iloc[0].to_dict() if len(analysis.placements) else {}
+                             referral_ids=[referral.id, *siblings], bans=memory.bans, locks=locks)
+    others = {r for r, _ in alongside}
+    analysis = analyze([(referral.id, vacancy.id), *alongside], instance, policy_of(run))
+    broken = [BrokenRule(v.code, _words(v.code), v.detail) for v in analysis.violations if v.referral_id not in others]
+    chosen = analysis.placements
+    if len(chosen):
+        chosen = chosen[(chosen["referral_id"].astype(str) == referral.id)
+                        & (chosen["vacancy_id"].astype(str) == vacancy.id)]
+    row = chosen.iloc[0].to_dict() if len(chosen) else {}
     if not row or pd.isna(row.get("tier")):
         return None, broken
     education = row.get("miles_from_education")
@@ -221,6 +305,24 @@ def analyze_choice(session: Session, run: MatchRun, referral: Referral, vacancy:
     return facts, broken
 
 
+def _checked(session: Session, run: MatchRun, referral: Referral, vacancy: Vacancy,
+             alongside: list[tuple[str, str]] = ()) -> tuple[PairFacts | None, list[BrokenRule]]:
+    """:func:`analyze_choice` for a decision about to be written. The analysis reads only
+    vacancies with a free bed: one missing from it lost its last bed after :func:`_check_free`
+    (another panel member's decision, committed meanwhile), which is that refusal again, not an
+    unknown vacancy."""
+    facts, broken = analyze_choice(session, run, referral, vacancy, alongside)
+    if any(b.code == UNKNOWN_VACANCY for b in broken):
+        session.refresh(vacancy, ["beds"])
+        if vacancy.beds < 1:
+            raise _no_free_bed(session, run, vacancy)
+    return facts, broken
+
+
+def _words(code: str) -> str:
+    return SIDE_WORDS.get(code) or words(code)
+
+
 def override(session: Session, user: User, run_id: int, referral_id: str, vacancy_id: str, reason: str,
              confirm: bool, approvals: ApprovalPolicy) -> Placed:
     """The panel places a young person in a home of its own choosing.
@@ -231,8 +333,8 @@ def override(session: Session, user: User, run_id: int, referral_id: str, vacanc
     run = decidable_run(session, run_id)
     referral = named(session, Referral, referral_id, "body.referral_id", "referral")
     vacancy = named(session, Vacancy, vacancy_id, "body.vacancy_id", "vacancy")
-    _check_free(session, referral, vacancy)
-    facts, broken = analyze_choice(session, run, referral, vacancy)
+    _check_free(session, run, referral, vacancy)
+    facts, broken = _checked(session, run, referral, vacancy)
     if broken and not confirm:
         codes = ", ".join(b.code for b in broken)
         raise RulesBroken(
@@ -263,9 +365,11 @@ def _refuse_second_decision(session: Session, proposal: ProposedMatch) -> None:
                        code="already_decided")
 
 
-def _check_free(session: Session, referral: Referral, vacancy: Vacancy) -> None:
+def _check_free(session: Session, run: MatchRun, referral: Referral, vacancy: Vacancy) -> None:
     """Refuse when the young person already has a live placement or is not waiting for one,
-    or when the vacancy has no free bed (the claim in :func:`_claim` re-checks atomically)."""
+    or when the vacancy has no free bed (the claim in :func:`_claim` re-checks atomically).
+    No placement is made without a free bed, even by an override: a bed is not a rule the
+    panel can set aside."""
     live = session.scalar(select(Placement).where(Placement.referral_id == referral.id,
                                                   Placement.status.in_(LIVE)).limit(1))
     if live is not None:
@@ -274,7 +378,19 @@ def _check_free(session: Session, referral: Referral, vacancy: Vacancy) -> None:
     if referral.status != ReferralStatus.open:
         raise Conflict(f"referral {referral.id} is {referral.status.value}, not waiting for a placement")
     if vacancy.beds < 1:
-        raise Conflict(f"vacancy {vacancy.id} has no free bed left", code="no_free_bed")
+        raise _no_free_bed(session, run, vacancy)
+
+
+def _no_free_bed(session: Session, run: MatchRun, vacancy: Vacancy) -> Conflict:
+    """The refusal for a vacancy with no free bed, saying where its last bed went when that
+    was after the run: the panel then knows the proposal is out of date, not wrong."""
+    taken = session.scalar(select(Placement).where(
+        Placement.vacancy_id == vacancy.id, Placement.status.in_(LIVE), Placement.created_at >= run.created_at)
+        .order_by(Placement.id.desc()).limit(1))
+    since = ("" if taken is None else
+             f": since match run {run.id} was made, its last free bed has gone to {taken.referral_id} "
+             f"(placement {taken.id}, {taken.status.value.replace('_', ' ')})")
+    return Conflict(f"vacancy {vacancy.id} has no free bed left{since}", code="no_free_bed")
 
 
 def _claim(session: Session, referral: Referral, vacancy: Vacancy) -> None:
@@ -296,13 +412,6 @@ def _claim(session: Session, referral: Referral, vacancy: Vacancy) -> None:
     session.refresh(vacancy, ["beds"])
 
 
-def _current_price(prop: Property, tier: Tier) -> float:
-    price = prop.price_for(tier)
-    if price is None:
-        raise Conflict(f"property {prop.id} no longer offers {tier.value} support: run the match again")
-    return price
-
-
 def _place(session: Session, user: User, run: MatchRun, decision: Decision, reason: str, referral: Referral,
            vacancy: Vacancy, facts: PairFacts, approvals: ApprovalPolicy,
            broken: list[BrokenRule] = ()) -> Placed:
@@ -315,8 +424,10 @@ def _place(session: Session, user: User, run: MatchRun, decision: Decision, reas
     session.add(decision)
     session.add(placement)
     session.flush()
+    version = policy_version(approvals)
     requests = [
-        ApprovalRequest(placement_id=placement.id, rule=rule, role=role,
+        ApprovalRequest(placement_id=placement.id, rule=rule, role=role, panel_decision_id=decision.id,
+                        policy_version=version,
                         case_summary=case_summary(session, run, rule, role, placement, referral, prop, facts,
                                                   approvals, decision.kind, reason, broken))
         for rule, role in approvals_for(facts, referral, prop, approvals, broken)
@@ -328,6 +439,7 @@ def _place(session: Session, user: User, run: MatchRun, decision: Decision, reas
     after = {**decision_snapshot(decision), "placement_id": placement.id, "placement_status": placement.status.value,
              "referral_status": referral.status.value, "vacancy_beds": vacancy.beds,
              "approval_requests": [f"{r.rule.value}:{r.role.value}" for r in requests],
+             "approvals_policy_version": version,
              "broken_rules": [b.code for b in broken]}
     record(session, f"decision_{decision.kind.value}", "decision", decision.id, actor=user, before=before, after=after)
     record(session, "placement_created", "placement", placement.id, actor=user,

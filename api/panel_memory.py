@@ -204,11 +204,6 @@ def next_run_locks_and_bans(session: Session, run_id: int) -> tuple[list[tuple[s
     return memory.locks, memory.bans
 
 
-def bans_of(session: Session, run: MatchRun) -> list[tuple[str, str]]:
-    """The pairs banned as things stand on the run: what its re-run would be given."""
-    return panel_memory(session, run).bans
-
-
 def record_lock_or_ban(session: Session, user: User, run_id: int, kind: DecisionKind, referral_id: str,
                        vacancy_id: str, reason: str) -> Decision:
     """The panel fixes a pair for the next run (lock) or rules it out (ban)."""

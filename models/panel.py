@@ -4,7 +4,7 @@ approval requests a placement raises."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, Timestamped, UtcDateTime, enum_column
 from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, MatchRunStatus, Role, Tier
 from models.supply import Money
+
+if TYPE_CHECKING:
+    from models.accounts import User
 
 
 class MatchRun(Timestamped, Base):
@@ -103,5 +106,14 @@ class ApprovalRequest(Timestamped, Base):
     decided_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
     # Two managers deciding the same request at once: the second is told it changed.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What asked for it: the panel decision (accept or override) that raised it, whose maker may
+    # not decide it, and the version of the approvals policy whose ``rule`` it is
+    # (api.panel_decisions.policy_version). Empty on requests raised before they were kept.
+    panel_decision_id: Mapped[Optional[int]] = mapped_column(ForeignKey("decision.id"))
+    policy_version: Mapped[Optional[str]] = mapped_column(String(64))
+
+    # Who decided, by name, for the API and the pages (loaded with the page of requests).
+    decider: Mapped[Optional["User"]] = relationship(foreign_keys=[decided_by_id], lazy="selectin",
+                                                     viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 from api import panel_decisions, panel_memory, refusals, run_records
 from api.deps import CASE_READERS, PANEL, Allowed, RecordId, SessionDep
@@ -96,6 +96,24 @@ class PlacementWithReview(PlacementPublic):
     review_reason: Optional[str]
 
 
+class ApprovalRequestRecord(ApprovalRequestPublic):
+    """An approval request as every answer shows it: with who decided it, and what asked for
+    it (the approvals policy's ``rule`` at ``policy_version``, raised by ``panel_decision_id``)."""
+
+    decided_by_id: Optional[int] = Field(
+        description="The manager who decided it; empty while pending, and when it was closed without a "
+                    "decision because another request of the placement was rejected")
+    decided_by: Optional[str] = Field(
+        None, validation_alias=AliasChoices(AliasPath("decider", "full_name"), "decided_by"),
+        description="Their name", examples=["Hana Head"])
+    policy_version: Optional[str] = Field(
+        description="The version of the approvals policy whose rule asked for this approval (see rule); empty "
+                    "for requests raised before versions were kept", examples=["3f9a0c2b71de"])
+    panel_decision_id: Optional[int] = Field(
+        description="The panel's decision (accept or override) that raised it; whoever made that decision "
+                    "cannot decide this request")
+
+
 class PlacementDecision(BaseModel):
     """What accepting or overriding did: the decision, the placement (``active`` when no
     approval is needed, else ``awaiting_approval``), its approval requests, and for an
@@ -103,7 +121,7 @@ class PlacementDecision(BaseModel):
 
     decision: DecisionPublic
     placement: PlacementWithReview
-    approval_requests: list[ApprovalRequestPublic]
+    approval_requests: list[ApprovalRequestRecord]
     broken_rules: list[BrokenRulePublic] = []
 
 
@@ -111,7 +129,7 @@ def _placed(placed: panel_decisions.Placed) -> PlacementDecision:
     return PlacementDecision(
         decision=DecisionPublic.model_validate(placed.decision),
         placement=PlacementWithReview.model_validate(placed.placement),
-        approval_requests=[ApprovalRequestPublic.model_validate(r) for r in placed.requests],
+        approval_requests=[ApprovalRequestRecord.model_validate(r) for r in placed.requests],
         broken_rules=[BrokenRulePublic.model_validate(b) for b in placed.broken_rules],
     )
 
@@ -124,9 +142,15 @@ def _placed(placed: panel_decisions.Placed) -> PlacementDecision:
 def accept(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: SessionDep, user: PanelMember,
            approvals: CouncilApprovals):
     """Creates the placement with its support plan (the planned step down included), takes a
-    bed of the vacancy and raises the approvals the council's policy asks for. 409 when the
-    vacancy has no free bed, the young person already has a live placement, or the proposal
-    was already decided."""
+    bed of the vacancy and raises the approvals the council's policy asks for.
+
+    The proposal is checked again against today's data exactly as an override is: 422
+    ``no_longer_allowed`` naming each rule it now breaks (a provider's grade fell, a date
+    moved, the panel locked the young person elsewhere...) in ``fields`` (path
+    ``rule:<code>``), and nothing is written. 409 when the vacancy has no free bed, the young
+    person already has a live placement, the proposal was already decided, or the run cannot
+    be decided on: ``superseded`` when a newer run for the same council has succeeded since,
+    ``run_not_decidable`` when it failed, was cancelled or has not finished."""
     with refusals_as_errors():
         return _placed(panel_decisions.accept_proposal(session, user, run_id, proposal_id, body.reason, approvals))
 
@@ -134,6 +158,8 @@ def accept(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: Ses
 @router.post("/{run_id}/proposals/{proposal_id}/reject", response_model=DecisionPublic, status_code=201,
              summary="Reject a proposal (the young person stays in the queue)")
 def reject(run_id: RecordId, proposal_id: RecordId, body: ReasonIn, session: SessionDep, user: PanelMember):
+    """409 ``superseded`` when a newer run of the council has succeeded: a rejection on an older
+    run would never reach the runs after it."""
     with refusals_as_errors():
         return DecisionPublic.model_validate(
             panel_decisions.reject_proposal(session, user, run_id, proposal_id, body.reason))
@@ -146,7 +172,9 @@ def override(run_id: RecordId, body: OverrideIn, session: SessionDep, user: Pane
     any and ``confirm`` is false, the answer is 409 ``rules_broken`` listing each rule in
     ``fields`` (path ``rule:<code>``) and nothing is written; with ``confirm`` true the
     placement is created as for an accepted proposal and the broken rules are kept in the
-    decision's reason, the audit log and the approval requests."""
+    decision's reason, the audit log and the approval requests. As for accepting, 409 when the
+    vacancy has no free bed, or ``superseded`` when a newer run of the council has succeeded
+    (decide on that one)."""
     with refusals_as_errors():
         return _placed(panel_decisions.override(session, user, run_id, body.referral_id, body.vacancy_id,
                                                 body.reason, body.confirm, approvals))
