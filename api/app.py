@@ -11,15 +11,17 @@ import importlib
 import pkgutil
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 import api.routes
 from api import errors, jobs, pages
 from api.body_limit import BodyLimit
-from api.headers import SecurityHeaders
 from api.deps import roles_of
+from api.headers import SecurityHeaders
+from api.input_checks import document_text_rules, refuse_control_characters
+from api.origin_check import OriginCheck
 from models.db import make_engine
 
 DESCRIPTION = """placematch matches young people aged 16-25 in or leaving care to homes with the
@@ -53,10 +55,15 @@ def create_app(engine: Engine | None = None, *, warm_workers: bool = False) -> F
             if stop is not None:
                 stop(engine)
 
-    app = FastAPI(title="placematch", version="0.4.0", description=DESCRIPTION, lifespan=lifespan)
+    # Every route: no control characters in a text field of a JSON body or a form (api.input_checks).
+    app = FastAPI(title="placematch", version="0.4.0", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(refuse_control_characters)])
     app.state.engine = engine
     # Every request body is bounded before any of it is read (api.body_limit).
     app.add_middleware(BodyLimit)
+    # Every change comes from placematch's own pages, or from a program without the session cookie
+    # (api.origin_check); refused before its body is read.
+    app.add_middleware(OriginCheck)
     # Every answer: no caching of case data, no framing, scripts only from placematch (api.headers).
     app.add_middleware(SecurityHeaders)
     errors.install(app)
@@ -68,7 +75,19 @@ def create_app(engine: Engine | None = None, *, warm_workers: bool = False) -> F
         if router is not None:
             _document_roles(router)
             app.include_router(router)
+    _document_text_rules(app)
     return app
+
+
+def _document_text_rules(app: FastAPI) -> None:
+    """The schema says which characters a text field takes (api.input_checks)."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_text_rules(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def app_from_environment() -> FastAPI:

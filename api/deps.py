@@ -93,9 +93,17 @@ RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The bearer token the request carries, or None. The pages' session cookie is not read here:
+    the JSON API takes bearer tokens only (issue 13, item 5). A browser sends the cookie by itself
+    with every request to placematch, so an API that honoured it could be driven by any page the
+    browser shows; a bearer token is sent only by a program that was given it."""
     if credentials is not None and credentials.scheme.lower() == "bearer":
         return credentials.credentials
-    return request.cookies.get(SESSION_COOKIE)
+    return None
+
+
+COOKIE_REFUSED = ("this is the JSON API, which takes a bearer token only: sign in with POST /auth/token and send "
+                  "the token as 'Authorization: Bearer ...' (the pages' session cookie is for the pages)")
 
 
 def current_user(
@@ -104,6 +112,8 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     token = token_of(request, credentials)
+    if token is None and request.cookies.get(SESSION_COOKIE):
+        raise ApiError(401, COOKIE_REFUSED, code="bearer_token_required")
     user = user_for_token(session, token) if token else None
     if user is None:
         raise ApiError(401, "sign in first (POST /auth/token), or the token has expired",

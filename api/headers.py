@@ -2,13 +2,16 @@
 
 The pages carry young people's cases, so no answer may be kept by the browser or a proxy
 (``Cache-Control: no-store``: after signing out, Back shows nothing), framed by another site
-(clickjacking), sniffed into another type, or followed by a Referer that leaks the ids in our
-URLs. The Content-Security-Policy allows scripts only from placematch itself (every script
-lives in ``api/pages/static``; no page has inline script) and nothing from elsewhere at all.
-Inline ``style`` attributes stay allowed: a few pages and the inline map SVG use them, and the
-issue's concern is script. The static files (a style sheet and a script, no case data) may be
-cached. FastAPI's /docs and /redoc pages load their script inline, so they get every header but
-the policy.
+(clickjacking), sniffed into another type, or followed to another site by a Referer that leaks
+the ids in our URLs. ``Referrer-Policy: same-origin`` sends no Referer elsewhere, while our own
+pages' requests to placematch keep their Origin and Referer, which api.origin_check reads: under
+``no-referrer`` a browser sends ``Origin: null`` on a same-origin form post, and over plain http
+nothing else would say where the form came from. The Content-Security-Policy allows scripts only
+from placematch itself (every script lives in ``api/pages/static``; no page has inline script)
+and nothing from elsewhere at all. Inline ``style`` attributes stay allowed: a few pages and the
+inline map SVG use them, and the issue's concern is script. The static files (a style sheet and
+a script, no case data) may be cached. FastAPI's /docs and /redoc pages load their script inline,
+so they get every header but the policy.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 ALWAYS = ((b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
-          (b"referrer-policy", b"no-referrer"))
+          (b"referrer-policy", b"same-origin"))
 CACHEABLE = ("/static/",)  # no case data there
 NO_POLICY = ("/docs", "/redoc")
 

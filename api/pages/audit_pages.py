@@ -1,5 +1,7 @@
 """The audit log for people: every event, newest first, 50 to a page, filtered as
-``GET /audit-events`` filters (the same query), with a link to the same filters' CSV export."""
+``GET /audit-events`` filters (the same query), with a link to the same filters' CSV export
+(``/audit/export.csv``, api.pages.data_pages: the API's export, read with the page's session
+cookie, since the API itself takes bearer tokens only)."""
 
 from __future__ import annotations
 
@@ -83,5 +85,5 @@ def audit_page(request: Request, session: SessionDep, user: Auditor):
                   filters=filters, since=dates.get("since", ""), until=dates.get("until", ""),
                   previous=page_link(number - 1) if number > 1 else None,
                   next=page_link(number + 1) if number < pages else None,
-                  export="/audit-events/export.csv" + ("?" + urlencode(export) if export else ""),
+                  export="/audit/export.csv" + ("?" + urlencode(export) if export else ""),
                   known=known, filter_problems=problems)

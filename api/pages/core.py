@@ -3,7 +3,10 @@ that answer with a page (sign in, or "not for your role") rather than JSON, and 
 
 Forms post back to the page's own route and answer with a redirect (303, Post/Redirect/Get),
 so reloading a page never repeats a decision. The session cookie is SameSite=Strict and
-HttpOnly (see api.routes.auth), so another site cannot post a form as the user.
+HttpOnly (see api.routes.auth), and a form that another site's page posts is refused before it
+is read (api.origin_check), so another site cannot post a form as the user. A form whose text
+cannot be saved (a control character: api.input_checks) answers with a page naming the fields,
+and a busy database with a page saying to try again shortly.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.deps import SESSION_COOKIE, SessionDep
+from api.errors import RETRY_AFTER_SECONDS, database_busy
+from api.input_checks import is_text_refusal
 from api.security import user_for_token
 from models.accounts import User
 from models.db import transaction
@@ -151,6 +157,8 @@ def install_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError):
         if _is_page_route(request) and any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
             return await _not_found_page(request)
+        if _is_page_route(request) and is_text_refusal(exc):
+            return await refused_form(request, exc)
         return await api_invalid(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
@@ -158,6 +166,35 @@ def install_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and request.scope.get("route") is None and from_a_browser(request.scope):
             return await _not_found_page(request)
         return await api_http_error(request, exc)
+
+    # A busy database (another writer holds the lock: api.errors) answers a page with a page that
+    # says so and when to try again; the API keeps its JSON 503. Drawn without the signed-in user:
+    # looking them up would wait on the same database.
+    api_busy = app.exception_handlers[OperationalError]
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError):
+        if not (_is_page_route(request) and database_busy(exc)):
+            return await api_busy(request, exc)
+        page = render(request, "refused.html", None, status_code=503, message=None, problem=None,
+                      title="placematch is busy", explanation=BUSY_PAGE,
+                      advice="Nothing was saved. Go back, wait a moment and send the form again.")
+        page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return page
+
+
+# What a busy database's page says (api.errors.BUSY_MESSAGE is the API's).
+BUSY_PAGE = "placematch is busy, try again in a few seconds."
+
+
+async def refused_form(request: Request, exc: RequestValidationError) -> HTMLResponse:
+    """A page's form refused for its text (api.input_checks): a page naming each field."""
+    fields = [(str(e["loc"][-1]).replace("_", " ").capitalize(), e["msg"]) for e in exc.errors()]
+    user = await run_in_threadpool(_signed_in_or_none, request)
+    return render(request, "refused.html", user, status_code=422, message=None, problem=None,
+                  title="The form was not sent", fields=fields,
+                  explanation="Some of what was typed cannot be saved, so nothing was changed:",
+                  advice="Go back, correct the fields named here and send the form again.")
 
 
 def _is_page_route(request: Request) -> bool:
@@ -167,8 +204,11 @@ def _is_page_route(request: Request) -> bool:
 
 async def _not_found_page(request: Request) -> HTMLResponse:
     user = await run_in_threadpool(_signed_in_or_none, request)
-    return render(request, "not_found.html", user, status_code=404,
-                  what="page or record at this address")
+    return not_found_page(request, user)
+
+
+def not_found_page(request: Request, user, what: str = "page or record at this address") -> HTMLResponse:
+    return render(request, "not_found.html", user, status_code=404, what=what)
 
 
 def _signed_in_or_none(request: Request):

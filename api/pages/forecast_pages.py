@@ -43,7 +43,7 @@ def forecast_page(request: Request, session: SessionDep, user: Reader, horizon: 
     query = urlencode({"horizon": horizon, **({"scenario": scenario} if scenario else {})})
     return render(request, "forecast.html", user, result=result, beds=beds.to_dict("records"),
                   people=people.to_dict("records"), horizon=horizon, scenario=scenario, scenarios=scenarios,
-                  chart=f"/forecast/fan-chart.png?{query}", last=last, state_names=STATE_NAMES,
+                  chart=f"/forecast-page/fan-chart.png?{query}", last=last, state_names=STATE_NAMES,
                   can_save=user.role in COMMISSIONING)
 
 

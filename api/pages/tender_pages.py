@@ -37,7 +37,7 @@ def tender_page(request: Request, session: SessionDep, user: Reader,
             problem = exc.message
     examples = {p.name: p.read_text() for p in sorted(EXAMPLES.glob("*.yaml"))}
     return render(request, "tender.html", user, results=results, ids=ids, compared=compared,
-                  chart=f"/scenario-results/compare.png?{urlencode([('ids', i) for i in ids])}" if compared is not None else None,
+                  chart=f"/tender-page/compare.png?{urlencode([('ids', i) for i in ids])}" if compared is not None else None,
                   compare_problem=problem, can_run=user.role in COMMISSIONING, examples=examples,
                   example=examples.get("baseline.yaml", ""))
 

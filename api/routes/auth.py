@@ -15,7 +15,7 @@ from api.deps import SESSION_COOKIE, CurrentUser, SessionDep, bearer, token_of
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from api.errors import body as error_body
 from api.security import (TOKEN_HOURS, Throttled, check_password, dummy_check, issue_token, record_attempt,
-                          revoke_token, throttle)
+                          revoke_token, throttle, user_for_token)
 from models.accounts import User, record
 from models.base import utcnow
 from models.enums import Role
@@ -141,8 +141,21 @@ def start_session(request: Request, response: Response, session: SessionDep,
     return Me(username=user.username, full_name=user.full_name, role=user.role)
 
 
+def session_user(request: Request, session: SessionDep) -> User:
+    """The user of the pages' session cookie: only for ending that session. Every other API route
+    takes a bearer token only (api.deps.current_user); this one is about the cookie itself, and,
+    being a DELETE, is refused when another site's page sends it (api.origin_check)."""
+    user = user_for_token(session, request.cookies.get(SESSION_COOKIE, "")) if SESSION_COOKIE in request.cookies \
+        else None
+    if user is None:
+        raise ApiError(401, "there is no pages session to end (no session cookie, or it has expired)",
+                       code="not_signed_in")
+    return user
+
+
 @router.delete("/session", status_code=204, summary="Sign out of the pages: revoke the session and clear its cookie")
-def end_session(request: Request, response: Response, user: CurrentUser, session: SessionDep) -> None:
+def end_session(request: Request, response: Response, user: Annotated[User, Depends(session_user)],
+                session: SessionDep) -> None:
     revoke_token(session, request.cookies.get(SESSION_COOKIE, ""))
     response.delete_cookie(SESSION_COOKIE, path="/")
     record(session, "sign_out", "user", user.id, actor=user)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from api import counterfactuals, jobs, panel_memory
 from api.deps import MANAGERS, PANEL, Allowed, RecordId, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.input_checks import TypedDate
 from api.pagination import Limit, Offset, Page, page
 from api.routes.decisions import refusals_as_errors
 from matching.policy import Policy
@@ -52,9 +53,14 @@ def on_shutdown(engine: Engine) -> None:
 # Schemas
 
 
+# An id as the panel's records keep it: anything but ':' (it joins the pair in a code) and the
+# control characters no id holds (api.input_checks).
+PAIR_ID = r"^[^:\x00-\x1f\x7f-\x9f]+$"
+
+
 class PairRef(BaseModel):
-    referral_id: str = Field(min_length=1, max_length=40, pattern=r"^[^:]+$", examples=["R0002"])
-    vacancy_id: str = Field(min_length=1, max_length=40, pattern=r"^[^:]+$", examples=["V0017"])
+    referral_id: str = Field(min_length=1, max_length=40, pattern=PAIR_ID, examples=["R0002"])
+    vacancy_id: str = Field(min_length=1, max_length=40, pattern=PAIR_ID, examples=["V0017"])
 
 
 class PairGiven(PairRef):
@@ -69,7 +75,7 @@ class MatchRunCreate(BaseModel):
         "locks": [{"referral_id": "R0002", "vacancy_id": "V0017"}], "bans": [],
     }]})
 
-    panel_date: dt.date | None = Field(None, description="The panel's date; default today")
+    panel_date: TypedDate | None = Field(None, description="The panel's date (1950-2099); default today")
     placing_authority: str | None = Field(
         None, pattern=r"^[EWSN]\d{8}$", description="ONS code of the placing council; default the configured one",
         examples=["E06000035"])

@@ -69,7 +69,7 @@ def test_a_page_form_posted_to_a_locked_database_answers_503_not_500(locked_serv
     assert signed_in.status_code == 303, signed_in.text
     holder = lock()
     busy = client.post("/forecast-page/scenarios", data={"name": "UASC doubled", "adjustments": "uasc_entries*2"},
-                       follow_redirects=False)
+                       headers={"origin": "http://testserver"}, follow_redirects=False)  # from the page
     assert busy.status_code == 503, busy.text
     assert "Retry-After" in busy.headers
     holder.rollback()
@@ -81,3 +81,21 @@ def test_reads_carry_on_while_another_connection_holds_the_write_lock(locked_ser
     lock()
     referrals = client.get("/referrals", headers=headers)  # WAL: a reader never waits for a writer
     assert referrals.status_code == 200, referrals.text
+
+
+def test_the_busy_answer_is_a_page_on_a_page_route_and_json_on_the_api(locked_service):
+    client, lock = locked_service
+    token = sign_in(client, Role.commissioner)
+    signed_in = client.post("/sign-in", data={"username": username(Role.commissioner), "password": PASSWORD,
+                                              "next": "/"}, follow_redirects=False)
+    assert signed_in.status_code == 303, signed_in.text
+    holder = lock()
+    page = client.post("/forecast-page/scenarios", data={"name": "UASC doubled", "adjustments": "uasc_entries*2"},
+                       headers={"origin": "http://testserver", "accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html"), page.text
+    assert "placematch is busy, try again in a few seconds" in page.text and "Nothing was saved" in page.text
+    assert int(page.headers["Retry-After"]) >= 1 and "locked" not in page.text.lower()
+    api = client.put("/forecast-scenarios", headers=token, json=SCENARIO)
+    assert api.status_code == 503 and api.json()["error"]["code"] == "busy"
+    assert int(api.headers["Retry-After"]) >= 1
+    holder.rollback()

@@ -21,10 +21,14 @@ from signin import PASSWORD, username  # noqa: E402
 
 @pytest.fixture
 def sign_in_as(client):
-    """Sign the client in through the sign-in page (the session cookie), as the user of a role."""
+    """Sign the client in through the sign-in page (the session cookie), as the user of a role.
+    From then on the client posts as a browser on placematch's own page does, with its Origin: a
+    change that carries the session cookie and does not say where it came from is refused
+    (api.origin_check)."""
 
     def sign_in(role: Role) -> TestClient:
         client.cookies.clear()
+        client.headers["origin"] = str(client.base_url)
         response = client.post("/sign-in", data={"username": username(role), "password": PASSWORD, "next": "/"},
                                follow_redirects=False)
         assert response.status_code == 303, response.text

@@ -11,9 +11,9 @@ def test_a_commissioner_sees_the_chart_and_the_beds_with_their_ranges(client, si
     sign_in_as(Role.commissioner)
     page = client.get("/forecast-page", params={"horizon": 3})
     assert page.status_code == 200
-    assert 'id="fan-chart"' in page.text and "/forecast/fan-chart.png?horizon=3" in page.text
+    assert 'id="fan-chart"' in page.text and "/forecast-page/fan-chart.png?horizon=3" in page.text
     assert 'id="forecast-beds"' in page.text and "Supported accommodation" in page.text
-    assert client.get("/forecast/fan-chart.png", params={"horizon": 3}).headers["content-type"] == "image/png"
+    assert client.get("/forecast-page/fan-chart.png", params={"horizon": 3}).headers["content-type"] == "image/png"
 
 
 def test_a_commissioner_saves_a_scenario_and_the_page_shows_it(client, sign_in_as):

@@ -11,6 +11,7 @@ import re
 
 import pytest
 from fastapi.routing import APIRoute
+from signin import sign_in
 
 import api.pages
 from models.enums import Role
@@ -56,4 +57,5 @@ def test_an_address_no_page_serves_gives_the_404_page_to_a_browser_and_json_to_t
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     api = client.get("/no-such-thing", headers={"accept": "application/json"})
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
-    assert client.get("/match-runs/abc", headers={"accept": "application/json"}).status_code == 422
+    bearer = sign_in(client, Role.panel_member)  # tests/api/signin.py: the API takes a bearer token only
+    assert client.get("/match-runs/abc", headers={"accept": "application/json", **bearer}).status_code == 422

@@ -92,7 +92,7 @@ def test_start_run_follow_it_and_see_proposals_map_and_unplaced(client, sign_in_
     assert f'data-watch-run="{run}"' in first.text or 'id="proposals"' in first.text
 
     deadline = time.monotonic() + 60
-    while (status := panel.get(f"/match-runs/{run}").json()["status"]) in ("queued", "running"):
+    while (status := panel.get(f"/panel/runs/{run}/status").json()["status"]) in ("queued", "running"):
         assert time.monotonic() < deadline, "the match run did not finish within 60 s"
         time.sleep(0.5)
     assert status == MatchRunStatus.succeeded.value
@@ -120,7 +120,7 @@ def test_start_run_follow_it_and_see_proposals_map_and_unplaced(client, sign_in_
     assert new != run
     cancelled = panel.post(f"/panel/runs/{new}/cancel", follow_redirects=False)
     assert cancelled.status_code == 303
-    assert panel.get(f"/match-runs/{new}").json()["status"] in ("cancelled", "succeeded")
+    assert panel.get(f"/panel/runs/{new}/status").json()["status"] in ("cancelled", "succeeded")
 
 
 def test_start_run_with_a_bad_time_limit_is_refused_on_the_board(client, sign_in_as, demo_engine):

@@ -1,6 +1,6 @@
 """Security headers on every page and answer (issue 13, item 5): no caching of case data, no
-framing, no type sniffing, no Referer, and scripts only from placematch. Driven by the route
-table, so a new page route is covered without being listed here."""
+framing, no type sniffing, no Referer to other sites, and scripts only from placematch. Driven by
+the route table, so a new page route is covered without being listed here."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def assert_guarded(response, *, cached: bool = False) -> None:
     headers = response.headers
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"  # no Referer to other sites (api.headers)
     policy = headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]  # no inline script

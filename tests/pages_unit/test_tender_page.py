@@ -24,7 +24,7 @@ def test_a_commissioner_runs_a_scenario_and_compares_it(client, sign_in_as):
         time.sleep(0.3)
     compared = client.get("/tender-page", params={"ids": [1]})
     assert 'id="comparison"' in compared.text and "1: Prices up 6%" in compared.text
-    assert "Cost per placed week" in compared.text and "/scenario-results/compare.png?ids=1" in compared.text
+    assert "Cost per placed week" in compared.text and "/tender-page/compare.png?ids=1" in compared.text
 
 
 def test_a_bad_file_is_refused_with_its_line(client, sign_in_as):

@@ -5,7 +5,8 @@
   // A running match job: poll its status every second and reload when it has finished.
   var watch = document.querySelector("[data-watch-run]");
   if (watch) {
-    var url = "/match-runs/" + watch.getAttribute("data-watch-run");
+    // The pages' own status route: the JSON API takes bearer tokens, not the page's cookie.
+    var url = "/panel/runs/" + watch.getAttribute("data-watch-run") + "/status";
     var tick = function () {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
