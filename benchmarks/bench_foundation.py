@@ -37,6 +37,8 @@ def step(name: str, size: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5000, help="referrals in the import benchmark")
+    parser.add_argument("--vacancy-rows", type=int, default=50_000,
+                        help="vacancies in the import timed beside other writes (default: the row limit)")
     args = parser.parse_args()
 
     from models.db import make_engine, migrate, transaction
@@ -80,6 +82,7 @@ def main() -> None:
         import_referrals(fresh, work / "demo" / "referrals.csv")  # Staying Put vacancies name them
         with step("import vacancies.csv (validate + write)", "demo"):
             import_vacancies(fresh, work / "demo" / "vacancies.csv")
+        _import_beside_writes(fresh, work, args.vacancy_rows)
     finally:
         shutil.rmtree(work)
 
@@ -87,8 +90,53 @@ def main() -> None:
     for col in ("step", "size", "seconds", "peak MiB (Python)"):
         table.add_column(col, justify="left" if col in ("step", "size") else "right")
     for name, size, secs, mib in ROWS:
-        table.add_row(name, size, f"{secs:.3f}", f"{mib:.1f}")
+        table.add_row(name, size, f"{secs:.3f}", "–" if mib != mib else f"{mib:.1f}")
     Console(width=120).print(table)
+
+
+def _import_beside_writes(engine, work: Path, rows: int) -> None:
+    """A large vacancies import (new rows, then the same file again: updates) while another
+    connection writes one row every 0.2 s, as sign-ins and decisions do. SQLite has a single
+    write lock: the longest such write's wait is what a person signing in meanwhile sees
+    (the service answers 503 past its 5 s busy timeout)."""
+    import sqlite3
+    import threading
+
+    from benchmarks.bench_load import vacancy_rows, write_csv
+    from providers.interchange import import_vacancies
+
+    columns, vacancies = vacancy_rows(work / "demo", rows)
+    big = work / "vacancies-big.csv"
+    big.write_bytes(write_csv(columns, vacancies))
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def other_writes() -> None:
+        db = sqlite3.connect(engine.url.database, timeout=600)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE bench_probe (at REAL)")
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            db.execute("INSERT INTO bench_probe VALUES (?)", (t0,))
+            db.commit()
+            waits.append(time.perf_counter() - t0)
+            stop.wait(0.2)
+        db.close()
+
+    for what in ("new", "again: updates"):
+        waits.clear()
+        stop.clear()
+        writer = threading.Thread(target=other_writes)
+        writer.start()
+        t0 = time.perf_counter()
+        import_vacancies(engine, big)
+        ROWS.append((f"import vacancies.csv beside other writes ({what})", f"{rows:,} rows",
+                     time.perf_counter() - t0, float("nan")))
+        stop.set()
+        writer.join()
+        ROWS.append(("  longest wait of another write meanwhile", f"{len(waits)} writes", max(waits), float("nan")))
+        with sqlite3.connect(engine.url.database) as db:
+            db.execute("DROP TABLE bench_probe")
 
 
 def _scale_referrals(src: Path, rows: int, dst: Path) -> Path:

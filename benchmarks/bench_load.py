@@ -166,7 +166,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def _write_csv(columns: list[str], rows) -> bytes:
+def write_csv(columns: list[str], rows) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -178,11 +178,11 @@ def _padded(columns: list[str], rows: list[dict], column: str, longest: int) -> 
     """The rows as CSV, ``column`` padded with the same number of characters in each row (at
     most up to ``longest`` characters, the column's limit) so the file comes to about
     FILE_TARGET_BYTES."""
-    plain = len(_write_csv(columns, rows))
+    plain = len(write_csv(columns, rows))
     pad = max(0, (FILE_TARGET_BYTES - plain) // len(rows))
     for row in rows:
         row[column] = (row[column] + " " + "x" * pad)[:longest] if pad else row[column]
-    return _write_csv(columns, rows)
+    return write_csv(columns, rows)
 
 
 def vacancy_rows(export: Path, rows: int, *, tier: str | None = None) -> tuple[list[str], list[dict]]:
@@ -235,7 +235,7 @@ def upload_files(export: Path) -> list[Upload]:
     valid = _padded(columns, rows, "provider_name", 200)
     over_rows = valid + valid.split(b"\n")[1] + b"\n"  # row 50,001: the first again (the row limit comes first)
     utf16_rows = MAX_ROWS // 2  # twice the bytes in UTF-16
-    utf16 = _write_csv(columns, rows[:utf16_rows]).decode().encode("utf-16")
+    utf16 = write_csv(columns, rows[:utf16_rows]).decode().encode("utf-16")
     columns, misspelt_rows = vacancy_rows(export, MAX_ROWS, tier="enhnced")
     misspelt = _padded(columns, misspelt_rows, "provider_name", 200)
     over_file = (valid * 2)[:MAX_FILE_BYTES + 1]

@@ -25,13 +25,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Any, Optional
+from typing import Any, Mapping, Optional
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import User, record
+from models.bulk import BulkWrite
 from models.db import session_factory, transaction
 from models.enums import (
     RISK_TO_OTHERS_PREFIX,
@@ -385,11 +386,12 @@ def _risk_tokens(to_self: Iterable[str] | None, to_others: Iterable[str] | None)
     return list(to_self or []) + [RISK_TO_OTHERS_PREFIX + c for c in to_others or []]
 
 
-def _existing(session: Session, model, ids: Iterable[str], *options) -> dict[str, Any]:
+def _existing(session: Session, model, ids: Iterable[str], *columns) -> dict[str, Any]:
+    """The records of ``model`` among ``ids`` that exist, as rows of their id and ``columns``."""
     out = {}
     for chunk in _chunks(ids):
-        for obj in session.scalars(select(model).where(model.id.in_(chunk)).options(*options)):
-            out[obj.id] = obj
+        for row in session.execute(select(model.id, *columns).where(model.id.in_(chunk))):
+            out[row.id] = row
     return out
 
 
@@ -412,29 +414,34 @@ _OPTIONAL_FIELDS: dict[type, dict[str, str]] = {
 
 
 class _Upsert:
-    """Creates or updates records of one kind by id (existing ones loaded in one query),
-    counting which."""
+    """Creates or updates records of one kind by id, counting which. Nothing is written until
+    write(): an import reads and builds every row first and then writes them all at once
+    (models.bulk), so SQLite's single write lock is held for a moment, not for the import."""
 
-    def __init__(
-        self, session: Session, model: type, ids: Iterable[str], columns: list[str], *options: Any
-    ) -> None:
-        self.session, self.model = session, model
-        self.existing: dict[str, Any] = _existing(session, model, ids, *options)
+    def __init__(self, session: Session, model: type, ids: Iterable[str], columns: list[str], *known: Any) -> None:
+        self.model = model
+        self.existing: dict[str, Any] = _existing(session, model, ids, *known)
         self.keep = {f for f, column in _OPTIONAL_FIELDS.get(model, {}).items() if column not in columns}
-        self.created = self.updated = 0
+        self.new: list[dict[str, Any]] = []
+        self.changed: list[dict[str, Any]] = []
 
-    def __call__(self, ident: str, values: dict[str, Any], **on_create: Any) -> Any:
-        obj = self.existing.get(ident)
-        if obj is None:
-            obj = self.existing[ident] = self.model(id=ident, **values, **on_create)
-            self.session.add(obj)
-            self.created += 1
+    @property
+    def created(self) -> int:
+        return len(self.new)
+
+    @property
+    def updated(self) -> int:
+        return len(self.changed)
+
+    def __call__(self, ident: str, values: dict[str, Any], **on_create: Any) -> None:
+        if ident in self.existing:
+            self.changed.append({"id": ident} | {k: v for k, v in values.items() if k not in self.keep})
         else:
-            for key, value in values.items():
-                if key not in self.keep:
-                    setattr(obj, key, value)
-            self.updated += 1
-        return obj
+            self.new.append({"id": ident, **values, **on_create})
+
+    def write(self, bulk: BulkWrite) -> None:
+        bulk.insert(self.model.__table__, self.new)
+        bulk.update(self.model.__table__, self.changed)
 
 
 def _codes_of(values: Iterable[Any]) -> list[str]:
@@ -452,6 +459,9 @@ def import_referrals(
         upsert = _Upsert(session, Referral, (r.referral.id for r in rows), columns)
         for r in rows:
             upsert(r.referral.id, _referral_values(r), status=ReferralStatus.open)
+        bulk = BulkWrite(session)
+        upsert.write(bulk)
+        bulk.run()
         counts = {"rows": len(rows), "created": upsert.created, "updated": upsert.updated}
         _audit(session, "referrals", file, actor, counts)
     return ImportReport(file, "referrals", len(rows), upsert.created, upsert.updated)
@@ -501,9 +511,10 @@ def import_vacancies(
             free_beds[r.vacancy.property_id] += r.vacancy.beds
 
         providers = _Upsert(session, Provider, first_of_provider, columns)
-        properties = _Upsert(session, Property, first_of_property, columns, selectinload(Property.prices))
+        properties = _Upsert(session, Property, first_of_property, columns, Property.total_beds)
         vacancies = _Upsert(session, Vacancy, (r.vacancy.id for r in rows), columns)
         occupied = _active_placements(session, properties.existing)
+        prices = _Prices(session, properties.existing)
         # Risks of residents placed through placematch are known from their placements; only
         # the rest are kept on the property, so re-importing an export does not copy the
         # placed residents' risks into resident_risks (where they would outlive the placement).
@@ -513,19 +524,23 @@ def import_vacancies(
             v = r.vacancy
             providers(ident, dict(name=v.provider_name, ofsted_grade=v.ofsted_grade,
                                   ofsted_urn=v.ofsted_urn, in_house=v.in_house))
-        session.flush()  # providers before the properties that point at them
         for ident, r in first_of_property.items():
             known = properties.existing.get(ident)
             beds = free_beds[ident]
             if known is not None:
                 beds = max(known.total_beds, beds + occupied.get(ident, 0))
             others = sorted(set(r.resident_risks) - placed_risks.get(ident, set()))
-            prop = properties(ident, _property_values(r) | {"total_beds": beds, "resident_risks": others})
-            _set_prices(prop, r.vacancy)
+            properties(ident, _property_values(r) | {"total_beds": beds, "resident_risks": others})
+            prices.set(ident, r.vacancy)
         for r in rows:
             v = r.vacancy
             vacancies(v.id, dict(property_id=v.property_id, beds=v.beds, available_from=v.available_from,
                                  reserved_for_referral_id=v.reserved_for))
+        # Everything is built: now the writes, parents before the rows that point at them.
+        bulk = BulkWrite(session)
+        for step in (providers, properties, prices, vacancies):
+            step.write(bulk)
+        bulk.run()
 
         details = {
             f"{kind}_{what}": getattr(upsert, what)
@@ -547,23 +562,42 @@ def _property_values(r: VacancyRow) -> dict[str, Any]:
     )
 
 
-def _set_prices(prop: Property, v: VacancyIn) -> None:
-    current = {p.tier: p for p in prop.prices}
-    for tier in Tier:
-        price = v.price(tier) if tier in v.tiers else None
-        if price is None:
+class _Prices:
+    """The properties' new tier prices, written in bulk. A file's prices replace a property's,
+    keeping the lot of a tier already bought under a framework lot (an update, not a new row)."""
+
+    def __init__(self, session: Session, properties: Iterable[str]) -> None:
+        self.current: dict[str, dict[Tier, int]] = defaultdict(dict)
+        for chunk in _chunks(properties):
+            stmt = select(TierPrice.id, TierPrice.property_id, TierPrice.tier).where(TierPrice.property_id.in_(chunk))
+            for price_id, property_id, tier in session.execute(stmt):
+                self.current[property_id][tier] = price_id
+        self.new: list[dict[str, Any]] = []
+        self.changed: list[dict[str, Any]] = []
+        self.gone: list[int] = []
+
+    def set(self, property_id: str, v: VacancyIn) -> None:
+        current = self.current.get(property_id, {})
+        for tier in Tier:
+            price = v.price(tier) if tier in v.tiers else None
+            if price is None:
+                if tier in current:
+                    self.gone.append(current[tier])
+                continue
+            # Whole pence, so SQLite (REAL) and PostgreSQL (NUMERIC(10,2)) hold the same price.
+            price = round(price, 2)
             if tier in current:
-                prop.prices.remove(current[tier])
-            continue
-        # Whole pence, so SQLite (REAL) and PostgreSQL (NUMERIC(10,2)) hold the same price.
-        price = round(price, 2)
-        if tier in current:
-            current[tier].weekly_price = price  # keeps lot_id: the tier is still bought under its lot
-        else:
-            prop.prices.append(TierPrice(tier=tier, weekly_price=price))
+                self.changed.append({"id": current[tier], "weekly_price": price})  # keeps lot_id
+            else:
+                self.new.append({"property_id": property_id, "tier": tier, "weekly_price": price})
+
+    def write(self, bulk: BulkWrite) -> None:
+        bulk.delete(TierPrice.__table__, self.gone)
+        bulk.update(TierPrice.__table__, self.changed)
+        bulk.insert(TierPrice.__table__, self.new)
 
 
-def _active_placements(session: Session, properties: dict[str, Property]) -> dict[str, int]:
+def _active_placements(session: Session, properties: Mapping[str, Any]) -> dict[str, int]:
     if not properties:
         return {}
     out: dict[str, int] = {}

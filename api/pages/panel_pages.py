@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import selectinload
 
 from api import jobs, panel_decisions, panel_memory, refusals, run_records
 from api.deps import RecordId, SessionDep, get_engine
@@ -47,6 +48,7 @@ RUN_STATUS = {MatchRunStatus.queued: "grey", MatchRunStatus.running: "yellow", M
 APPROVER = {Role.service_manager: "Nominated officer", Role.head_of_service: "Head of service",
             Role.director: "Director"}
 RECENT_RUNS = 20
+CHOICES = 100  # vacancies listed in an override's drop-down; any other is typed by its id
 REASON_MIN, REASON_MAX = 3, 2000  # as the API's ReasonIn
 
 
@@ -135,9 +137,15 @@ def _score_rows(score: dict) -> list[tuple[str, object]]:
     return [(k, v) for k, v in rows if v is not None]
 
 
+# Each vacancy shown names its home and provider: load them with it, not one query per row.
+_WITH_HOME = selectinload(Vacancy.property).selectinload(Property.provider)
+
+
 def _places(session, proposals: list[ProposedMatch]) -> dict[str, Vacancy]:
     ids = {p.vacancy_id for p in proposals}
-    return {v.id: v for v in session.scalars(select(Vacancy).where(Vacancy.id.in_(ids)))} if ids else {}
+    if not ids:
+        return {}
+    return {v.id: v for v in session.scalars(select(Vacancy).where(Vacancy.id.in_(ids)).options(_WITH_HOME))}
 
 
 def _area_name(code: str) -> str:
@@ -267,8 +275,18 @@ def _proposals_context(session, run: MatchRun) -> dict:
     }
 
 
-def _open_vacancies(session) -> list[Vacancy]:
-    return list(session.scalars(select(Vacancy).where(Vacancy.beds > 0).order_by(Vacancy.id)))
+def _open_vacancies(session, near: Referral | None = None) -> dict:
+    """The vacancies with a free bed a panel can choose from: the CHOICES nearest to ``near``'s
+    home (else the first CHOICES by id), and how many there are in all. A region lists tens of
+    thousands: a page must not carry them all, so any other is chosen by typing its id."""
+    stmt = select(Vacancy).join(Vacancy.property).where(Vacancy.beds > 0).options(_WITH_HOME)
+    if near is not None:
+        de, dn = Property.easting - near.home_easting, Property.northing - near.home_northing
+        stmt = stmt.order_by(de * de + dn * dn, Vacancy.id)
+    else:
+        stmt = stmt.order_by(Vacancy.id)
+    total = session.scalar(select(func.count()).select_from(Vacancy).where(Vacancy.beds > 0))
+    return {"listed": list(session.scalars(stmt.limit(CHOICES))), "total": total or 0}
 
 
 @router.post("/panel/runs/{run_id}/cancel")
@@ -356,7 +374,8 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
     others = [p for p in options if p.id != proposal.id]
     listed = {p.vacancy_id for p in others}
     choices = [(p.vacancy_id, vacancies[p.vacancy_id]) for p in others if p.vacancy_id in vacancies]
-    choices += [(v.id, v) for v in _open_vacancies(session) if v.id not in listed and v.id != proposal.vacancy_id]
+    open_vacancies = _open_vacancies(session, near=referral)
+    choices += [(v.id, v) for v in open_vacancies["listed"] if v.id not in listed and v.id != proposal.vacancy_id]
     return render(
         request, "panel_proposal.html", user, run=run, p=proposal, r=referral, v=vacancy,
         age=referral.age_on(run.panel_date), urgency=URGENCY[referral.urgency], flags=_flags(referral),
@@ -367,7 +386,7 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
         alternatives=[{"p": p, "v": vacancies.get(p.vacancy_id), "area": _area_tag(p.out_of_area, p.at_a_distance)}
                       for p in others],
         decisions=decisions, decided=decided, can_decide=user.role in PANEL and not decided
-        and run.status == MatchRunStatus.succeeded, choices=choices,
+        and run.status == MatchRunStatus.succeeded, choices=choices, open_total=open_vacancies["total"],
         map_svg=_map(session, run, [proposal], vacancies, {referral.id: referral},
                      f"Map of {referral.id}'s home and the proposed placement") if vacancy is not None else None,
     )
@@ -431,6 +450,7 @@ def override_check(request: Request, run_id: RecordId, session: SessionDep, user
     run = _run_or_none(session, run_id)
     if run is None:
         return _not_found(request, user, f"match run {run_id}")
+    referral_id, vacancy_id = referral_id.strip(), vacancy_id.strip()  # a reference may be typed
     referral, vacancy = session.get(Referral, referral_id), session.get(Vacancy, vacancy_id)
     if run.status != MatchRunStatus.succeeded or referral is None or vacancy is None:
         why = (f"match run {run_id} is {run.status.value}" if run.status != MatchRunStatus.succeeded

@@ -108,6 +108,15 @@ def test_start_run_follow_it_and_see_proposals_map_and_unplaced(client, sign_in_
     section = page.text[page.text.index('<section id="unplaced"'):]
     for u in unplaced:
         assert f'<tr data-referral="{u["referral_id"]}">' in section
+    # A home for one of them is typed or picked from suggestions: here every free vacancy, as
+    # the demo has fewer than a page's CHOICES (a region's many more are bounded: see
+    # test_override_choices_are_the_nearest_few_and_any_other_can_be_typed).
+    suggestions = section[section.index('<datalist id="open-vacancies">'):]
+    suggestions = suggestions[:suggestions.index("</datalist>")]
+    with transaction(demo_engine) as s:
+        free = s.scalar(select(func.count()).select_from(Vacancy).where(Vacancy.beds > 0))
+    assert len(re.findall(r"<option ", suggestions)) == free > 0
+    assert '<input id="unplaced-vacancy" name="vacancy_id"' in section
     assert f'<form id="rerun" method="post" action="/panel/runs/{run}/rerun"' in page.text
 
     board = panel.get("/panel")
@@ -331,3 +340,51 @@ def test_far_pairs_are_red_and_dashed_and_labelled():
 
 def test_scale_bar_is_a_round_distance():
     assert panel_map.nice_miles(27.3) == 20 and panel_map.nice_miles(7) == 5 and panel_map.nice_miles(1.4) == 1
+
+
+def _more_vacancies(engine, count: int) -> None:
+    """``count`` more vacancies with a free bed, spread over the demo's homes (a region's
+    market: far more vacancies than a page can list)."""
+    with transaction(engine) as s:
+        homes = s.scalars(select(Vacancy.property_id).distinct().order_by(Vacancy.property_id)).all()
+        for k in range(count):
+            s.add(Vacancy(id=f"MORE-{k:04d}", property_id=homes[k % len(homes)], beds=1,
+                          available_from=DEMO_DAY))
+
+
+def test_override_choices_are_the_nearest_few_and_any_other_can_be_typed(client, sign_in_as, run_id, demo_engine):
+    from api.pages.panel_pages import CHOICES
+    from models.supply import Property
+
+    _more_vacancies(demo_engine, 3 * CHOICES)
+    p = first_proposal(demo_engine, run_id)
+    panel = sign_in_as(Role.panel_member)
+    page = panel.get(f"/panel/runs/{run_id}/proposals/{p.id}")
+    assert page.status_code == 200
+    select_html = page.text[page.text.index('<select id="override-vacancy"'):]
+    listed = re.findall(r'<option value="([^"]+)"', select_html[:select_html.index("</select>")])
+    with transaction(demo_engine) as s:
+        alternatives = s.scalars(select(ProposedMatch.vacancy_id).where(
+            ProposedMatch.match_run_id == run_id, ProposedMatch.referral_id == p.referral_id,
+            ProposedMatch.rank > 0).order_by(ProposedMatch.rank)).all()
+        free = s.scalar(select(func.count()).select_from(Vacancy).where(Vacancy.beds > 0))
+        home = s.get(Referral, p.referral_id)
+        where = {v.id: (v.property.easting, v.property.northing)
+                 for v in s.scalars(select(Vacancy).where(Vacancy.id.in_(listed)))}
+        nearest = sorted((((e - home.home_easting) ** 2 + (n - home.home_northing) ** 2), vid)
+                         for vid, e, n in s.execute(select(Vacancy.id, Property.easting, Property.northing)
+                                                    .join(Vacancy.property).where(Vacancy.beds > 0)))
+    assert len(listed) <= len(alternatives) + CHOICES < free  # bounded, not the whole market
+    assert listed[:len(alternatives)] == list(alternatives)
+    rest = listed[len(alternatives):]
+    distance = [(where[v][0] - home.home_easting) ** 2 + (where[v][1] - home.home_northing) ** 2 for v in rest]
+    assert distance == sorted(distance)  # nearest the young person's home first
+    assert max(distance) <= nearest[CHOICES - 1][0]  # and none further than the CHOICES-th nearest
+    assert f"listed of {free:,}" in page.text
+    # A vacancy not listed is chosen by its reference, as typed (spaces around it forgiven).
+    far = nearest[-1][1]
+    assert far not in listed and 'id="override-by-reference"' in page.text
+    checked = panel.get(f"/panel/runs/{run_id}/override", params={"referral_id": p.referral_id,
+                                                                  "vacancy_id": f"  {far} "})
+    assert checked.status_code == 200 and f"Check the panel's choice: {p.referral_id} in {far}" in checked.text
+
