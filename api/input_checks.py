@@ -3,8 +3,9 @@ range. Checked once for every route, so a new route or request model is covered 
 
 Text. NUL and the other control characters (the C0 codes, DEL and the C1 codes:
 ``providers.limits.control_character``) cannot be typed, are never shown, and PostgreSQL cannot
-store NUL in text at all; each is refused in every text field of a JSON body or a form post with
-422 naming the field (``body.reason``) and the character, never repeating the value. Tab, line
+store NUL in text at all; each is refused in every text field of a JSON body or a form post, and
+in every query-string and path parameter of any request, with 422 naming the field
+(``body.reason``, ``query.action``) and the character, never repeating the value. Tab, line
 feed and carriage return are text in the free-text fields a person writes in a text box
 (``MULTI_LINE_FIELDS``: reasons, descriptions, a scenario file) and refused in every other field:
 an id, a name, a postcode or a password is one line, and a line break in one would let it forge
@@ -160,13 +161,22 @@ async def _text_fields(request: Request) -> list[tuple[tuple, str]]:
     return list(_declared_strings(data, declared, ("body",)))
 
 
+def _parameters(request: Request) -> list[tuple[tuple, str]]:
+    """The query string's and the path's values, as FastAPI names them: a filter or an id is one
+    line too, and a line break in one would reach a log line or a page's link."""
+    return ([(("query", name), value) for name, value in request.query_params.multi_items()]
+            + [(("path", name), str(value)) for name, value in request.path_params.items()])
+
+
 async def refuse_control_characters(request: Request) -> None:
-    """The app-wide dependency: 422 naming each text field that holds a control character."""
-    if request.method not in CHANGES:
-        return
+    """The app-wide dependency: 422 naming each text field or parameter that holds a control
+    character (parameters on every request, body fields on those that change something)."""
+    fields = _parameters(request)
+    if request.method in CHANGES:
+        fields += await _text_fields(request)
     problems = [{"type": "control_character", "loc": loc, "msg": why, "input": None}
-                for loc, value in await _text_fields(request)
-                if (why := text_problem(_field_name(loc), value)) is not None]
+                for loc, value in fields
+                if (why := text_problem(None if loc[0] != "body" else _field_name(loc), value)) is not None]
     if problems:
         raise RequestValidationError(problems)
 
@@ -184,7 +194,8 @@ MULTI_LINE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 
 def document_text_rules(schema: dict) -> dict:
-    """Add the patterns to the text fields of every schema a request body uses (in place)."""
+    """Add the patterns to the text fields of every schema a request body uses, and to every
+    text parameter (in place)."""
     components = schema.get("components", {}).get("schemas", {})
     bodies = [op["requestBody"] for ops in schema.get("paths", {}).values() for op in ops.values()
               if isinstance(op, dict) and "requestBody" in op]
@@ -214,6 +225,10 @@ def document_text_rules(schema: dict) -> dict:
                 visit(value, name)
 
     visit(bodies, None)
+    for ops in schema.get("paths", {}).values():  # query and path parameters: one line each
+        for op in ops.values():
+            for parameter in op.get("parameters", []) if isinstance(op, dict) else []:
+                visit(parameter.get("schema", {}), parameter.get("name"))
     return schema
 
 

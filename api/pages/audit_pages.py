@@ -13,9 +13,11 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
 from api.deps import SessionDep
+from api.input_checks import DATE_RANGE
 from api.pages.core import AUDITORS, PageAllowed, render
 from api.routes.audit import _query as audit_query
 from models.accounts import AuditEvent
+from providers.limits import EARLIEST_DATE, LATEST_DATE
 
 router = APIRouter(include_in_schema=False)
 Auditor = PageAllowed(*AUDITORS)  # as GET /audit-events
@@ -26,10 +28,13 @@ LONGEST_VALUE = 160  # characters of one value shown in a change; the CSV export
 
 
 def _day(text: str | None) -> dt.date | None:
+    """A date typed in a filter, or None for one that is not a date or not a plausible one (a
+    year 9999 "to" date would overflow the day after it)."""
     try:
-        return dt.date.fromisoformat(text) if text else None
+        day = dt.date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day is None or EARLIEST_DATE <= day <= LATEST_DATE else None
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -54,7 +59,7 @@ def audit_page(request: Request, session: SessionDep, user: Auditor):
     params = request.query_params
     filters = {name: (params.get(name) or "").strip() or None for name in TEXT_FILTERS}
     since, until = _day(params.get("since")), _day(params.get("until"))
-    problems = [f"{label} is not a date (use YYYY-MM-DD): ignored." for label, name, day in
+    problems = [f"{label} is not a date {DATE_RANGE} (use YYYY-MM-DD): ignored." for label, name, day in
                 (("From", "since", since), ("To", "until", until)) if params.get(name) and day is None]
     # The dates are whole days: from the start of ``since`` to the end of ``until`` (UTC).
     moments = {"since": _start_of(since) if since else None,

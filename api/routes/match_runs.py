@@ -211,9 +211,11 @@ class UnplacedPublic(BaseModel):
                                                       "not checked by a re-run", examples=["yes"])
 
 
-ReferralQuery = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[^:]+$",
+# An id: no colon and, as in every parameter (api.input_checks), no control character.
+ONE_ID = r"^[^:\x00-\x1f\x7f-\x9f]+$"
+ReferralQuery = Annotated[str, Query(min_length=1, max_length=40, pattern=ONE_ID,
                                      description="The young person", examples=["R0002"])]
-VacancyQuery = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[^:]+$",
+VacancyQuery = Annotated[str, Query(min_length=1, max_length=40, pattern=ONE_ID,
                                     description="The vacancy to give them", examples=["V0017"])]
 
 

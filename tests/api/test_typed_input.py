@@ -128,3 +128,12 @@ def test_the_bounds_themselves_are_sensible_dates(day):
     from pydantic import TypeAdapter
 
     assert TypeAdapter(TypedDate).validate_python(day) == dt.date.fromisoformat(day)
+
+
+@pytest.mark.parametrize("value", ["placement\x00created", "placement\ncreated", "placement\x85created"])
+def test_a_control_character_in_a_query_parameter_is_refused_naming_it(client, as_role, value):
+    headers = as_role(Role.admin)
+    refused = client.get("/audit-events", params={"action": value}, headers=headers)
+    fields = fields_of(refused)
+    assert list(fields) == ["query.action"] and "placement" not in refused.text
+    assert client.get("/audit-events", params={"action": "placement created"}, headers=headers).status_code == 200

@@ -417,6 +417,22 @@ def test_the_audit_filters_and_the_export_use_the_same_query(app):
     assert len(lines) == rows.count("<tr data-event=") and all(",placement_created," in line for line in lines)
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "1949-12-31", "2026-02-30"])
+def test_an_implausible_audit_date_is_ignored_and_said_while_a_sensible_one_filters(app, day):
+    client = browser(app, Role.admin)
+    page = client.get("/audit", params={"until": day})
+    assert page.status_code == 200
+    assert "To is not a date between 01/01/1950 and 31/12/2099" in page.text
+    assert table(page.text, "audit").count("<tr data-event=") == 50  # the filter was left out
+    before = client.get("/audit", params={"until": "2000-01-01"})
+    assert before.status_code == 200 and 'id="audit-empty"' in before.text and "is not a date" not in before.text
+
+
+def test_a_control_character_in_a_filter_gets_a_page_naming_it(app):
+    page = browser(app, Role.admin).get("/audit", params={"action": "sign\nin"})
+    assert page.status_code == 422 and 'id="refused-fields"' in page.text and "Action" in page.text
+
+
 @pytest.mark.parametrize("role", [Role.panel_member, Role.service_manager, Role.commissioner])
 def test_the_audit_log_is_refused_to_others(app, role):
     answer = browser(app, role).get("/audit")
