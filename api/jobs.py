@@ -145,12 +145,21 @@ def submit(engine: Engine, *, actor: User, panel_date: dt.date, placing_authorit
            locks: list[tuple[str, str]], bans: list[tuple[str, str]]) -> MatchRun:
     """Queue a run and start its worker; returns the queued run (with the worker's pid).
 
-    The row is committed before the worker starts, so the worker always finds it."""
+    The worker is taken first and the run is written with its pid: a run never exists without
+    one, so another service process starting up at that moment (``recover``) sees a live
+    worker and leaves the run alone, where it used to fail it as interrupted. The row is
+    committed before the worker is told the run id, so the worker always finds it."""
+    try:
+        process = _take_spare(engine)
+    except OSError as exc:
+        log.error("the match worker could not start (%s)", type(exc).__name__)
+        process = None
     with transaction(engine) as session:
         run = MatchRun(
             created_by_id=actor.id, status=MatchRunStatus.queued, panel_date=panel_date,
             placing_authority=placing_authority, policy=policy.model_dump(mode="json"),
             locks=pair_codes(locks), bans=pair_codes(bans), progress={"stage": "queued"},
+            worker_pid=process.pid if process is not None else None,
         )
         session.add(run)
         session.flush()
@@ -160,7 +169,9 @@ def submit(engine: Engine, *, actor: User, panel_date: dt.date, placing_authorit
             "time_limit_seconds": policy.solver.time_limit_seconds,
         })
     try:
-        run.worker_pid = start_worker(engine, run.id)
+        if process is None:
+            raise OSError("no worker")
+        run.worker_pid = start_worker(engine, run.id, process)
     except OSError as exc:
         log.error("match run %s: the worker could not start (%s)", run.id, type(exc).__name__)
         with transaction(engine) as session:
@@ -223,9 +234,10 @@ def _take_spare(engine: Engine) -> subprocess.Popen:
     return _spawn(engine)  # none ready: a cold start, the job waits for the imports
 
 
-def start_worker(engine: Engine, run_id: int) -> int:
-    """Hand the run to a worker (the spare, or a new one) on the same database; returns its pid."""
-    process = _take_spare(engine)
+def start_worker(engine: Engine, run_id: int, process: subprocess.Popen | None = None) -> int:
+    """Hand the run to ``process`` (default: the spare, or a new one) on the same database;
+    returns the pid of the worker that took it."""
+    process = process or _take_spare(engine)
     try:
         process.stdin.write(f"{run_id}\n".encode())
         process.stdin.close()

@@ -304,6 +304,33 @@ def test_a_worker_adopted_after_a_restart_is_watched_and_its_run_failed_when_it_
     assert actions == ["match_run_failed"]
 
 
+def test_a_run_just_submitted_survives_another_service_process_starting_up(demo_engine, monkeypatch):
+    """A run is never without its worker's pid: another service process's start-up check
+    (``recover``), run between the run's insert and the hand-over, adopts it, not fails it."""
+    seen: list[str] = []
+    start_worker = jobs.start_worker
+
+    def another_service_starts_first(engine, run_id, process=None):
+        recovery = subprocess.run(
+            [sys.executable, "-c", "from api import jobs; from models.db import make_engine; "
+                                   f"print(jobs.recover(make_engine({str(engine.url)!r})))"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, **process_guard.child_env()})
+        seen.append(recovery.stdout.strip() or recovery.stderr)
+        return start_worker(engine, run_id, *([process] if process is not None else []))
+
+    monkeypatch.setattr(jobs, "start_worker", another_service_starts_first)
+    with TestClient(create_app(demo_engine)) as client:
+        headers = sign_in(client, Role.panel_member)
+        started = client.post("/match-runs", json={"panel_date": DEMO_DAY.isoformat()}, headers=headers)
+        assert started.status_code in (200, 201, 202), started.text
+        run_id = started.json()["id"]
+        run = wait_for("the run finished", lambda: next(
+            (r for r in [client.get(f"/match-runs/{run_id}", headers=headers).json()]
+             if r["status"] not in ("queued", "running")), None), 120.0)
+    assert seen == ["[]"]  # the other process failed no run
+    assert run["status"] == "succeeded", run.get("error")
+
+
 # --- api.process_guard on its own -------------------------------------------------------------
 
 
