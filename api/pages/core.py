@@ -11,11 +11,13 @@ and a busy database with a page saying to try again shortly.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -123,18 +125,47 @@ def PageAllowed(*roles: Role):  # noqa: N802 (reads as a type in route signature
 
 def render(request: Request, name: str, user: User | None, status_code: int = 200, **context: Any) -> HTMLResponse:
     nav = [(label, path) for label, path, roles in NAVIGATION if user is not None and user.role in roles]
-    return templates.TemplateResponse(request, name, {
+    flash = read_flash(request.cookies.get(FLASH_COOKIE))
+    response = templates.TemplateResponse(request, name, {
         "user": user, "role_name": ROLE_NAMES.get(user.role) if user else None, "nav": nav,
-        "message": request.query_params.get("done"), "problem": request.query_params.get("problem"),
+        "message": flash.get("done"), "problem": flash.get("problem"),
         "today": dt.date.today(), **context,
     }, status_code=status_code)
+    if FLASH_COOKIE in request.cookies:  # shown once: a reload does not say it again
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+# The one-line message after a form (Post/Redirect/Get) travels in a short-lived cookie, not in
+# the address: an address is kept in the browser's history and the access log, and a message
+# taken from it could be written by anyone who sends a link ("?problem=Call this number...") and
+# shown in the service's own banner. Another site cannot set this service's cookies.
+FLASH_COOKIE = "placematch_flash"
+FLASH_SECONDS = 60
+FLASH_LONGEST = 1000  # characters of each message (a cookie holds about 4,000 bytes)
 
 
 def back_to(path: str, *, done: str | None = None, problem: str | None = None) -> RedirectResponse:
     """Post/Redirect/Get: back to ``path`` with a one-line message shown at the top."""
-    query = urlencode({k: v for k, v in (("done", done), ("problem", problem)) if v})
-    separator = "&" if "?" in path else "?"
-    return RedirectResponse(f"{path}{separator}{query}" if query else path, status_code=303)
+    response = RedirectResponse(path, status_code=303)
+    message = {k: v[:FLASH_LONGEST] for k, v in (("done", done), ("problem", problem)) if v}
+    if message:
+        value = base64.urlsafe_b64encode(json.dumps(message).encode()).decode()
+        response.set_cookie(FLASH_COOKIE, value, max_age=FLASH_SECONDS, httponly=True, samesite="strict", path="/")
+    return response
+
+
+def read_flash(value: str | None) -> dict[str, str]:
+    """The message a flash cookie holds ({"done": ..., "problem": ...}); {} for none or nonsense."""
+    if not value or len(value) > 8 * FLASH_LONGEST:  # base64 of JSON of two messages, with room
+        return {}
+    try:
+        message = json.loads(base64.urlsafe_b64decode(value.encode()))
+    except (ValueError, TypeError):
+        return {}
+    if not isinstance(message, dict):
+        return {}
+    return {k: str(v)[:FLASH_LONGEST] for k, v in message.items() if k in ("done", "problem") and isinstance(v, str)}
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -15,7 +15,6 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import selectinload
@@ -485,8 +484,8 @@ def override_confirm(run_id: RecordId, session: SessionDep, user: Panel,
         placed = panel_decisions.override(session, user, run_id, referral_id, vacancy_id, _reason(reason), True,
                                    panel_decisions.council_approval_policy())
     except refusals.Refused as exc:  # back to the check page, the choice still chosen
-        query = urlencode({"referral_id": referral_id, "vacancy_id": vacancy_id, "problem": str(exc)})
-        return RedirectResponse(f"/panel/runs/{run_id}/override?{query}", status_code=303)
+        query = urlencode({"referral_id": referral_id, "vacancy_id": vacancy_id})
+        return back_to(f"/panel/runs/{run_id}/override?{query}", problem=str(exc))
     broke = (f"; {len(placed.broken_rules)} rule(s) knowingly broken, kept with the decision"
              if placed.broken_rules else "")
     return back_to(f"/panel/runs/{run_id}",

@@ -12,7 +12,6 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,6 +35,7 @@ if _API_TESTS not in sys.path:
     sys.path.append(_API_TESTS)
 from demo_council import DEMO_DAY, demo_database  # noqa: E402
 from signin import PASSWORD, sign_in, username  # noqa: E402
+from flash import done_of, problem_of  # noqa: E402
 
 # As a browser asks for a page, and posts a form from placematch's own page (api.origin_check).
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "origin": "http://testserver"}
@@ -191,8 +191,8 @@ def test_the_right_manager_approves_the_last_request_and_the_placement_becomes_a
 
     answer = manager.post(f"/approvals/{request_id}/approve",
                           data={"reason": "Near family and college; the home suits them", "version": version_in(case, "approve")})
-    assert answer.headers["location"].startswith(f"/approvals/{request_id}?done=")
-    done = parse_qs(urlparse(answer.headers["location"]).query)["done"][0]
+    assert answer.headers["location"] == f"/approvals/{request_id}"
+    done = done_of(answer)
     assert "now active" in done
     page = follow(manager, answer)
     assert re.search(r'<strong id="placement-status"[^>]*>active</strong>', page)
@@ -212,7 +212,7 @@ def test_approving_one_of_two_says_what_remains_and_the_placement_keeps_waiting(
     manager = browser(app, Role.service_manager)
     version = version_in(manager.get(f"/approvals/{sm_request}").text, "approve")
     answer = manager.post(f"/approvals/{sm_request}/approve", data={"reason": "Agreed: close to home", "version": version})
-    assert "1 more approval" in parse_qs(urlparse(answer.headers["location"]).query)["done"][0]
+    assert "1 more approval" in done_of(answer)
     with db(app) as session:
         assert session.get(Placement, placement_id).status == PlacementStatus.awaiting_approval
 
@@ -254,7 +254,7 @@ def test_a_rejection_sends_the_placement_back_to_the_panel(app):
     version = version_in(head.get(f"/approvals/{hos_request}").text, "reject")
     answer = head.post(f"/approvals/{hos_request}/reject",
                        data={"reason": "Unregistered settings are not for a 17 year old", "version": version})
-    assert "went back to the panel" in parse_qs(urlparse(answer.headers["location"]).query)["done"][0]
+    assert "went back to the panel" in done_of(answer)
     page = follow(head, answer)
     assert re.search(r'<strong id="placement-status"[^>]*>returned to panel</strong>', page)
     with db(app) as session:
@@ -280,7 +280,7 @@ def test_a_stale_form_changes_nothing_and_says_someone_else_decided_first(app):
     events = audit_count(app)
 
     answer = manager.post(f"/approvals/{request_id}/reject", data={"reason": "Too far", "version": stale_version})
-    problem = parse_qs(urlparse(answer.headers["location"]).query)["problem"][0]
+    problem = problem_of(answer)
     assert "Someone else decided" in problem and "nothing was changed" in problem
     assert "Someone else decided" in follow(manager, answer)
     with db(app) as session:
@@ -294,7 +294,7 @@ def test_a_decision_needs_a_reason(app):
     request_id, _ = only_request(app, Role.service_manager)
     manager = browser(app, Role.service_manager)
     answer = manager.post(f"/approvals/{request_id}/approve", data={"reason": "  ", "version": "1"})
-    assert "Give your reason" in parse_qs(urlparse(answer.headers["location"]).query)["problem"][0]
+    assert "Give your reason" in problem_of(answer)
     with db(app) as session:
         assert session.get(ApprovalRequest, request_id).status == ApprovalStatus.pending
 
@@ -346,7 +346,7 @@ def test_a_commissioner_records_a_grade_change_and_sees_who_must_be_reviewed(app
 
     answer = commissioner.post(f"/providers/{provider_id}/grade",
                                data={"grade": new.value, "reason": "Inspection report published 20 November 2026"})
-    assert answer.headers["location"].startswith(f"/providers/{provider_id}?done=")
+    assert answer.headers["location"] == f"/providers/{provider_id}" and done_of(answer)
     page = follow(commissioner, answer)
     review = re.search(r'<ul id="review">.*?</ul>', page, re.S).group(0)
     for placement_id, referral_id in waiting:
@@ -366,7 +366,7 @@ def test_the_same_grade_again_is_refused_with_a_problem(app):
         grade = session.get(Provider, provider_id).ofsted_grade
     answer = browser(app, Role.head_of_service).post(
         f"/providers/{provider_id}/grade", data={"grade": grade.value if grade else "none", "reason": "Again"})
-    assert "already graded" in parse_qs(urlparse(answer.headers["location"]).query)["problem"][0]
+    assert "already graded" in problem_of(answer)
 
 
 def test_a_panel_member_gets_no_grade_form_and_cannot_post_one(app):

@@ -7,9 +7,10 @@ Proposals are found by what they are, never by id; decisions are checked in the 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ from models.panel import Decision, MatchRun, ProposedMatch
 from models.people import Placement, Referral
 from models.supply import Vacancy
 from providers.demo import DEMO_AUTHORITY
+
+from flash import done_of, problem_of  # noqa: E402,F401 (used by test_panel_memory_pages too)
 
 DEMO_DAY = dt.date(2026, 11, 23)
 REASON = "Closest home with the support needed; the young person agrees."
@@ -50,14 +53,6 @@ def decisions(engine, **where) -> list[Decision]:
         found = s.scalars(select(Decision).filter_by(**where)).all()
         s.expunge_all()
         return list(found)
-
-
-def done_of(response) -> str:
-    return parse_qs(urlsplit(response.headers["location"]).query).get("done", [""])[0]
-
-
-def problem_of(response) -> str:
-    return parse_qs(urlsplit(response.headers["location"]).query).get("problem", [""])[0]
 
 
 # --- the board -----------------------------------------------------------------------------------
@@ -388,3 +383,18 @@ def test_override_choices_are_the_nearest_few_and_any_other_can_be_typed(client,
                                                                   "vacancy_id": f"  {far} "})
     assert checked.status_code == 200 and f"Check the panel's choice: {p.referral_id} in {far}" in checked.text
 
+
+
+def test_a_message_in_a_link_is_never_shown_only_the_one_a_form_left_once(client, sign_in_as, run_id, demo_engine):
+    panel = sign_in_as(Role.panel_member)
+    crafted = panel.get("/panel", params={"problem": "Your account is locked: call 0800 000 000",
+                                          "done": "Placed everyone"})
+    assert crafted.status_code == 200 and "0800" not in crafted.text and "Placed everyone" not in crafted.text
+    p = first_proposal(demo_engine, run_id)
+    refused = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/accept", data={"reason": ""}, follow_redirects=False)
+    problem = problem_of(refused)
+    assert problem and urlsplit(refused.headers["location"]).query == ""
+    shown = panel.get(refused.headers["location"])
+    assert f'<div class="banner error" role="alert">{html.escape(problem).replace("&#x27;", "&#39;")}</div>' in shown.text
+    again = panel.get(refused.headers["location"])  # a reload: the message was for once
+    assert 'class="banner error"' not in again.text
