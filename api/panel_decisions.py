@@ -284,7 +284,8 @@ def analyze_choice(session: Session, run: MatchRun, referral: Referral, vacancy:
     memory = panel_memory(session, run)
     locks = [pair for pair in memory.locks if pair[0] == referral.id]
     instance = from_database(session, placing_authority_of(session, run), run.panel_date,
-                             referral_ids=[referral.id, *siblings], bans=memory.bans, locks=locks)
+                             referral_ids=[referral.id, *siblings], bans=memory.bans, locks=locks,
+                             vacancy_ids=[vacancy.id, *(v for _, v in alongside), *(v for _, v in locks)])
     others = {r for r, _ in alongside}
     analysis = analyze([(referral.id, vacancy.id), *alongside], instance, policy_of(run))
     broken = [BrokenRule(v.code, _words(v.code), v.detail) for v in analysis.violations if v.referral_id not in others]

@@ -160,10 +160,13 @@ def from_database(
     panel_date: dt.date,
     *,
     referral_ids: list[str] | None = None,
+    vacancy_ids: list[str] | None = None,
     locks: list[tuple[str, str]] = (),
     bans: list[tuple[str, str]] = (),
 ) -> Instance:
-    """The open queue (or the named referrals) and every vacancy with free beds."""
+    """The open queue (or the named referrals) and every vacancy with free beds (or the named
+    ones, with only their homes' residents: enough to check one choice, where loading a
+    region's whole market for it made each panel decision slow)."""
     stmt = select(Referral).where(Referral.status == ReferralStatus.open)
     if referral_ids is not None:
         stmt = select(Referral).where(Referral.id.in_(referral_ids))
@@ -178,12 +181,16 @@ def from_database(
         .where(Vacancy.beds > 0)
         .options(selectinload(Property.prices))
     )
+    if vacancy_ids is not None:
+        stmt = stmt.where(Vacancy.id.in_(vacancy_ids))
+    homes = set()
     for vac, prop, prov in session.execute(stmt):
+        homes.add(prop.id)
         vacancies.append({
             "vacancy_id": vac.id, "beds": vac.beds, "available_from": vac.available_from,
             "reserved_for": vac.reserved_for_referral_id, **home_columns(prop, prov),
         })
-    residents = _residents_from_database(session, panel_date)
+    residents = _residents_from_database(session, panel_date, homes if vacancy_ids is not None else None)
     return Instance(
         panel_date=panel_date, placing_authority=placing_authority,
         referrals=referrals_frame(referrals), vacancies=vacancies_frame(vacancies),
@@ -209,7 +216,9 @@ def home_columns(prop: Property, prov: Provider) -> dict:
     }
 
 
-def _residents_from_database(session: Session, panel_date: dt.date) -> pd.DataFrame:
+def _residents_from_database(session: Session, panel_date: dt.date, homes: set[str] | None = None) -> pd.DataFrame:
+    """Who lives in each home (all homes, or ``homes``): placed residents and those known only
+    by their risks."""
     rows = []
     stmt = (
         select(Placement, Referral)
@@ -217,13 +226,16 @@ def _residents_from_database(session: Session, panel_date: dt.date) -> pd.DataFr
         .where(Placement.status == PlacementStatus.active)
         .options(selectinload(Placement.support_plan))
     )
+    known = select(Property.id, Property.resident_risks)
+    if homes is not None:
+        stmt, known = stmt.where(Placement.property_id.in_(homes)), known.where(Property.id.in_(homes))
     for placement, referral in session.execute(stmt):
         rows.append({
             "property_id": placement.property_id,
             "tier": str(placement.tier_on(panel_date)),
             "risks": risk_tokens(referral.risks_to_self, referral.risks_to_others),
         })
-    for prop_id, risks in session.execute(select(Property.id, Property.resident_risks)):
+    for prop_id, risks in session.execute(known):
         if risks:  # residents known only by their risks (placed by others, or from a file)
             rows.append({"property_id": prop_id, "tier": None, "risks": sorted(risks)})
     return pd.DataFrame(rows, columns=RESIDENT_COLUMNS)
