@@ -29,7 +29,7 @@ import pandas as pd
 from matching import constraints
 from matching.constraints import Side
 from matching.policy import Policy
-from matching.relaxation import _hold_in, _quiet_highs, build_lp
+from matching.relaxation import build_lp, hold_in, quiet_highs
 from matching.scoring import levels
 
 # Branch-and-bound nodes per level (deterministic, unlike seconds).
@@ -51,7 +51,7 @@ class MipAnswer:
 
 
 def _highs() -> highspy.Highs:
-    h = _quiet_highs()
+    h = quiet_highs()
     for option, value in (("output_flag", False), ("threads", 1), ("random_seed", 0),
                           ("mip_rel_gap", 0.0), ("mip_abs_gap", 0.5)):  # integer levels: within 0.5 is proven
         h.setOptionValue(option, value)
@@ -79,7 +79,7 @@ def solve(pairs: pd.DataFrame, side: Side, policy: Policy, *, hold: Mapping[str,
         if name in held:
             cost = np.zeros(lp.n_cols)
             cost[: lp.n_pairs] = columns[name]
-            _hold_in(lp, cost, sense, int(held[name]))
+            hold_in(lp, cost, sense, int(held[name]))
     proven: dict[str, bool] = {}
     nodes = 0
     chosen: np.ndarray | None = None
@@ -110,7 +110,7 @@ def solve(pairs: pd.DataFrame, side: Side, policy: Policy, *, hold: Mapping[str,
         value = round(float(columns[name][rows].sum()))
         if not proven[name]:
             break  # a later level is only meaningful with this one proven
-        _hold_in(lp, cost, sense, value)
+        hold_in(lp, cost, sense, value)
     return None if chosen is None else MipAnswer(sorted(labels[chosen].tolist()), proven, nodes)
 
 

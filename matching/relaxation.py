@@ -545,7 +545,7 @@ def _certified(lp: _LP, cost: np.ndarray, sense: str, y: np.ndarray) -> tuple[fl
 # --- the solver ---------------------------------------------------------------------------------
 
 
-def _quiet_highs() -> highspy.Highs:
+def quiet_highs() -> highspy.Highs:
     """A HiGHS instance without its banner: highspy 1.16 prints "Running HiGHS ..." on standard
     output when constructed, before any option can silence it, which would land in the CLI's
     output and the workers' pipes. Standard output is pointed at /dev/null for that moment."""
@@ -560,7 +560,7 @@ def _quiet_highs() -> highspy.Highs:
         os.close(saved)
 
 
-def _hold_in(lp: _LP, cost: np.ndarray, sense: str, value: int) -> None:
+def hold_in(lp: _LP, cost: np.ndarray, sense: str, value: int) -> None:
     """Keep a proven level at its optimum in the later levels' LPs: a new row of ``lp``, so the
     dual bound sees it (the master adds it to HiGHS)."""
     nz = np.flatnonzero(cost)
@@ -685,7 +685,7 @@ class _Master:
 
     def _highs(self, starts: np.ndarray, rows: np.ndarray, values: np.ndarray) -> highspy.Highs:
         lp, cols = self.lp, self.columns
-        h = _quiet_highs()
+        h = quiet_highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)  # one thread: deterministic, and the machine is shared
         h.setOptionValue("solver", "simplex")
@@ -708,7 +708,7 @@ class _Master:
         self.h.addRow(lower, upper, int(nz.size), nz.astype(np.int32), cost[self.columns][nz])
         row = self.lp.n_rows
         self.held.append((row, cost[: self.lp.n_pairs]))
-        _hold_in(self.lp, cost, sense, value)
+        hold_in(self.lp, cost, sense, value)
         self.master_row = np.append(self.master_row, self.rows.size)
         self.rows = np.append(self.rows, row)
         self.lazy = np.append(self.lazy, False)
@@ -849,7 +849,7 @@ def exact_fractional(lp: _LP, pairs: pd.DataFrame, side: Side, cost: np.ndarray,
     col_lower, col_upper = lp.col_lower.copy(), lp.col_upper.copy()
     col_upper[reduced > slack] = np.minimum(col_upper[reduced > slack], col_lower[reduced > slack])
     col_lower[reduced < -slack] = np.maximum(col_lower[reduced < -slack], col_upper[reduced < -slack])
-    h = _quiet_highs()
+    h = quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
