@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from models.accounts import ApiToken, SignInAttempt, User
+from models.accounts import ApiToken, KnownDevice, SignInAttempt, User
 from models.base import utcnow
 
 TOKEN_HOURS = 8  # a working day: panels and managers sign in each morning
@@ -61,6 +61,12 @@ LOCKOUT = dt.timedelta(minutes=15)
 # Attempts are the throttle's working data, not a record (the audit log is): older than this
 # they can never count again, so they are pruned as new ones arrive.
 ATTEMPTS_KEPT = dt.timedelta(days=1)
+# A browser that signed in as a user is known for this long (its cookie's proof): a sign-in as
+# that user from it is not held by the address lock, only by the account's own (OWASP's
+# "device cookies"), so one attacker behind an office's shared address cannot lock the office
+# out; the proof alone signs no one in.
+DEVICE_COOKIE = "placematch_device"
+DEVICE_KNOWN = dt.timedelta(days=90)
 
 
 def hash_password(password: str) -> str:
@@ -114,9 +120,11 @@ def _locked_until(failures: list[dt.datetime], limit: int) -> dt.datetime | None
     return newest + LOCKOUT if newest - oldest <= FAILURE_WINDOW else None
 
 
-def throttle(session: Session, username: str, address: str, now: dt.datetime | None = None) -> Throttled | None:
+def throttle(session: Session, username: str, address: str, now: dt.datetime | None = None,
+             known_device: bool = False) -> Throttled | None:
     """Whether a sign-in as ``username`` from ``address`` must wait (and until when), from the
-    failures recorded so far. ``now`` is for tests; the service passes nothing (the clock)."""
+    failures recorded so far; from a browser known for this user (``known_device``) only the
+    account's own limit holds. ``now`` is for tests; the service passes nothing (the clock)."""
     now = now or utcnow()
     since = now - max(FAILURE_WINDOW, LOCKOUT)
     last_success = session.scalar(select(func.max(SignInAttempt.at)).where(
@@ -126,7 +134,7 @@ def throttle(session: Session, username: str, address: str, now: dt.datetime | N
         ("account", SignInAttempt.username == username, account_since, ACCOUNT_FAILURES),
         ("address", SignInAttempt.address == address, since, ADDRESS_FAILURES),
     )
-    for scope, whose, after, limit in checks:
+    for scope, whose, after, limit in checks[:1] if known_device else checks:
         failures = [_aware(at) for at in session.scalars(
             select(SignInAttempt.at).where(whose, SignInAttempt.succeeded.is_(False), SignInAttempt.at > after,
                                            SignInAttempt.at <= now)
@@ -142,6 +150,30 @@ def record_attempt(session: Session, username: str, address: str, succeeded: boo
     now = now or utcnow()
     session.add(SignInAttempt(at=now, username=username[:80], address=address[:64], succeeded=succeeded))
     session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - ATTEMPTS_KEPT))
+
+
+def remember_device(session: Session, user: User, now: dt.datetime | None = None) -> str:
+    """A new proof that this browser signed in as ``user`` (for its cookie); the user's expired
+    proofs are dropped."""
+    now = now or utcnow()
+    proof = secrets.token_urlsafe(32)
+    session.execute(delete(KnownDevice).where(KnownDevice.user_id == user.id,
+                                              KnownDevice.created_at < now - DEVICE_KNOWN))
+    session.add(KnownDevice(user_id=user.id, proof_hash=_digest(proof), created_at=now))
+    return proof
+
+
+def is_known_device(session: Session, username: str, proof: str | None, now: dt.datetime | None = None) -> bool:
+    """Whether ``proof`` (a browser's device cookie) shows it signed in as ``username`` within
+    DEVICE_KNOWN. A proof is long and random: it is looked up by its hash, never compared."""
+    if not proof or len(proof) > 100:
+        return False
+    now = now or utcnow()
+    found = session.scalar(
+        select(KnownDevice.id).join(User, User.id == KnownDevice.user_id)
+        .where(KnownDevice.proof_hash == _digest(proof), User.username == username,
+               KnownDevice.created_at > now - DEVICE_KNOWN))
+    return found is not None
 
 
 def revoke_all_tokens(session: Session, user: User) -> int:

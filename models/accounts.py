@@ -57,6 +57,20 @@ class SignInAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(default=False)
 
 
+class KnownDevice(Base):
+    """A browser a user has signed in from before: only the SHA-256 of the random proof kept in
+    its cookie is stored. Failures from an office's shared address lock that address, but not a
+    known browser's sign-in (api.security.throttle): one attacker behind the address must not
+    lock a whole office out. The user's own account limit still applies to it."""
+
+    __tablename__ = "known_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    proof_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class AuditEvent(Base):
     """Who did what to which record, when, with the record before and after.
 

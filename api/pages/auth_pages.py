@@ -12,7 +12,7 @@ from api.deps import SESSION_COOKIE, SessionDep
 from api.errors import ApiError
 from api.pages.core import AUDITORS, MANAGERS, PANEL, PLANNERS, PageUser, render
 from api.routes.auth import SignInThrottled, client_address, sign_in
-from api.security import TOKEN_HOURS, revoke_token
+from api.security import DEVICE_COOKIE, DEVICE_KNOWN, TOKEN_HOURS, is_known_device, remember_device, revoke_token
 from models.accounts import record
 from models.enums import ApprovalStatus, ReferralStatus, Role
 from models.panel import ApprovalRequest, MatchRun
@@ -36,8 +36,9 @@ def sign_in_page(request: Request, next: str = "/"):
 @router.post("/sign-in")
 def sign_in_form(request: Request, session: SessionDep, username: Annotated[str, Form()] = "",
                  password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"):
+    device = request.cookies.get(DEVICE_COOKIE)
     try:
-        _, token, _ = sign_in(session, username.strip(), password, client_address(request))
+        user, token, _ = sign_in(session, username.strip(), password, client_address(request), device)
     except SignInThrottled as exc:
         # Plain words ("Too many attempts: try again in 15 minutes."), never a code.
         page = render(request, "sign_in.html", None, status_code=429, next=_safe_next(next),
@@ -50,6 +51,9 @@ def sign_in_form(request: Request, session: SessionDep, username: Annotated[str,
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=TOKEN_HOURS * 3600, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/")
+    if not is_known_device(session, user.username, device):  # this browser now vouches for this user
+        response.set_cookie(DEVICE_COOKIE, remember_device(session, user), max_age=int(DEVICE_KNOWN.total_seconds()),
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/sign-in")
     return response
 
 

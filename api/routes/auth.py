@@ -14,8 +14,8 @@ from sqlalchemy import select
 from api.deps import SESSION_COOKIE, CurrentUser, SessionDep, bearer, token_of
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from api.errors import body as error_body
-from api.security import (TOKEN_HOURS, Throttled, check_password, dummy_check, issue_token, record_attempt,
-                          revoke_token, throttle, user_for_token)
+from api.security import (TOKEN_HOURS, Throttled, check_password, dummy_check, is_known_device, issue_token,
+                          record_attempt, revoke_token, throttle, user_for_token)
 from models.accounts import User, record
 from models.base import utcnow
 from models.enums import Role
@@ -60,16 +60,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def sign_in(session, username: str, password: str, address: str = "unknown") -> tuple[User, str, dt.datetime]:
+def sign_in(session, username: str, password: str, address: str = "unknown",
+            device: str | None = None) -> tuple[User, str, dt.datetime]:
     """A token for this username and password, or ApiError: 401 (the same answer, in the same
     time, for an unknown username, a wrong password and a deactivated account) or 429 (throttled).
+    ``device``: the browser's device cookie (api.security.is_known_device), if it has one.
 
     A refusal is committed before it is raised, so the rollback that follows an error keeps the
     failed attempt and its audit event."""
     now = utcnow()
     name = username[:80]
     user = session.scalar(select(User).where(User.username == name))
-    throttled = throttle(session, name, address, now)
+    throttled = throttle(session, name, address, now, known_device=is_known_device(session, name, device, now))
     if throttled is not None:
         # The password is not checked at all while locked: a right guess must look like a wrong one.
         _refuse(session, user, address, f"throttled_{throttled.scope}")
