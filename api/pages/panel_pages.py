@@ -375,6 +375,8 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
     choices = [(p.vacancy_id, vacancies[p.vacancy_id]) for p in others if p.vacancy_id in vacancies]
     open_vacancies = _open_vacancies(session, near=referral)
     choices += [(v.id, v) for v in open_vacancies["listed"] if v.id not in listed and v.id != proposal.vacancy_id]
+    shown = {id_ for id_, v in choices if v.beds > 0} | ({vacancy.id} if vacancy is not None and vacancy.beds > 0 else set())
+    unlisted = open_vacancies["total"] - len(shown)  # free vacancies a reference must name
     return render(
         request, "panel_proposal.html", user, run=run, p=proposal, r=referral, v=vacancy,
         age=referral.age_on(run.panel_date), urgency=URGENCY[referral.urgency], flags=_flags(referral),
@@ -385,7 +387,7 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
         alternatives=[{"p": p, "v": vacancies.get(p.vacancy_id), "area": _area_tag(p.out_of_area, p.at_a_distance)}
                       for p in others],
         decisions=decisions, decided=decided, can_decide=user.role in PANEL and not decided
-        and run.status == MatchRunStatus.succeeded, choices=choices, open_total=open_vacancies["total"],
+        and run.status == MatchRunStatus.succeeded, choices=choices, unlisted=unlisted,
         map_svg=_map(session, run, [proposal], vacancies, {referral.id: referral},
                      f"Map of {referral.id}'s home and the proposed placement") if vacancy is not None else None,
     )

@@ -375,7 +375,7 @@ def test_override_choices_are_the_nearest_few_and_any_other_can_be_typed(client,
     distance = [(where[v][0] - home.home_easting) ** 2 + (where[v][1] - home.home_northing) ** 2 for v in rest]
     assert distance == sorted(distance)  # nearest the young person's home first
     assert max(distance) <= nearest[CHOICES - 1][0]  # and none further than the CHOICES-th nearest
-    assert f"listed of {free:,}" in page.text
+    assert f"{free - len(listed) - 1:,} more with a free bed are not listed" in page.text  # -1: the proposal's own
     # A vacancy not listed is chosen by its reference, as typed (spaces around it forgiven).
     far = nearest[-1][1]
     assert far not in listed and 'id="override-by-reference"' in page.text
