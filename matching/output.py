@@ -43,7 +43,17 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def peak_memory_mib() -> float:
     """The most memory this process has held so far (its peak resident set), in MiB: the whole
-    run's high-water mark when the run has its own process, as the service's match jobs do."""
+    run's high-water mark when the run has its own process, as the service's match jobs do.
+
+    On Linux, VmHWM (the high-water mark of this program's own memory since it started), not
+    getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent a process was forked
+    from, so a worker started by a 1.5 GB service reported 1.5 GB whatever it used itself."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux
 
