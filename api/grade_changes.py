@@ -58,6 +58,15 @@ def change_ofsted_grade(session: Session, user: User, provider_id: str, grade: O
     return GradeChanged(provider, before, grade, due, flagged)
 
 
+def reviews_due(session: Session, limit: int = 200) -> list[Placement]:
+    """Live placements flagged for a panel review, the soonest due first (the panel board and
+    the home page of the panel and the head of service show them)."""
+    return list(session.scalars(
+        select(Placement).where(Placement.review_due_on.is_not(None), Placement.status.in_(LIVE))
+        .order_by(Placement.review_due_on, Placement.id).limit(limit)
+    ))
+
+
 def live_placements_at(session: Session, provider_id: str) -> list[Placement]:
     return list(session.scalars(
         select(Placement).join(Property, Placement.property_id == Property.id)

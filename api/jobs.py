@@ -78,6 +78,7 @@ SHUT_DOWN = "interrupted: the service shut down while it ran"
 # The unplaced young people and why, kept with the job's progress once it has succeeded (there
 # is no table for them); the API shows them at /match-runs/{id}/unplaced, not in ``progress``.
 UNPLACED_KEY = "unplaced_detail"
+PRACTICE_KEY = "against_one_at_a_time"  # the proposal beside one-at-a-time practice
 STAGES = ("queued", "loading", "eligibility", "solving", "explaining", "done")
 
 
@@ -539,6 +540,8 @@ def _solve(engine: Engine, job: _Job):
     done = {
         "stage": "done", **counts, "cp_sat": bool(result.model_pairs), "proven_by": result.proven_by,
         "seconds": {k: round(float(v), 3) for k, v in result.seconds.items()},
+        # The run page's headline: the proposal beside placing one young person at a time.
+        PRACTICE_KEY: _practice(result),
         UNPLACED_KEY: [
             {"referral_id": r.referral_id, "reason": r.reason, "eligible_options": int(r.eligible_options),
              "excluded_by": r.excluded_by, "taken_by": r.taken_by, "nearest_miss": r.nearest_miss,
@@ -547,6 +550,16 @@ def _solve(engine: Engine, job: _Job):
         ],
     }
     return instance, result, explanation, done
+
+
+def _practice(result) -> dict | None:
+    """The headline measures of the proposal and of one-at-a-time practice, with what the
+    panel reads about them (matching.practice.Comparison), or None when none was computed."""
+    comparison = getattr(result, "practice", None)
+    if comparison is None:
+        return None
+    return {"measures": comparison.table(), "in_words": comparison.words(),
+            "proposal": dict(comparison.proposal), "practice": dict(comparison.practice)}
 
 
 def _record(engine: Engine, job: _Job, instance, result, explanation, done: dict) -> bool:
@@ -606,15 +619,15 @@ def _preload(engine: Engine) -> None:
     """What a spare does while it waits: the imports and first-use set-up a solve needs (about
     a second, most of it OR-Tools and pandas) and the postcode directory's parts the open
     referrals' postcodes are in (a few tenths of a second each), so a job starts at once."""
+    from ortools.sat.python import cp_model
+    from sqlalchemy.orm import configure_mappers
+
     import matching.eligibility  # noqa: F401
     import matching.engine  # noqa: F401
     import matching.explain  # noqa: F401
     import matching.instance  # noqa: F401
     import matching.panel  # noqa: F401
     import matching.runs  # noqa: F401
-    from ortools.sat.python import cp_model
-    from sqlalchemy.orm import configure_mappers
-
     from models.enums import ReferralStatus
     from models.people import Referral
     from providers.geography import preload

@@ -61,6 +61,7 @@ from matching.approvals import (
 from matching.eligibility import UNKNOWN_VACANCY
 from matching.explain import words
 from matching.instance import from_database
+from models import glossary
 from models.accounts import User, record
 from models.enums import (
     ApprovalRule,
@@ -93,16 +94,8 @@ class NoLongerAllowed(Invalid):
     code = "no_longer_allowed"
 
 
-# The side constraints' words where matching.explain has none (it words the hard rules).
-SIDE_WORDS = {
-    "lock_not_honoured": "the panel has locked the young person to another vacancy",
-    "siblings_split": "it would separate a sibling group",
-    "co_residency": "it shares a home with someone whose risks clash",
-    "intensive_cap": "the home would have more young people needing intensive support than it allows",
-    "beds_exceeded": "more young people than free beds",
-    "over_budget": "it would take the week's total over the budget cap",
-    "placed_twice": "the young person would be placed twice",
-}
+# The side constraints' words (models.glossary) where matching.explain has none (it words the hard rules).
+SIDE_WORDS = glossary.SIDE_RULES
 
 
 # --- the council's approval policy ---------------------------------------------------------------
@@ -288,7 +281,10 @@ def analyze_choice(session: Session, run: MatchRun, referral: Referral, vacancy:
                              vacancy_ids=[vacancy.id, *(v for _, v in alongside), *(v for _, v in locks)])
     others = {r for r, _ in alongside}
     analysis = analyze([(referral.id, vacancy.id), *alongside], instance, policy_of(run))
-    broken = [BrokenRule(v.code, _words(v.code), v.detail) for v in analysis.violations if v.referral_id not in others]
+    homes = {str(pid): name for pid, name in session.execute(select(Property.id, Property.name).where(
+        Property.id.in_(instance.vacancies["property_id"].astype(str).unique().tolist()))) if name}
+    broken = [BrokenRule(v.code, _words(v.code), glossary.plain(v.detail, homes))
+              for v in analysis.violations if v.referral_id not in others]
     chosen = analysis.placements
     if len(chosen):
         chosen = chosen[(chosen["referral_id"].astype(str) == referral.id)
@@ -356,7 +352,10 @@ def override(session: Session, user: User, run_id: int, referral_id: str, vacanc
 def _with_broken_rules(reason: str, broken: list[BrokenRule]) -> str:
     if not broken:
         return reason
-    return reason + "\nRules knowingly broken: " + "; ".join(f"{b.code} ({b.detail})" for b in broken)
+    return reason + BROKEN_MARK + "; ".join(f"{b.words} ({b.detail})" for b in broken)
+
+
+BROKEN_MARK = "\nRules knowingly broken: "  # an override's reason, then the rules it broke
 
 
 def _refuse_second_decision(session: Session, proposal: ProposedMatch) -> None:
@@ -514,16 +513,7 @@ def approvals_for(facts: PairFacts, referral: Referral, prop: Property, approval
     return needed
 
 
-RULE_WORDS = {
-    ApprovalRule.out_of_area: "the home is outside the council's area (reg. 11: the nominated officer approves)",
-    ApprovalRule.at_a_distance: "the home is outside the council's area and not in an adjoining authority "
-                                "(reg. 11: the Director of Children's Services approves)",
-    ApprovalRule.over_20_miles: "the home is more than {miles:g} miles from the young person's home",
-    ApprovalRule.unregistered: "the setting is not registered with Ofsted",
-    ApprovalRule.emergency: "the home is emergency accommodation (B&B or temporary)",
-    ApprovalRule.cost_ceiling: "the weekly cost is above the council's ceiling for its tier",
-    ApprovalRule.rules_broken: "the panel's own choice breaks a hard rule (see the rules listed)",
-}
+RULE_WORDS = {ApprovalRule(code): text for code, text in glossary.APPROVAL_REASONS_IN_FULL.items()}
 
 
 def case_summary(session: Session, run: MatchRun, rule: ApprovalRule, role: Role, placement: Placement,
@@ -548,16 +538,16 @@ def case_summary(session: Session, run: MatchRun, rule: ApprovalRule, role: Role
     over = facts.tier.rank - facts.need_tier.rank
     need = f"assessed need {facts.need_tier.value}" + (f", {over} tier(s) above it" if over > 0 else "")
     status = referral.legal_status
-    legal = (f"Legal status: {status.value.replace('_', ' ')} (looked after: reg. 11 applies)."
+    legal = (f"Legal status: {glossary.LEGAL_STATUSES[status.value]} (looked after: reg. 11 applies)."
              if status.is_looked_after else
-             f"Legal status: {status.value.replace('_', ' ')} (care leaver: the council's own rules apply).")
+             f"Legal status: {glossary.LEGAL_STATUSES[status.value]} (care leaver: the council's own rules apply).")
     how = ("The panel accepted the engine's proposal." if kind == DecisionKind.accept
            else "The panel chose this home itself (override).")
     lines = [
         (f"Why this approval: {RULE_WORDS[rule].format(miles=approvals.distance_miles)}. "
-         f"Decided by: {role.value.replace('_', ' ')}."),
+         f"Decided by: {glossary.ROLES[role.value]}."),
         f"Placement {placement.id} for referral {referral.id}: {facts.tier.value} support "
-        f"({prop.service_type.value.replace('_', ' ')}) from {placement.starts_on.isoformat()}"
+        f"({glossary.SERVICE_TYPES[prop.service_type.value].lower()}) from {placement.starts_on.isoformat()}"
         + (f" to {placement.planned_end_on.isoformat()}." if placement.planned_end_on else "."),
         f"Where: {authorities.name(area)} ({area}), {where}.",
         f"Distance: {facts.miles_from_home:g} miles from home; {education}.",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.refusals import Conflict
 from api.run_records import decision_snapshot, get_run, named
+from models import glossary
 from models.accounts import User, record
 from models.base import utcnow
 from models.enums import DecisionKind, ReferralStatus
@@ -134,7 +135,7 @@ class Memory:
 
 def _person(session: Session, user_id: int | None) -> tuple[str | None, str | None]:
     user = session.get(User, user_id) if user_id is not None else None
-    return (user.full_name, user.role.value.replace("_", " ")) if user else (None, None)
+    return (user.full_name, glossary.words(user.role, glossary.ROLES)) if user else (None, None)
 
 
 def _iso_moment(moment: dt.datetime | None) -> str | None:

@@ -34,6 +34,7 @@ from matching.instance import Instance
 from matching.nearest_miss import NearestMiss, nearest_misses
 from matching.policy import Policy
 from matching.scoring import PENALTY_TERMS, POUND_TERMS, SCORE_COLUMNS, score
+from models import glossary
 
 # How the objective's terms group into the three scores a panel reads.
 NEED_TERMS = ["pen_over_provision", "pen_not_preferred", "pen_outside_preferred", "pen_emergency"]
@@ -50,32 +51,8 @@ UNPLACED_COLUMNS = [
     "referral_id", "reason", "eligible_options", "excluded_by", "taken_by",
     "nearest_miss", "nearest_miss_kind", "nearest_miss_checked",
 ]
-# Plain words for the panel; the codes stay in excluded_by for filtering and audit.
-REASON_WORDS = {
-    "banned_by_panel": "banned by the panel",
-    "beyond_distance_cap": "too far from home",
-    "not_available_in_time": "not free in time",
-    "tier_not_offered": "no support at the tier needed",
-    "age_out_of_range": "outside the home's age range",
-    "under_16_in_supported_accommodation": "under 16",
-    "unregistered_for_under_18": "not Ofsted-registered for an under-18",
-    "sex_restricted": "the home is for the other sex",
-    "need_not_met": "a need the home cannot meet",
-    "risk_excluded": "a risk the home cannot manage",
-    "type_unsuitable": "a type marked unsuitable",
-    "dol_in_registered_supported_accommodation": "a DoL order (not in registered supported accommodation)",
-    "inside_exclusion_zone": "inside an area to keep away from",
-    "grade_below_good": "provider graded below good",
-    "emergency_for_under_18": "emergency accommodation for an under-18",
-    "staying_put_not_reserved": "a Staying Put bed kept for another young person",
-    "solo_needs_self_contained": "needs to live alone (self-contained only)",
-    "resident_risk_clash": "a current resident's risks clash with theirs",
-    "intensive_cap_full": "the home already has its most intensive-support residents",
-    "sibling_no_common_property": "no home can take the sibling group together",
-    "locked_elsewhere": "the bed is locked for someone else",
-    "unknown_referral": "no such young person in the queue",
-    "unknown_vacancy": "no such vacancy",
-}
+# Plain words for the panel (models.glossary); the codes stay in excluded_by for filtering and audit.
+REASON_WORDS = glossary.RULES
 
 
 def words(code: str) -> str:

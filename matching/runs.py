@@ -81,7 +81,9 @@ def record_run(
             approvals_required=[],
             score={"penalty": int(row["penalty"]), "cost": int(row["cost"]),
                    "penalty_vs_proposal": _number(row["penalty_vs_proposal"]),
-                   "cost_vs_proposal": _number(row["cost_vs_proposal"])},
+                   "cost_vs_proposal": _number(row["cost_vs_proposal"]),
+                   # why the proposal does not use it, in words, and who holds its bed
+                   "why_not": str(row["why_not"] or ""), "held_by": str(row["held_by"] or "")},
         ))
     session.flush()
     record(

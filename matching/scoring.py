@@ -21,20 +21,10 @@ import numpy as np
 import pandas as pd
 
 from matching.policy import Policy
+from models import glossary
 
 # Level (2): column -> what an explanation calls it.
-PENALTY_TERMS = {
-    "pen_home_miles": "distance from home",
-    "pen_education_miles": "distance from school, college or work",
-    "pen_over_20_miles": "more than 20 miles from home",
-    "pen_out_of_area": "outside the council's area",
-    "pen_at_a_distance": "at a distance (not an adjoining authority)",
-    "pen_over_provision": "support tier above the assessed need",
-    "pen_not_preferred": "a suitable but not preferred type",
-    "pen_outside_preferred": "outside the preferred area",
-    "pen_emergency": "emergency accommodation",
-    "pen_weekly_cost": "weekly cost",
-}
+PENALTY_TERMS = glossary.WEIGHED  # each term in words (never shown with its weight)
 # The weighted mode's terms, in pounds a week, in the same order.
 # (The weekly cost is the weighted sum's own first term, so it has no pounds_ column.)
 POUND_TERMS = {p.replace("pen_", "pounds_"): label for p, label in PENALTY_TERMS.items() if p != "pen_weekly_cost"}

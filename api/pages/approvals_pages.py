@@ -11,8 +11,9 @@ form (see :class:`BrowserRoute`); every other request reaches the API as before.
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -21,7 +22,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from api import approval_decisions, panel_decisions, refusals, run_records
 from api.deps import CASE_READERS, RecordId, SessionDep
-from api.pages.core import MANAGERS, ROLE_NAMES, BrowserRoute, PageAllowed, back_to, render
+from api.pages.core import (
+    MANAGERS,
+    ROLE_NAMES,
+    BrowserRoute,
+    PageAllowed,
+    back_to,
+    render,
+)
+from models import glossary
 from models.accounts import User
 from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, PlacementStatus
 from models.panel import ApprovalRequest, Decision, MatchRun
@@ -36,15 +45,9 @@ CaseReader = PageAllowed(*CASE_READERS)  # as GET /approvals/{id}: the panel may
 
 # --- words ---------------------------------------------------------------------------------------
 
-RULE_NAMES = {
-    ApprovalRule.out_of_area: "Out of the council's area (reg. 11)",
-    ApprovalRule.at_a_distance: "At a distance: out of area and not adjoining (reg. 11)",
-    ApprovalRule.over_20_miles: "More than {miles:g} miles from home",
-    ApprovalRule.unregistered: "Setting not registered with Ofsted",
-    ApprovalRule.emergency: "Emergency accommodation (B&B or temporary)",
-    ApprovalRule.cost_ceiling: "Weekly cost above the ceiling for its tier",
-    ApprovalRule.rules_broken: "The panel's own choice breaks a hard rule",
-}
+RULE_NAMES = {rule: glossary.APPROVAL_REASONS[rule.value] + (" (reg. 11)" if rule in (
+    ApprovalRule.out_of_area, ApprovalRule.at_a_distance) else "") for rule in ApprovalRule}
+RULE_NAMES[ApprovalRule.over_20_miles] = "More than {miles:g} miles from home"
 
 # (words, tag colour): a status is said in words, the colour only repeats it.
 PLACEMENT_STATUS = {
@@ -71,7 +74,7 @@ def request_status(request: ApprovalRequest) -> tuple[str, str]:
 
 
 def words(code: str) -> str:
-    return code.replace("to_others:", "to others: ").replace("_", " ")
+    return glossary.plain(code)
 
 
 # --- what a request's page shows -----------------------------------------------------------------
@@ -90,6 +93,19 @@ class Row:
     miles_from_home: float
     status: tuple[str, str]
     decided_by: str | None
+    # What puts a request first in the queue, each said in words (empty for a decided one)
+    flags: list[tuple[str, str]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # every reason the placement needs approval
+    ceiling: float | None = None  # the council's weekly ceiling for the placement's tier
+    asked_by: str | None = None  # who recorded the panel's decision
+
+    @property
+    def priority(self) -> tuple:
+        """Breaking a hard rule first, then overdue, then an under-18 at a distance; then the
+        longest waiting."""
+        names = {text for text, _ in self.flags}
+        return (not any(n.startswith("Breaks") for n in names), not any(n.startswith(("Overdue", "Due today")) for n in names),
+                not any(n.startswith("Under 18") for n in names), self.request.created_at, self.request.id)
 
 
 def _miles(e1, n1, e2, n2) -> float | None:
@@ -103,17 +119,40 @@ def _user_name(session, user_id: int | None) -> str | None:
     return (user.full_name or user.username) if user else None
 
 
-def _row(session, request: ApprovalRequest) -> Row:
+def _row(session, request: ApprovalRequest, today: dt.date | None = None) -> Row:
     placement = session.get(Placement, request.placement_id)
     prop, referral = placement.property, placement.referral
     authorities = default_authorities()
-    return Row(
+    row = Row(
         request=request, placement=placement, prop=prop,
         authority=authorities.name(authorities.upper_tier(prop.la_code)),
         rule=rule_name(request.rule), role=ROLE_NAMES[request.role],
         miles_from_home=_miles(referral.home_easting, referral.home_northing, prop.easting, prop.northing),
         status=request_status(request), decided_by=_user_name(session, request.decided_by_id),
     )
+    if today is not None:  # the queue: what a manager needs to see before opening the request
+        siblings = session.scalars(select(ApprovalRequest.rule).where(
+            ApprovalRequest.placement_id == placement.id).order_by(ApprovalRequest.id)).all()
+        row.reasons = list(dict.fromkeys(rule_name(r) for r in siblings))
+        row.ceiling = panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier)
+        decision = panel_decision(session, placement)
+        row.asked_by = _user_name(session, decision.decided_by_id) if decision else None
+        row.flags = _flags(request, placement, referral, list(siblings), today)
+    return row
+
+
+def _flags(request: ApprovalRequest, placement: Placement, referral, rules: list[ApprovalRule],
+           today: dt.date) -> list[tuple[str, str]]:
+    flags = []
+    if ApprovalRule.rules_broken in rules:
+        flags.append(("Breaks a hard rule", "red"))
+    if placement.starts_on < today:
+        flags.append((f"Overdue: due to start {placement.starts_on.day} {placement.starts_on:%B %Y}", "red"))
+    elif placement.starts_on == today:
+        flags.append(("Due today: the placement starts today", "red"))
+    if referral.age_on(placement.starts_on) < 18 and ApprovalRule.at_a_distance in rules:
+        flags.append(("Under 18, at a distance", "yellow"))
+    return flags
 
 
 def panel_decision(session, placement: Placement) -> Decision | None:
@@ -174,8 +213,9 @@ def queue(request: Request, session: SessionDep, user: Manager):
             ApprovalRequest.status != ApprovalStatus.pending,
             or_(ApprovalRequest.decided_by_id == user.id, ApprovalRequest.role == user.role))
         .order_by(ApprovalRequest.decided_at.desc(), ApprovalRequest.id.desc()).limit(50)).all()
-    return render(request, "approvals_queue.html", user,
-                  rows=[_row(session, r) for r in pending], history=[_row(session, r) for r in decided])
+    today = dt.date.today()
+    rows = sorted((_row(session, r, today) for r in pending), key=lambda row: row.priority)
+    return render(request, "approvals_queue.html", user, rows=rows, history=[_row(session, r) for r in decided])
 
 
 # --- one request ---------------------------------------------------------------------------------
@@ -183,6 +223,13 @@ def queue(request: Request, session: SessionDep, user: Manager):
 
 @router.get("/approvals/{request_id}")
 def request_page(request_id: RecordId, request: Request, session: SessionDep, user: CaseReader):
+    return _request_view(request, session, user, request_id)
+
+
+def _request_view(request: Request, session, user: User, request_id: int, errors: dict[str, str] | None = None,
+                  typed: dict[str, str] | None = None):
+    """One request's case; drawn again (422) with the message beside the reason and what was
+    typed kept when a decision is sent without a reason."""
     try:
         approval = approval_decisions.get_request(session, request_id)
     except refusals.NotFound as missing:
@@ -204,10 +251,20 @@ def request_page(request_id: RecordId, request: Request, session: SessionDep, us
         miles_from_education=education, tier_range=tier_range(session, placement),
         ceiling=panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier),
         decision=decision, decision_by=_user_name(session, decision.decided_by_id) if decision else None,
+        panel_reason=_reason_and_broken(decision)[0], broken=_reason_and_broken(decision)[1],
         others=[_row(session, r) for r in others], placement_status=PLACEMENT_STATUS[placement.status],
         can_decide=approval.status == ApprovalStatus.pending and user.role == approval.role,
-        words=words,
+        words=words, errors=errors or {}, typed=typed or {}, status_code=422 if errors else 200,
     )
+
+
+def _reason_and_broken(decision: Decision | None) -> tuple[str, list[str]]:
+    """The panel's reason, and the rules it knowingly broke (an override keeps them after its
+    reason: api.panel_decisions), each in words."""
+    if decision is None:
+        return "", []
+    reason, _, broken = decision.reason.partition(panel_decisions.BROKEN_MARK)
+    return reason, [glossary.plain(b) for b in broken.split("; ") if b]
 
 
 @router.post("/approvals/{request_id}/approve")
@@ -228,9 +285,11 @@ STALE = ("Someone else decided or closed this request first, after you opened it
 
 def _decide(request: Request, session, user: User, request_id: int, approve: bool, reason: str, version: str):
     path = f"/approvals/{request_id}"
-    reason = reason.strip()
+    typed, reason = reason, reason.strip()
     if not 3 <= len(reason) <= 2000:  # the API's rule for a reason (api.routes.decisions.REASON)
-        return back_to(path, problem="Give your reason (3 to 2,000 characters): nothing was changed.")
+        field = "approve-reason" if approve else "reject-reason"
+        return _request_view(request, session, user, request_id, typed={field: typed}, errors={
+            field: f"Give your reason for {'approving' if approve else 'rejecting'} (3 to 2,000 characters)"})
     if not version.isdigit():
         return back_to(path, problem="The form was incomplete (no version): reload the page and decide again.")
     try:

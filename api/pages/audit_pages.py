@@ -16,6 +16,7 @@ from api.deps import SessionDep
 from api.input_checks import DATE_RANGE
 from api.pages.core import AUDITORS, PageAllowed, render
 from api.routes.audit import _query as audit_query
+from models import glossary
 from models.accounts import AuditEvent
 from providers.limits import EARLIEST_DATE, LATEST_DATE
 
@@ -47,17 +48,35 @@ def _shown(value) -> str:
 
 
 def changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
-    """(field, before, after) for each field the event changed, in the order recorded."""
+    """(field, before, after) for each field the event changed, in the order recorded, in
+    words (a stored code reads as the glossary says; the CSV export keeps the codes)."""
     before, after = before or {}, after or {}
     keys = list(before) + [k for k in after if k not in before]
-    return [(k, _shown(before[k]) if k in before else "", _shown(after[k]) if k in after else "")
+    return [(_field(k), glossary.plain(_shown(before[k])) if k in before else "",
+             glossary.plain(_shown(after[k])) if k in after else "")
             for k in keys if before.get(k) != after.get(k) or (k in before) != (k in after)]
+
+
+def _field(name: str) -> str:
+    text = str(name).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _code_of(value: str | None, table: dict[str, str]) -> str | None:
+    """The code for a label typed or chosen as the page shows it; anything else as given."""
+    if value is None:
+        return None
+    wanted = value.casefold()
+    return next((code for code, label in table.items() if label.casefold() == wanted), value)
 
 
 @router.get("/audit")
 def audit_page(request: Request, session: SessionDep, user: Auditor):
     params = request.query_params
     filters = {name: (params.get(name) or "").strip() or None for name in TEXT_FILTERS}
+    # An action or record type may be given as the page shows it ("Signed in") or as its code.
+    for name, table in (("action", glossary.AUDIT_ACTIONS), ("entity_type", glossary.AUDIT_RECORDS)):
+        filters[name] = _code_of(filters[name], table)
     since, until = _day(params.get("since")), _day(params.get("until"))
     problems = [f"{label} is not a date {DATE_RANGE} (use YYYY-MM-DD): ignored." for label, name, day in
                 (("From", "since", since), ("To", "until", until)) if params.get(name) and day is None]
@@ -85,6 +104,8 @@ def audit_page(request: Request, session: SessionDep, user: Auditor):
     # What the filters can be (a few dozen actions and record types), offered as suggestions.
     known = {name: session.scalars(select(getattr(AuditEvent, name)).distinct().order_by(getattr(AuditEvent, name))
                                    .limit(200)).all() for name in ("action", "entity_type")}
+    known = {"action": sorted(((glossary.words(a, glossary.AUDIT_ACTIONS), a) for a in known["action"])),
+             "entity_type": sorted(((glossary.words(t, glossary.AUDIT_RECORDS), t) for t in known["entity_type"]))}
     return render(request, "audit_log.html", user, events=[(e, changes(e.before, e.after)) for e in events],
                   total=total, number=number, pages=pages, first=(number - 1) * PER_PAGE + 1,
                   filters=filters, since=dates.get("since", ""), until=dates.get("until", ""),

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
+from api import grade_changes
 from api.deps import SESSION_COOKIE, SessionDep
 from api.errors import ApiError
 from api.pages.core import AUDITORS, MANAGERS, PANEL, PLANNERS, PageUser, render
 from api.routes.auth import SignInThrottled, client_address, sign_in
-from api.security import DEVICE_COOKIE, DEVICE_KNOWN, TOKEN_HOURS, is_known_device, remember_device, revoke_token
+from api.security import (
+    DEVICE_COOKIE,
+    DEVICE_KNOWN,
+    TOKEN_HOURS,
+    is_known_device,
+    remember_device,
+    revoke_token,
+)
 from models.accounts import record
 from models.enums import ApprovalStatus, ReferralStatus, Role
 from models.panel import ApprovalRequest, MatchRun
@@ -74,6 +83,14 @@ def home(request: Request, session: SessionDep, user: PageUser):
             Referral.status == ReferralStatus.open))
         runs = session.scalar(select(func.count()).select_from(MatchRun))
         cards.append(("Panel board", "/panel", f"{waiting} young people waiting; {runs} match runs so far"))
+    if user.role in (Role.panel_member, Role.head_of_service):
+        due = grade_changes.reviews_due(session)
+        if due:
+            late = sum(p.review_due_on < dt.date.today() for p in due)
+            cards.append(("Placements to review", "/panel#reviews",
+                          f"{len(due)} placement{'s' if len(due) != 1 else ''} to review after an Ofsted grade "
+                          f"changed; the next by {due[0].review_due_on.day} {due[0].review_due_on:%B %Y}"
+                          + (f" ({late} overdue)" if late else "")))
     if user.role in MANAGERS:
         pending = session.scalar(select(func.count()).select_from(ApprovalRequest).where(
             ApprovalRequest.status == ApprovalStatus.pending, ApprovalRequest.role == user.role))

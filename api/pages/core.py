@@ -14,10 +14,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,22 +33,71 @@ from starlette.routing import Match
 
 from api.deps import SESSION_COOKIE, SessionDep
 from api.errors import RETRY_AFTER_SECONDS, database_busy
-from api.input_checks import is_text_refusal
 from api.security import user_for_token
+from models import glossary
 from models.accounts import User
 from models.db import transaction
 from models.enums import Role
 
+log = logging.getLogger("placematch.pages")
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+LONDON = ZoneInfo("Europe/London")
 
-ROLE_NAMES = {
-    Role.panel_member: "Panel member",
-    Role.commissioner: "Commissioner",
-    Role.service_manager: "Service manager (nominated officer)",
-    Role.head_of_service: "Head of service",
-    Role.director: "Director of Children's Services",
-    Role.admin: "Administrator",
-}
+
+def say(code: object, table: str) -> str:
+    """A code in the glossary's words: ``{{ say(r.tier, "TIERS") }}`` (models.glossary)."""
+    return glossary.words(code, getattr(glossary, table))
+
+
+def long_date(value: dt.date | dt.datetime | None) -> str:
+    """A date as people write it: 1 December 2026."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = london(value).date()
+    return f"{value.day} {value:%B %Y}"
+
+
+def london(value: dt.datetime) -> dt.datetime:
+    """A stored time (UTC; naive means UTC) in the council's own clock."""
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(LONDON)
+
+
+def long_time(value: dt.datetime | None) -> str:
+    """A time as people read it, in Europe/London: 1 December 2026, 2:05pm."""
+    if value is None:
+        return ""
+    local = london(value)
+    hour = local.hour % 12 or 12
+    return f"{long_date(local.date())}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+
+
+def money(value: float | None, pence: bool = False) -> str:
+    return "" if value is None else (f"£{value:,.2f}" if pence else f"£{value:,.0f}")
+
+
+def sentence(text: str | None) -> str:
+    """The first letter a capital, the rest as written (``capitalize`` would lower "R0025")."""
+    text = str(text or "")
+    return text[:1].upper() + text[1:]
+
+
+def in_sentence(text: str | None) -> str:
+    """The first letter small, for a label inside a sentence, unless it starts a name or an
+    abbreviation ("Ofsted", "DoL"): only a capital followed by a small letter is lowered."""
+    text = str(text or "")
+    return text[:1].lower() + text[1:] if text[:1].isupper() and text[1:2].islower() and not text.startswith(
+        ("Ofsted", "Staying Put", "British", "English", "Makaton", "Director", "Head of")) else text
+
+
+templates.env.globals["say"] = say
+templates.env.filters["sentence"] = sentence
+templates.env.filters["in_sentence"] = in_sentence
+templates.env.filters["long_date"] = long_date
+templates.env.filters["long_time"] = long_time
+templates.env.filters["money"] = money
+
+ROLE_NAMES = {role: glossary.ROLES[role.value] for role in Role}
 
 # The pages' navigation: (label, path, the roles that see it). A link shows only to the roles
 # its page lets in, so nobody is offered a page that will refuse them.
@@ -188,7 +239,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError):
         if _is_page_route(request) and any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
             return await _not_found_page(request)
-        if _is_page_route(request) and is_text_refusal(exc):
+        if _is_page_route(request):  # a form or an address a page cannot read: a page in words
             return await refused_form(request, exc)
         return await api_invalid(request, exc)
 
@@ -214,18 +265,63 @@ def install_handlers(app: FastAPI) -> None:
         return page
 
 
+    # A fault in a page (a bug, a lost database): a page saying so, never a traceback or JSON.
+    # The error itself goes to the log by the server (its type and where, never the data).
+    @app.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception):
+        if not from_a_browser(request.scope):
+            raise exc
+        log.error("page %s failed: %s", request.scope.get("route") and request.scope["route"].path,
+                  type(exc).__name__)
+        return render(request, "refused.html", None, status_code=500, message=None, problem=None,
+                      title="Sorry, something went wrong", explanation=FAULT_PAGE,
+                      advice="Go back and try again. If it happens again, tell your system administrator "
+                             "the time it happened.")
+
+
+FAULT_PAGE = "placematch could not show this page because of a fault. Nothing you sent was half-saved: " \
+             "a form is saved whole or not at all."
+
+
 # What a busy database's page says (api.errors.BUSY_MESSAGE is the API's).
 BUSY_PAGE = "placematch is busy, try again in a few seconds."
 
 
 async def refused_form(request: Request, exc: RequestValidationError) -> HTMLResponse:
-    """A page's form refused for its text (api.input_checks): a page naming each field."""
-    fields = [(str(e["loc"][-1]).replace("_", " ").capitalize(), e["msg"]) for e in exc.errors()]
+    """A page's form or address refused (text that cannot be saved: api.input_checks, a
+    number that is not one, a value too long): a page naming each field in words."""
+    fields = [(str(e["loc"][-1]).replace("_", " ").capitalize(), field_problem(e)) for e in exc.errors()]
     user = await run_in_threadpool(_signed_in_or_none, request)
     return render(request, "refused.html", user, status_code=422, message=None, problem=None,
                   title="The form was not sent", fields=fields,
-                  explanation="Some of what was typed cannot be saved, so nothing was changed:",
+                  explanation="Some of what was typed cannot be used, so nothing was changed:",
                   advice="Go back, correct the fields named here and send the form again.")
+
+
+def field_problem(error: dict) -> str:
+    """One validation error in words (never pydantic's own message, which names types)."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind == "control_character":  # already in words (api.input_checks), naming the character
+        return error["msg"]
+    if kind == "missing":
+        return "give a value"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "give a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "give a number"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type"):
+        return "give a date, for example 1 December 2026 as 2026-12-01"
+    if kind == "string_too_long":
+        return f"use at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"use at least {ctx.get('min_length')} characters"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"give a number of at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"give a number of at most {ctx.get('le', ctx.get('lt'))}"
+    if kind == "string_pattern_mismatch":
+        return "remove the control characters (such as a tab or a line break) it contains"
+    return "this value cannot be used"
 
 
 def _is_page_route(request: Request) -> bool:

@@ -14,19 +14,40 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import selectinload
 
-from api import jobs, panel_decisions, panel_memory, refusals, run_records
+from api import (
+    grade_changes,
+    jobs,
+    panel_decisions,
+    panel_memory,
+    refusals,
+    run_records,
+)
 from api.deps import RecordId, SessionDep, get_engine
 from api.errors import ApiError
 from api.pages import panel_map
-from api.pages.core import MANAGERS, PANEL, ROLE_NAMES, PageAllowed, back_to, render
-from api.routes.match_runs import MatchRunCreate, default_placing_authority, submit_run
-from matching.explain import words
+from api.pages.core import (
+    MANAGERS,
+    PANEL,
+    ROLE_NAMES,
+    PageAllowed,
+    back_to,
+    render,
+    say,
+)
+from api.routes.match_runs import (
+    ONE_ID,
+    MatchRunCreate,
+    default_placing_authority,
+    submit_run,
+)
+from matching import measures
 from matching.scoring import PENALTY_TERMS
+from models import glossary
 from models.accounts import User
 from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Urgency
 from models.panel import Decision, MatchRun, ProposedMatch
@@ -40,15 +61,16 @@ Reader = PageAllowed(*dict.fromkeys(PANEL + MANAGERS))  # as the API: managers r
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 # Status tags: (words, colour). The words carry the meaning; the colour only repeats it.
-URGENCY = {Urgency.today: ("Today", "red"), Urgency.within_5_days: ("Within 5 days", "yellow"),
-           Urgency.over_5_days: ("Over 5 days", "grey")}
+URGENCY = {u: (glossary.URGENCIES[u.value], colour) for u, colour in
+           ((Urgency.today, "red"), (Urgency.within_5_days, "yellow"), (Urgency.over_5_days, "grey"))}
 RUN_STATUS = {MatchRunStatus.queued: "grey", MatchRunStatus.running: "yellow", MatchRunStatus.succeeded: "green",
               MatchRunStatus.failed: "red", MatchRunStatus.cancelled: "grey"}
-APPROVER = {Role.service_manager: "Nominated officer", Role.head_of_service: "Head of service",
-            Role.director: "Director"}
+APPROVER = {Role(code): who for code, who in glossary.APPROVERS.items()}
 RECENT_RUNS = 20
 CHOICES = 100  # vacancies listed in an override's drop-down; any other is typed by its id
 REASON_MIN, REASON_MAX = 3, 2000  # as the API's ReasonIn
+DECISION_VERBS = {"accept": "accepting", "reject": "rejecting", "lock": "locking", "ban": "banning",
+                  "override": "choosing this home", "lift": "lifting it"}
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -57,9 +79,9 @@ REASON_MIN, REASON_MAX = 3, 2000  # as the API's ReasonIn
 def _flags(referral: Referral) -> list[tuple[str, str]]:
     flags = []
     if referral.deprivation_of_liberty:
-        flags.append(("DoL order", "red"))
+        flags.append(("Deprivation of liberty order", "red"))
     if referral.risks_to_others:
-        flags.append(("Risk to others: " + ", ".join(r.replace("_", " ") for r in referral.risks_to_others), "yellow"))
+        flags.append(("Risk of " + ", ".join(say(r, "RISKS_TO_OTHERS") for r in referral.risks_to_others), "yellow"))
     if referral.sibling_group:
         flags.append((f"Sibling group {referral.sibling_group}", "purple"))
     return flags
@@ -76,7 +98,8 @@ def _approval_tags(codes: list[str]) -> list[tuple[str, str]]:
     tags = []
     for code in codes:
         rule, _, role = code.partition(":")
-        tags.append((APPROVER.get(Role(role), role) if role in Role.codes() else role, rule.replace("_", " ")))
+        tags.append((APPROVER.get(Role(role), say(role, "ROLES")) if role in Role.codes() else say(role, "ROLES"),
+                     say(rule, "APPROVAL_REASONS")))
     return tags
 
 
@@ -115,9 +138,7 @@ def _decision_tags(proposal: ProposedMatch, decisions: list[Decision]) -> list[t
 
 
 # How each thing a run was given reads in its table: (words, colour).
-DECISION_WORDS = {DecisionKind.accept: "Accepted", DecisionKind.reject: "Rejected", DecisionKind.override: "Overridden",
-                  DecisionKind.lock: "Locked for re-run", DecisionKind.ban: "Banned for re-run",
-                  DecisionKind.lift: "Lifted for re-run"}
+DECISION_WORDS = {kind: glossary.DECISIONS[kind.value] for kind in DecisionKind}
 CARRIED_TAGS = {DecisionKind.lock: ("Locked", "green"), DecisionKind.ban: ("Banned", "red"),
                 DecisionKind.reject: ("Rejected: kept out", "red")}
 
@@ -203,7 +224,11 @@ def board(request: Request, session: SessionDep, user: Panel):
         select(ProposedMatch.match_run_id, func.count()).where(
             ProposedMatch.rank == 0, ProposedMatch.match_run_id.in_([r.id for r in runs]))
         .group_by(ProposedMatch.match_run_id)).all())
+    reviews = [{"p": p, "home": p.property, "overdue": p.review_due_on < today,
+                "why": [line.split(": ", 1)[0] for line in (p.review_reason or "").splitlines() if line]}
+               for p in grade_changes.reviews_due(session)]
     return render(request, "panel_board.html", user, queue=_queue(session, today), runs=runs, placed=placed,
+                  reviews=reviews,
                   run_status=RUN_STATUS, default_panel_date=today.isoformat(), default_time_limit=30)
 
 
@@ -237,41 +262,100 @@ def start_run(engine: EngineDep, user: Panel, panel_date: Annotated[str, Form()]
 
 
 @router.get("/panel/runs/{run_id}")
-def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Reader):
+def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Reader,
+             show: Annotated[str, Query(max_length=20)] = "all"):
     run = _run_or_none(session, run_id)
     if run is None:
         return _not_found(request, user, f"match run {run_id}")
-    context = {"run": run, "run_status": RUN_STATUS, "can_decide": user.role in PANEL,
+    context = {"run": run, "run_status": RUN_STATUS, "can_decide": user.role in PANEL, "proof": _proof(run),
                "progress": {k: v for k, v in (run.progress or {}).items() if k != jobs.UNPLACED_KEY},
                "given": _carried_rows(panel_memory.given_to(session, run)),
                "lifted_before": panel_memory.lifted_before(run)}
     if run.status == MatchRunStatus.succeeded:
-        context |= _proposals_context(session, run)
+        context |= _proposals_context(session, run, _show(show))
     return render(request, "panel_run.html", user, **context)
 
 
-def _proposals_context(session, run: MatchRun) -> dict:
+# The run page's worklist filters: (words, which rows). "all" is the default.
+FILTERS = {
+    "all": "Everyone",
+    "undecided": "Not yet decided",
+    "approval": "Needs approval",
+    "out_of_area": "Out of area",
+    "over_20": "Over 20 miles",
+    "unplaced": "Without a proposal",
+}
+
+
+def _show(value: str) -> str:
+    return value if value in FILTERS else "all"
+
+
+def _in_filter(row: dict, show: str) -> bool:
+    p = row["p"]
+    return {
+        "all": True,
+        "undecided": not row["decided"],
+        "approval": p is not None and bool(p.approvals_required),
+        "out_of_area": p is not None and p.out_of_area,
+        "over_20": p is not None and p.miles_from_home > 20,
+        "unplaced": p is None,
+    }[show]
+
+
+def _proposals_context(session, run: MatchRun, show: str) -> dict:
     proposals = sorted((p for p in run.proposals if p.rank == 0), key=lambda p: p.referral_id)
     vacancies = _places(session, proposals)
+    unplaced = (run.progress or {}).get(jobs.UNPLACED_KEY)
+    unplaced_by_id = {u["referral_id"]: u for u in unplaced or []}
     referrals = {r.id: r for r in session.scalars(select(Referral).where(
-        Referral.id.in_({p.referral_id for p in proposals})))}
+        Referral.id.in_({p.referral_id for p in proposals} | set(unplaced_by_id))))}
     decisions = _decisions_by_referral(session, run.id)
-    rows = [{"p": p, "r": referrals[p.referral_id], "v": vacancies.get(p.vacancy_id),
-             "area": _area_tag(p.out_of_area, p.at_a_distance), "score": _score_rows(p.score),
+    rows = [{"id": p.referral_id, "p": p, "r": referrals[p.referral_id], "v": vacancies.get(p.vacancy_id),
+             "area": _area_tag(p.out_of_area, p.at_a_distance),
              "approvals": _approval_tags(p.approvals_required),
              "decided": _decision_tags(p, decisions.get(p.referral_id, []))} for p in proposals]
-    unplaced = (run.progress or {}).get(jobs.UNPLACED_KEY)
-    unplaced_rows = [{**u, "excluded": [(words(code), count) for code, _, count in
-                                        (part.partition("=") for part in (u.get("excluded_by") or "").split(";"))
-                                        if code]} for u in (unplaced or [])]
+    rows += [{"id": rid, "p": None, "r": referrals.get(rid), "v": None, "u": u, "approvals": [],
+              "decided": [t for d in decisions.get(rid, []) for t in _unplaced_decision_tags(d)]}
+             for rid, u in sorted(unplaced_by_id.items())]
+    rows.sort(key=lambda row: row["id"])
+    counts = {name: sum(_in_filter(row, name) for row in rows) for name in FILTERS}
     memory = panel_memory.panel_memory(session, run)
     return {
-        "rows": rows, "unplaced": unplaced_rows, "unplaced_known": unplaced is not None,
-        "open_vacancies": _open_vacancies(session), "kept": _carried_rows(memory.kept),
-        "decision_words": DECISION_WORDS,
+        "rows": [row for row in rows if _in_filter(row, show)], "counts": counts, "filters": FILTERS,
+        "show": show, "placed": len(proposals), "unplaced_known": unplaced is not None,
+        "headline": _headline(proposals), "practice": (run.progress or {}).get(jobs.PRACTICE_KEY),
+        "kept": _carried_rows(memory.kept), "decision_words": DECISION_WORDS,
         "decisions": [d for ds in decisions.values() for d in ds],
         "map_svg": _map(session, run, proposals, vacancies, referrals, f"Map of match run {run.id}'s proposals"),
     }
+
+
+def _unplaced_decision_tags(d: Decision) -> list[tuple[str, str]]:
+    if d.kind == DecisionKind.override:
+        return [(f"Panel's own choice: {d.vacancy_id}", "purple")]
+    return [(DECISION_WORDS[d.kind], "grey")] if d.kind in (DecisionKind.lock, DecisionKind.ban) else []
+
+
+def _headline(proposals: list[ProposedMatch]) -> dict:
+    """The run's headline counts, as the page's summary shows them."""
+    return {
+        "needing_approval": sum(bool(p.approvals_required) for p in proposals),
+        "out_of_area": sum(p.out_of_area for p in proposals),
+        "over_20_miles": sum(p.miles_from_home > 20 for p in proposals),
+        "weekly_cost": sum(p.weekly_cost for p in proposals),
+        "total_miles": sum(p.miles_from_home for p in proposals),
+    }
+
+
+def _proof(run: MatchRun) -> str:
+    """How sure the engine is of the run's proposal, in words."""
+    if run.solver_status is None:
+        return ""
+    words_ = glossary.words(run.solver_status, glossary.PROOF)
+    if run.solver_status == "FEASIBLE" and run.gap:
+        words_ += f" (at most {run.gap * 100:.1f}% short of it)"
+    return words_
 
 
 def _open_vacancies(session, near: Referral | None = None) -> dict:
@@ -358,7 +442,15 @@ def _approvals_needed(facts: panel_decisions.PairFacts, r: Referral, prop: Prope
 
 
 @router.get("/panel/runs/{run_id}/proposals/{proposal_id}")
-def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, session: SessionDep, user: Reader):
+def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, session: SessionDep, user: Reader,
+                  show: Annotated[str, Query(max_length=20)] = "all"):
+    return _proposal_view(request, session, user, run_id, proposal_id, _show(show))
+
+
+def _proposal_view(request: Request, session, user: User, run_id: int, proposal_id: int, show: str,
+                   errors: dict[str, str] | None = None, typed: dict[str, str] | None = None):
+    """The proposal's case page; drawn again (422) with ``errors`` beside their fields and what
+    was ``typed`` kept when a decision form is refused (GOV.UK's error pattern)."""
     run = _run_or_none(session, run_id)
     proposal = _proposal_in(session, run, proposal_id) if run is not None else None
     if proposal is None:
@@ -371,6 +463,9 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
     decided = any(d.proposed_match_id == proposal.id and d.kind in (DecisionKind.accept, DecisionKind.reject)
                   for d in decisions)
     others = [p for p in options if p.id != proposal.id]
+    alternatives = [{"p": p, "v": vacancies.get(p.vacancy_id), "area": _area_tag(p.out_of_area, p.at_a_distance),
+                     "why_not": (p.score or {}).get("why_not", "") if p.rank > 0 else "the engine's proposal"}
+                    for p in others]
     listed = {p.vacancy_id for p in others}
     choices = [(p.vacancy_id, vacancies[p.vacancy_id]) for p in others if p.vacancy_id in vacancies]
     open_vacancies = _open_vacancies(session, near=referral)
@@ -381,16 +476,119 @@ def proposal_page(request: Request, run_id: RecordId, proposal_id: RecordId, ses
         request, "panel_proposal.html", user, run=run, p=proposal, r=referral, v=vacancy,
         age=referral.age_on(run.panel_date), urgency=URGENCY[referral.urgency], flags=_flags(referral),
         area=_area_tag(proposal.out_of_area, proposal.at_a_distance), area_name=_area_name,
-        score=_score_rows(proposal.score) if proposal.rank == 0 else [],
+        weighed=_weighed(proposal, referral) if proposal.rank == 0 else [],
+        why=_why_this_home(proposal, referral, vacancy, alternatives, None) if proposal.rank == 0 else "",
         approvals=_approvals_needed(_facts(run, proposal, referral, vacancy), referral, vacancy.property)
         if vacancy is not None else [],
-        alternatives=[{"p": p, "v": vacancies.get(p.vacancy_id), "area": _area_tag(p.out_of_area, p.at_a_distance)}
-                      for p in others],
-        decisions=decisions, decided=decided, can_decide=user.role in PANEL and not decided
+        alternatives=alternatives, chosen=next((o for o in options if o.rank == 0), None), show=show,
+        decisions=decisions, decided=decided, can_ask=run.status == MatchRunStatus.succeeded,
+        can_decide=user.role in PANEL and not decided
         and run.status == MatchRunStatus.succeeded, choices=choices, unlisted=unlisted,
         map_svg=_map(session, run, [proposal], vacancies, {referral.id: referral},
                      f"Map of {referral.id}'s home and the proposed placement") if vacancy is not None else None,
+        errors=errors or {}, typed=typed or {}, status_code=422 if errors else 200,
     )
+
+
+def _why_this_home(p: ProposedMatch, r: Referral, v: Vacancy | None, alternatives: list[dict],
+                   council: str | None) -> str:
+    """Why the engine chose this home, in two sentences a panel can read out: what it offers
+    and where it is, then how it compares with the nearer homes it did not choose."""
+    if v is None:
+        return ""
+    prop = v.property
+    where = ("in the council's area" if not p.out_of_area else
+             f"out of area, in {_area_name(prop.la_code)} (not an adjoining authority)" if p.at_a_distance
+             else f"out of area, in the adjoining {_area_name(prop.la_code)}")
+    fit = ("the support assessed" if p.tier == r.tier
+           else f"{say(p.tier, 'TIERS').lower()} support (more than the {say(r.tier, 'TIERS').lower()} support assessed)")
+    education = (f" and {p.miles_from_education:.1f} from school, college or work"
+                 if p.miles_from_education is not None else "")
+    first = (f"{prop.name or prop.id} ({say(prop.service_type, 'SERVICE_TYPES').lower()}) offers {fit}, "
+             f"{where}: {p.miles_from_home:.1f} miles from home{education}.")
+    nearer = [a for a in alternatives if a["p"].miles_from_home < p.miles_from_home - 0.05]
+    if not alternatives:
+        return first + " It is the only home open to them."
+    if not nearer:
+        return first + f" It is the nearest of the {len(alternatives) + 1} homes listed for them."
+    said = "; ".join(f"{_home_name(a['v'], a['p'])}, {a['p'].miles_from_home:.1f} miles: {a['why_not']}"
+                     for a in nearer[:2] if a["why_not"])
+    more = f" ({len(nearer) - 2} more below)" if len(nearer) > 2 else ""
+    return first + (f" Nearer homes were not chosen: {said}{more}." if said else "")
+
+
+def _home_name(v: Vacancy | None, p: ProposedMatch) -> str:
+    return (v.property.name or v.property.id) if v is not None else p.vacancy_id
+
+
+def _weighed(p: ProposedMatch, r: Referral) -> list[str]:
+    """What counted against the proposal when the engine weighed it, in words with the facts
+    behind each (never the weights): the panel sees what it accepted in choosing this home."""
+    facts = {
+        "pen_home_miles": f"{p.miles_from_home:.1f} miles from home",
+        "pen_education_miles": (f"{p.miles_from_education:.1f} miles from school, college or work"
+                                if p.miles_from_education is not None else None),
+        "pen_over_provision": f"{say(p.tier, 'TIERS').lower()} support, above the {say(r.tier, 'TIERS').lower()} "
+                              "support assessed",
+    }
+    return [facts.get(term) or say(term, "WEIGHED") for term, value in (p.score or {}).items()
+            if term.startswith("pen_") and term != "pen_weekly_cost" and value]
+
+
+@router.get("/panel/runs/{run_id}/proposals/{proposal_id}/what-if")
+def what_if_page(request: Request, run_id: RecordId, proposal_id: RecordId, session: SessionDep, user: Reader,
+                 vacancy_id: Annotated[str, Query(max_length=40)] = "",
+                 show: Annotated[str, Query(max_length=20)] = "all"):
+    """What giving this young person another home would do to everyone in the run: the queue
+    re-run with that pair locked (api.counterfactuals, the API's own question)."""
+    from api import counterfactuals
+
+    run = _run_or_none(session, run_id)
+    proposal = _proposal_in(session, run, proposal_id) if run is not None else None
+    if proposal is None:
+        return _not_found(request, user, f"proposal {proposal_id} of match run {run_id}")
+    vacancy = session.get(Vacancy, vacancy_id.strip())
+    back = f"/panel/runs/{run_id}/proposals/{proposal_id}?show={_show(show)}"
+    try:
+        answer = counterfactuals.what_if_for_run(session, run, proposal.referral_id, vacancy_id.strip())
+    except refusals.Refused as exc:
+        return back_to(back, problem=f"That question cannot be answered: {exc}")
+    cf = answer.counterfactual
+    homes = _vacancy_names(session, {v for _, a, b in cf.moved for v in (a, b) if v} | {cf.vacancy_id})
+    return render(request, "panel_what_if.html", user, run=run, p=proposal, v=vacancy, cf=cf, back=back,
+                  same_as_run=answer.same_as_run, homes=homes,
+                  changes=[(measures.BY_NAME[n].words, measures.difference(n, d, 0)) for n, d in cf.change.items() if d])
+
+
+def _vacancy_names(session, ids: set[str]) -> dict[str, str]:
+    return {v.id: f"{v.property.name or v.property.id} ({v.id})"
+            for v in session.scalars(select(Vacancy).where(Vacancy.id.in_(ids)).options(_WITH_HOME))}
+
+
+@router.get("/panel/runs/{run_id}/young-people/{referral_id}")
+def unplaced_page(request: Request, run_id: RecordId, session: SessionDep, user: Reader,
+                  referral_id: Annotated[str, Path(max_length=40, pattern=ONE_ID)],
+                  show: Annotated[str, Query(max_length=20)] = "all"):
+    """A young person the run left without a proposal: why, the nearest miss (the one change
+    that would place them) and the panel's own choice of a home."""
+    run = _run_or_none(session, run_id)
+    detail = next((u for u in (run.progress or {}).get(jobs.UNPLACED_KEY, []) if u["referral_id"] == referral_id),
+                  None) if run is not None else None
+    referral = session.get(Referral, referral_id) if detail is not None else None
+    if referral is None:
+        return _not_found(request, user, f"young person {referral_id} without a proposal in match run {run_id}")
+    excluded = sorted(((say(code, "RULES") if not code.startswith("side:") else say(code[5:], "SIDE_RULES"),
+                        int(count)) for code, _, count in
+                       (part.partition("=") for part in (detail.get("excluded_by") or "").split(";")) if code),
+                      key=lambda e: -e[1])
+    decisions = _decisions_by_referral(session, run.id).get(referral.id, [])
+    return render(request, "panel_unplaced.html", user, run=run, r=referral, u=detail, excluded=excluded,
+                  age=referral.age_on(run.panel_date), urgency=URGENCY[referral.urgency], flags=_flags(referral),
+                  area_name=_area_name, decisions=decisions, show=_show(show),
+                  taken_by=[t for t in (detail.get("taken_by") or "").split(";") if t],
+                  can_decide=user.role in PANEL and run.status == MatchRunStatus.succeeded
+                  and referral.status == ReferralStatus.open,
+                  open_vacancies=_open_vacancies(session, near=referral))
 
 
 def _reason(text: str) -> str:
@@ -410,10 +608,17 @@ def _approvers(placed: panel_decisions.Placed) -> str:
 
 
 @router.post("/panel/runs/{run_id}/proposals/{proposal_id}/{action}")
-def decide(run_id: RecordId, proposal_id: RecordId, action: str, session: SessionDep, user: Panel,
-           reason: Annotated[str, Form()] = ""):
-    """Accept, reject, lock or ban one proposal; back to the run with what happened."""
-    here = f"/panel/runs/{run_id}/proposals/{proposal_id}"
+def decide(request: Request, run_id: RecordId, proposal_id: RecordId, action: str, session: SessionDep,
+           user: Panel, reason: Annotated[str, Form()] = "", show: Annotated[str, Form(max_length=20)] = "all"):
+    """Accept, reject, lock or ban one proposal; back to the run, at the young person's row in
+    the worklist the panel came from, with what happened. A missing reason draws the case
+    again with the message beside that form's reason and the rest kept."""
+    here = f"/panel/runs/{run_id}/proposals/{proposal_id}?show={_show(show)}"
+    if action in ("accept", "reject", "lock", "ban") and not REASON_MIN <= len(reason.strip()) <= REASON_MAX:
+        message = (f"Give the panel's reason for {DECISION_VERBS[action]} (between {REASON_MIN} and "
+                   f"{REASON_MAX:,} characters)")
+        return _proposal_view(request, session, user, run_id, proposal_id, _show(show),
+                              errors={f"{action}-reason": message}, typed={f"{action}-reason": reason})
     try:
         text = _reason(reason)
         if action == "accept":
@@ -437,7 +642,8 @@ def decide(run_id: RecordId, proposal_id: RecordId, action: str, session: Sessio
             return back_to(here, problem=f"Unknown decision: {action}")
     except refusals.Refused as exc:
         return back_to(here, problem=str(exc))
-    return back_to(f"/panel/runs/{run_id}", done=done)
+    row = session.scalar(select(ProposedMatch.referral_id).where(ProposedMatch.id == proposal_id))
+    return back_to(f"/panel/runs/{run_id}?show={_show(show)}#young-person-{row}", done=done)
 
 
 # --- the panel's own choice ----------------------------------------------------------------------
@@ -448,6 +654,11 @@ def override_check(request: Request, run_id: RecordId, session: SessionDep, user
                    referral_id: Annotated[str, Query(max_length=40)] = "",
                    vacancy_id: Annotated[str, Query(max_length=40)] = ""):
     """The choice scored and checked by the engine's analysis before anything is written."""
+    return _override_view(request, session, user, run_id, referral_id, vacancy_id)
+
+
+def _override_view(request: Request, session, user: User, run_id: int, referral_id: str, vacancy_id: str,
+                   errors: dict[str, str] | None = None, typed: dict[str, str] | None = None):
     run = _run_or_none(session, run_id)
     if run is None:
         return _not_found(request, user, f"match run {run_id}")
@@ -466,22 +677,31 @@ def override_check(request: Request, run_id: RecordId, session: SessionDep, user
     return render(
         request, "panel_override.html", user, run=run, r=referral, v=vacancy, facts=facts, broken=broken,
         proposed=proposed, proposed_vacancy=proposed_vacancy,
-        proposed_starts_on=max(run.panel_date, proposed_vacancy.available_from).isoformat() if proposed_vacancy else "",
+        proposed_starts_on=max(run.panel_date, proposed_vacancy.available_from) if proposed_vacancy else None,
         option=option, area=_area_tag(facts.out_of_area, facts.at_a_distance) if facts else None,
         proposed_area=_area_tag(proposed.out_of_area, proposed.at_a_distance) if proposed else None,
         approvals=_approvals_needed(facts, referral, prop, broken) if facts else [], area_name=_area_name,
         referral_open=referral.status == ReferralStatus.open,
-        starts_on=facts.starts_on.isoformat()[:10] if facts else None,  # a date or a pandas Timestamp
+        starts_on=_day(facts.starts_on) if facts else None,  # a date or a pandas Timestamp
+        errors=errors or {}, typed=typed or {}, status_code=422 if errors else 200,
     )
 
 
+def _day(value) -> dt.date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
 @router.post("/panel/runs/{run_id}/override")
-def override_confirm(run_id: RecordId, session: SessionDep, user: Panel,
+def override_confirm(request: Request, run_id: RecordId, session: SessionDep, user: Panel,
                      referral_id: Annotated[str, Form(max_length=40)] = "",
                      vacancy_id: Annotated[str, Form(max_length=40)] = "",
                      reason: Annotated[str, Form()] = ""):
     """Place the young person in the panel's choice. The rules it breaks were shown on the
     check page, so confirming here is the panel's ``confirm``; they are kept in the decision."""
+    if not REASON_MIN <= len(reason.strip()) <= REASON_MAX:
+        return _override_view(request, session, user, run_id, referral_id, vacancy_id, typed={"override-reason": reason},
+                              errors={"override-reason": f"Give the panel's reason for choosing this home (between "
+                                                         f"{REASON_MIN} and {REASON_MAX:,} characters)"})
     try:
         placed = panel_decisions.override(session, user, run_id, referral_id, vacancy_id, _reason(reason), True,
                                    panel_decisions.council_approval_policy())

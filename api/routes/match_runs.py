@@ -12,7 +12,7 @@ import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, select
 
 from api import counterfactuals, jobs, panel_memory
@@ -138,6 +138,22 @@ class ProposedMatchPublic(BaseModel):
     score: dict[str, float | int | None] = Field(
         description="The objective's terms: a proposal's need, distance and cost scores and each penalty; "
                     "an alternative's penalty and cost, and the difference from the proposal")
+    why_not: str | None = Field(None, description="An alternative's reason, in words, for not being the proposal "
+                                                  "(a bed another young person holds, a rule of the whole "
+                                                  "proposal it breaks, or what makes it worse)",
+                                examples=["held by R0005 in this proposal"])
+    held_by: list[str] = Field([], description="The young people whose proposal uses an alternative's bed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _words_apart(cls, value):
+        """The stored score keeps an alternative's words beside its figures: split them out."""
+        score = dict((value.get("score") if isinstance(value, dict) else getattr(value, "score", None)) or {})
+        if not isinstance(value, dict):
+            value = {name: getattr(value, name) for name in cls.model_fields if hasattr(value, name)}
+        why_not, held_by = score.pop("why_not", None), score.pop("held_by", "")
+        return {**value, "score": score, "why_not": why_not or None,
+                "held_by": [h for h in (held_by or "").split(";") if h]}
 
 
 class CarriedPublic(BaseModel):

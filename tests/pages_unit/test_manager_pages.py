@@ -293,8 +293,12 @@ def test_a_stale_form_changes_nothing_and_says_someone_else_decided_first(app):
 def test_a_decision_needs_a_reason(app):
     request_id, _ = only_request(app, Role.service_manager)
     manager = browser(app, Role.service_manager)
-    answer = manager.post(f"/approvals/{request_id}/approve", data={"reason": "  ", "version": "1"})
-    assert "Give your reason" in problem_of(answer)
+    answer = manager.post(f"/approvals/{request_id}/approve", data={"reason": "ok", "version": "1"})
+    # The case drawn again: the summary linking to the field, the message beside it, what was typed kept
+    assert answer.status_code == 422
+    assert '<a href="#approve-reason">Give your reason for approving' in answer.text
+    assert '<p class="field-error" id="approve-reason-error">' in answer.text
+    assert re.search(r'<textarea id="approve-reason"[^>]*aria-invalid="true"[^>]*>ok</textarea>', answer.text)
     with db(app) as session:
         assert session.get(ApprovalRequest, request_id).status == ApprovalStatus.pending
 

@@ -43,7 +43,7 @@ def test_the_run_page_shows_a_rejection_kept_for_the_rerun_with_who_and_why(
     first = reject_first(panel, demo_engine, run_id)
     kept = section(panel.get(f"/panel/runs/{run_id}").text, "kept")
     row = row_of(kept, first.referral_id, first.vacancy_id)
-    assert "Rejected: kept out" in row and "Panel Member (panel member)" in row and REJECTED in row
+    assert "Rejected: kept out" in row and "Panel Member (Panel member)" in row and REJECTED in row
     assert f"match run {run_id}" in row
     assert f'action="/panel/runs/{run_id}/lifts"' in row  # the panel may lift it
 

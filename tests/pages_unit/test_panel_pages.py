@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -98,20 +98,27 @@ def test_start_run_follow_it_and_see_proposals_map_and_unplaced(client, sign_in_
         proposed = s.scalar(select(func.count()).select_from(ProposedMatch).where(
             ProposedMatch.match_run_id == run, ProposedMatch.rank == 0))
         unplaced = s.get(MatchRun, run).progress["unplaced_detail"]
-    assert len(re.findall(r'<tr data-referral="[^"]+" data-proposal="\d+">', page.text)) == proposed > 0
+    assert len(re.findall(r'<tr id="young-person-[^"]+" data-referral="[^"]+" data-proposal="\d+">',
+                          page.text)) == proposed > 0
     assert '<svg id="map"' in page.text and 'role="img"' in page.text and "20-mile ring" in page.text
-    section = page.text[page.text.index('<section id="unplaced"'):]
-    for u in unplaced:
-        assert f'<tr data-referral="{u["referral_id"]}">' in section
-    # A home for one of them is typed or picked from suggestions: here every free vacancy, as
-    # the demo has fewer than a page's CHOICES (a region's many more are bounded: see
-    # test_override_choices_are_the_nearest_few_and_any_other_can_be_typed).
-    suggestions = section[section.index('<datalist id="open-vacancies">'):]
-    suggestions = suggestions[:suggestions.index("</datalist>")]
+    # The young people left without a proposal are in the same worklist, each with why and a
+    # link to their case; the "Without a proposal" filter shows only them.
+    only = panel.get(f"/panel/runs/{run}", params={"show": "unplaced"}).text
+    rows = re.findall(r'<tr id="young-person-([^"]+)" data-referral="[^"]+">', only)
+    assert sorted(rows) == sorted(u["referral_id"] for u in unplaced) and rows
+    assert "data-proposal" not in only[only.index('id="proposals"'):only.index("</table>")]
+    case = panel.get(f"/panel/runs/{run}/young-people/{rows[0]}")
+    assert case.status_code == 200 and 'id="why"' in case.text
+    # A home for one of them is chosen from the free beds nearest their home: here every free
+    # vacancy, as the demo has fewer than a page's CHOICES (a region's many more are bounded:
+    # see test_override_choices_are_the_nearest_few_and_any_other_can_be_typed), or typed.
+    section = case.text[case.text.index('<form id="override-unplaced"'):]
+    suggestions = section[section.index('<select id="unplaced-vacancy"'):]
+    suggestions = suggestions[:suggestions.index("</select>")]
     with transaction(demo_engine) as s:
         free = s.scalar(select(func.count()).select_from(Vacancy).where(Vacancy.beds > 0))
     assert len(re.findall(r"<option ", suggestions)) == free > 0
-    assert '<input id="unplaced-vacancy" name="vacancy_id"' in section
+    assert 'id="unplaced-by-reference"' in case.text
     assert f'<form id="rerun" method="post" action="/panel/runs/{run}/rerun"' in page.text
 
     board = panel.get("/panel")
@@ -139,13 +146,16 @@ def test_start_run_with_a_bad_time_limit_is_refused_on_the_board(client, sign_in
 # --- a run and a proposal ------------------------------------------------------------------------
 
 
-def test_run_page_lists_proposals_with_scores_and_review_links(client, sign_in_as, run_id, demo_engine):
+def test_run_page_lists_each_young_person_with_a_link_to_their_case(client, sign_in_as, run_id, demo_engine):
     page = sign_in_as(Role.panel_member).get(f"/panel/runs/{run_id}")
     assert page.status_code == 200
     p = first_proposal(demo_engine, run_id)
-    row = page.text[page.text.index(f'<tr data-referral="{p.referral_id}" data-proposal="{p.id}">'):]
+    row = page.text[page.text.index(f'<tr id="young-person-{p.referral_id}" data-referral="{p.referral_id}" '
+                                    f'data-proposal="{p.id}">'):]
     row = row[:row.index("</tr>")]
-    assert f'href="/panel/runs/{run_id}/proposals/{p.id}"' in row and "Penalty" in row and "£" in row
+    assert f'href="/panel/runs/{run_id}/proposals/{p.id}?show=all"' in row and "£" in row
+    words = re.sub(r"<[^>]+>", " ", page.text)  # what a person reads (an SVG's points= is not)
+    assert "Penalty" not in words and "points" not in words
     assert '<svg id="map"' in page.text
     assert "did not record who was left without a proposal" in page.text  # a CLI run keeps no list
 
@@ -188,9 +198,7 @@ def test_accept_without_a_reason_is_refused_and_records_nothing(client, sign_in_
     p = first_proposal(demo_engine, run_id)
     refused = sign_in_as(Role.panel_member).post(f"/panel/runs/{run_id}/proposals/{p.id}/accept",
                                                  data={"reason": "  "}, follow_redirects=False)
-    assert refused.status_code == 303
-    assert urlsplit(refused.headers["location"]).path == f"/panel/runs/{run_id}/proposals/{p.id}"
-    assert "reason" in problem_of(refused)
+    assert refused.status_code == 422 and 'id="accept-reason-error"' in refused.text
     assert decisions(demo_engine) == []
 
 
@@ -246,8 +254,8 @@ def test_override_confirm_places_the_young_person(client, sign_in_as, run_id, de
 
     no_reason = panel.post(f"/panel/runs/{run_id}/override",
                            data={"referral_id": "R0001", "vacancy_id": vacancy, "reason": ""}, follow_redirects=False)
-    assert urlsplit(no_reason.headers["location"]).path == f"/panel/runs/{run_id}/override"
-    assert problem_of(no_reason) and decisions(demo_engine) == []
+    assert no_reason.status_code == 422 and 'id="override-reason-error"' in no_reason.text  # the check page again
+    assert '<li data-rule="' in no_reason.text and decisions(demo_engine) == []
 
     placed = panel.post(f"/panel/runs/{run_id}/override",
                         data={"referral_id": "R0001", "vacancy_id": vacancy, "reason": REASON},
@@ -381,7 +389,8 @@ def test_override_choices_are_the_nearest_few_and_any_other_can_be_typed(client,
     assert far not in listed and 'id="override-by-reference"' in page.text
     checked = panel.get(f"/panel/runs/{run_id}/override", params={"referral_id": p.referral_id,
                                                                   "vacancy_id": f"  {far} "})
-    assert checked.status_code == 200 and f"Check the panel's choice: {p.referral_id} in {far}" in checked.text
+    assert checked.status_code == 200 and f"{p.referral_id} &middot; the panel's own choice" in checked.text
+    assert 'id="comparison"' in checked.text and far in checked.text
 
 
 
@@ -391,10 +400,55 @@ def test_a_message_in_a_link_is_never_shown_only_the_one_a_form_left_once(client
                                           "done": "Placed everyone"})
     assert crafted.status_code == 200 and "0800" not in crafted.text and "Placed everyone" not in crafted.text
     p = first_proposal(demo_engine, run_id)
-    refused = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/accept", data={"reason": ""}, follow_redirects=False)
+    panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/accept", data={"reason": REASON}, follow_redirects=False)
+    refused = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/accept", data={"reason": REASON},
+                         follow_redirects=False)  # decided already: refused, with a one-time message
     problem = problem_of(refused)
-    assert problem and urlsplit(refused.headers["location"]).query == ""
+    assert problem and set(parse_qs(urlsplit(refused.headers["location"]).query)) <= {"show"}
     shown = panel.get(refused.headers["location"])
     assert f'<div class="banner error" role="alert">{html.escape(problem).replace("&#x27;", "&#39;")}</div>' in shown.text
     again = panel.get(refused.headers["location"])  # a reload: the message was for once
     assert 'class="banner error"' not in again.text
+
+
+def test_a_decision_without_a_reason_is_shown_again_with_the_error_beside_the_field(
+        client, sign_in_as, run_id, demo_engine):
+    """GOV.UK's pattern: the same case page (422), a summary at the top linking to the field,
+    the message beside it, and what was typed kept; nothing is recorded."""
+    p = first_proposal(demo_engine, run_id)
+    panel = sign_in_as(Role.panel_member)
+    page = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/reject", data={"reason": "no", "show": "approval"},
+                      follow_redirects=False)
+    assert page.status_code == 422
+    summary = page.text[page.text.index('<div class="error-summary"'):]
+    summary = summary[:summary.index("</div>")]
+    assert '<a href="#reject-reason">Give the panel&#39;s reason for rejecting' in summary
+    assert '<p class="field-error" id="reject-reason-error">' in page.text
+    assert re.search(r'<textarea id="reject-reason" name="reason"[^>]*aria-invalid="true"[^>]*>no</textarea>', page.text)
+    assert '<textarea id="accept-reason" name="reason" required minlength="3" maxlength="2000"></textarea>' in page.text
+    assert "<title>Error: " in page.text and 'value="approval"' in page.text
+    with transaction(demo_engine) as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 0
+    # Sent again with a reason: back to the worklist the panel came from, at the young person's row.
+    done = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/reject",
+                      data={"reason": "Too far from their college", "show": "approval"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/panel/runs/{run_id}?show=approval#young-person-{p.referral_id}"
+
+
+def test_the_worklist_filters_count_and_show_only_their_rows(client, sign_in_as, run_id, demo_engine):
+    panel = sign_in_as(Role.panel_member)
+    with transaction(demo_engine) as s:
+        proposals = s.scalars(select(ProposedMatch).where(ProposedMatch.match_run_id == run_id,
+                                                          ProposedMatch.rank == 0)).all()
+        wanted = {"approval": {p.referral_id for p in proposals if p.approvals_required},
+                  "out_of_area": {p.referral_id for p in proposals if p.out_of_area},
+                  "over_20": {p.referral_id for p in proposals if p.miles_from_home > 20}}
+    for show, ids in wanted.items():
+        page = panel.get(f"/panel/runs/{run_id}", params={"show": show}).text
+        rows = set(re.findall(r'<tr id="young-person-([^"]+)"', page))
+        assert rows == ids, show
+        assert re.search(rf'href="\?show={show}#worklist" aria-current="true">[^<]+<span class="count">\({len(ids)}\)',
+                         page)
+    nonsense = panel.get(f"/panel/runs/{run_id}", params={"show": "<script>"})
+    assert nonsense.status_code == 200 and "<script>" not in nonsense.text.split("<main")[1].split("</main>")[0]
