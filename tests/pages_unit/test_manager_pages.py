@@ -362,6 +362,18 @@ def test_a_commissioner_records_a_grade_change_and_sees_who_must_be_reviewed(app
             assert session.get(Placement, placement_id).review_due_on == DEMO_DAY + dt.timedelta(days=7)
         assert session.scalar(select(AuditEvent).where(AuditEvent.action == "ofsted_grade_changed",
                                                        AuditEvent.entity_id == provider_id)) is not None
+    # The reviews show where the panel looks: its board (with the due date) and the home page
+    # of the panel and the head of service; a commissioner's home does not list them.
+    due = DEMO_DAY + dt.timedelta(days=7)
+    board = browser(app, Role.panel_member).get("/panel").text
+    reviews = re.search(r'<section id="reviews".*?</section>', board, re.S).group(0)
+    for placement_id, referral_id in waiting:
+        assert f'<tr data-placement="{placement_id}">' in reviews and referral_id in reviews
+    assert f"{due.day} {due:%B %Y}" in reviews
+    for role in (Role.panel_member, Role.head_of_service):
+        home = browser(app, role).get("/").text
+        assert 'href="/panel#reviews">Placements to review</a>' in home and f"{due.day} {due:%B %Y}" in home
+    assert "Placements to review" not in browser(app, Role.commissioner).get("/").text
 
 
 def test_the_same_grade_again_is_refused_with_a_problem(app):
@@ -441,3 +453,44 @@ def test_a_control_character_in_a_filter_gets_a_page_naming_it(app):
 def test_the_audit_log_is_refused_to_others(app, role):
     answer = browser(app, role).get("/audit")
     assert answer.status_code == 403 and 'id="audit"' not in answer.text
+
+
+def test_the_queue_puts_broken_rules_then_overdue_then_under_18s_at_a_distance_first():
+    """The order a manager works in, each reason said in words: a request for a placement that
+    breaks a hard rule, then one overdue (due to start before today), then an under-18 placed
+    at a distance, then the longest waiting."""
+    from types import SimpleNamespace
+
+    from api.pages.approvals_pages import Row, _flags
+    from models.enums import ApprovalRule
+
+    today = dt.date(2026, 12, 2)
+    made = dt.datetime(2026, 11, 20, 9, 0)
+
+    def row(name, rules, starts_on, age, created):
+        referral = SimpleNamespace(age_on=lambda day, age=age: age)
+        placement = SimpleNamespace(starts_on=starts_on)
+        request = SimpleNamespace(created_at=created, id=len(name))
+        flags = _flags(request, placement, referral, rules, today)
+        return name, flags, Row(request=request, placement=placement, prop=None, authority="", rule="", role="",
+                                miles_from_home=0.0, status=("pending", "yellow"), decided_by=None, flags=flags)
+
+    later = dt.date(2026, 12, 20)
+    rows = [
+        row("waiting longest", [ApprovalRule.out_of_area], later, 19, made),
+        row("under 18 at a distance", [ApprovalRule.at_a_distance], later, 17, made + dt.timedelta(days=5)),
+        row("overdue", [ApprovalRule.cost_ceiling], dt.date(2026, 12, 1), 20, made + dt.timedelta(days=6)),
+        row("breaks a rule", [ApprovalRule.rules_broken, ApprovalRule.out_of_area], later, 20,
+            made + dt.timedelta(days=7)),
+        row("waiting less", [ApprovalRule.out_of_area], later, 19, made + dt.timedelta(days=1)),
+    ]
+    ordered = [name for name, _, r in sorted(rows, key=lambda x: x[2].priority)]
+    assert ordered == ["breaks a rule", "overdue", "under 18 at a distance", "waiting longest", "waiting less"]
+    said = {name: [text for text, _ in flags] for name, flags, _ in rows}
+    assert said["breaks a rule"] == ["Breaks a hard rule"]
+    assert said["overdue"] == ["Overdue: due to start 1 December 2026"]
+    assert said["under 18 at a distance"] == ["Under 18, at a distance"]
+    assert said["waiting longest"] == [] and said["waiting less"] == []
+    # an 18-year-old at a distance is not flagged as an under-18; a placement starting today is due today
+    assert _flags(SimpleNamespace(), SimpleNamespace(starts_on=today), SimpleNamespace(age_on=lambda d: 18),
+                  [ApprovalRule.at_a_distance], today) == [("Due today: the placement starts today", "red")]
