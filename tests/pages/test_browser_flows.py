@@ -290,3 +290,66 @@ def test_override_lists_the_broken_rules_before_placing(page, server, sign_in, s
     with server.api(Role.panel_member) as api:
         placed = api.get("/placements", params={"referral_id": proposal["referral_id"]}).json()["items"]
     assert [p["vacancy_id"] for p in placed] == [vacancy_id], placed
+
+
+# --- 4. the panel rejects and re-runs; a manager rejects; the administrator searches ------------
+
+
+def test_panel_rejects_a_proposal_and_the_rerun_keeps_it_out(page, server, sign_in, shot):
+    run = succeeded_run(server)
+    waiting = open_referrals(server)
+    proposal = next(p for p in run["proposals"] if p["referral_id"] in waiting)
+    sign_in(page, Role.panel_member)
+    page.goto(f"/panel/runs/{run['id']}?show=undecided")
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"{proposal['referral_id']}'s case").click()
+    reject = page.locator("form#reject")
+    reject.locator("textarea[name=reason]").fill("The young person said no to this home at the visit.")
+    with page.expect_navigation():
+        reject.get_by_role("button", name="Reject").click()
+    # back where the panel was: the same filter, at the young person's row
+    assert path_of(page) == f"/panel/runs/{run['id']}?show=undecided#young-person-{proposal['referral_id']}"
+    expect(page.locator(".banner.success")).to_contain_text("Rejected")
+    shot(page, "flow4-01-rejected")
+
+    with page.expect_navigation():
+        page.locator("form#rerun").get_by_role("button", name="Run the match again").click()
+    expect(page.locator("table#proposals")).to_be_visible(timeout=RUN_SECONDS * 1000)
+    expect(page.locator("section#given")).to_contain_text(proposal["referral_id"])
+    row = page.locator(f'tr#young-person-{proposal["referral_id"]}')
+    assert proposal["vacancy_id"] not in row.inner_text(), "the rejected home came back in the re-run"
+    shot(page, "flow4-02-rerun")
+
+
+def test_a_manager_rejects_a_placement_with_a_reason(page, server, pending_request, sign_in, shot):
+    sign_in(page, Role(pending_request["role"]))
+    page.goto("/approvals")
+    with page.expect_navigation():
+        page.locator(f'table#queue tr[data-request="{pending_request["id"]}"] a').first.click()
+    reject = page.locator("form#reject")
+    reject.locator("textarea[name=reason]").evaluate("t => { t.form.noValidate = true; }")
+    with page.expect_navigation():
+        reject.get_by_role("button", name="Reject").click()
+    expect(page.locator(".error-summary")).to_be_focused()  # no reason: said at the top, and beside the field
+    expect(page.locator("#reject-reason-error")).to_be_visible()
+    shot(page, "flow5-01-no-reason")
+    page.locator("form#reject textarea[name=reason]").fill("Too far from the young person's college and family.")
+    with page.expect_navigation():
+        page.locator("form#reject").get_by_role("button", name="Reject").click()
+    expect(page.locator(".banner.success")).to_contain_text("went back to the panel")
+    shot(page, "flow5-02-rejected")
+    with server.api(Role.head_of_service) as api:
+        assert api.get(f"/approvals/{pending_request['id']}").json()["request"]["status"] == "rejected"
+
+
+def test_the_administrator_searches_the_audit_log_by_what_the_page_calls_it(page, sign_in, shot):
+    sign_in(page, Role.admin)
+    page.goto("/audit")
+    page.locator("#filter-action").select_option(label="Signed in")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show events").click()
+    rows = page.locator("table#audit tbody tr")
+    expect(rows.first).to_be_visible()
+    shown = {t.strip() for t in page.locator('table#audit td[data-label="What happened"]').all_inner_texts()}
+    assert shown == {"Signed in"}, shown
+    shot(page, "flow6-audit-search")
