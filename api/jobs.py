@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 from api import process_guard
 from matching.approvals import ApprovalPolicy
 from matching.policy import Policy
+from models import glossary
 from models.accounts import User, record
 from models.base import utcnow
 from models.db import make_engine, transaction
@@ -500,6 +501,8 @@ def _claim(engine: Engine, run_id: int) -> _Job | None:
 
 
 def _report(engine: Engine, run_id: int, progress: dict) -> None:
+    # The stage in words too, for the run page's live status (models.glossary)
+    progress = {**progress, "stage_words": glossary.RUN_STAGES.get(progress.get("stage", ""), "")}
     with transaction(engine) as session:
         moved = session.execute(
             update(MatchRun).where(MatchRun.id == run_id, MatchRun.status == MatchRunStatus.running)

@@ -97,6 +97,10 @@ SUITABILITY = {"preferred": "preferred", "suitable": "suitable", "unsuitable": "
 
 RUN_STATUSES = {"queued": "Waiting to start", "running": "Running", "succeeded": "Finished",
                 "failed": "Failed", "cancelled": "Cancelled"}
+RUN_STAGES = {"queued": "waiting to start", "loading": "reading the queue",
+              "eligibility": "checking which homes each young person may have",
+              "solving": "finding the best proposal", "explaining": "writing the reasons for each proposal",
+              "done": "done"}
 DECISIONS = {"accept": "Accepted", "reject": "Rejected", "override": "Panel's own choice",
              "lock": "Locked for the re-run", "ban": "Banned for the re-run", "lift": "Lifted for the re-run"}
 PLACEMENT_STATUSES = {"proposed": "Accepted by the panel", "awaiting_approval": "Waiting for approval",

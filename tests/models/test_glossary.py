@@ -69,3 +69,9 @@ def test_codes_inside_the_engines_text_are_read_in_words():
     # plain words and references are left alone (only codes are read)
     assert glossary.plain("V0041 is free from 5 December 2026") == "V0041 is free from 5 December 2026"
     assert glossary.plain("setting shared_care_experienced") == "setting shared with other care-experienced young people"
+
+
+def test_every_stage_of_a_match_job_has_its_words():
+    from api.jobs import STAGES
+
+    assert set(STAGES) == set(glossary.RUN_STAGES)

@@ -13,9 +13,10 @@
         .then(function (run) {
           if (!run) { return; }
           var p = run.progress || {};
-          var text = "Status: " + run.status + (p.stage && p.stage !== run.status ? " - " + p.stage : "");
+          // The words come from the server (models.glossary): this file holds none of its own.
+          var text = (p.stage_words ? "Running: " + p.stage_words : "Waiting to start");
           if (p.young_people !== undefined) { text += " - " + p.young_people + " young people, " + p.vacancies + " vacancies"; }
-          if (p.best_so_far) { text += " - best so far places " + p.best_so_far.placed; }
+          if (p.best_so_far) { text += " - the best proposal so far places " + p.best_so_far.placed; }
           watch.textContent = text;
           if (["succeeded", "failed", "cancelled"].indexOf(run.status) >= 0) { window.location.reload(); }
           else { window.setTimeout(tick, 1000); }
