@@ -52,7 +52,7 @@ from models.accounts import User
 from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Urgency
 from models.panel import Decision, MatchRun, ProposedMatch
 from models.people import Referral
-from models.supply import LocalAuthority, Property, Vacancy
+from models.supply import Property, Vacancy
 from providers.authorities import default_authorities
 
 router = APIRouter(include_in_schema=False)
@@ -178,7 +178,6 @@ def _map(session, run: MatchRun, proposals: list[ProposedMatch], vacancies: dict
         council = run_records.placing_authority_of(session, run)
     except refusals.Refused:  # a run that does not say its council: the map without the area
         council = None
-    area = _council_area(session, council) if council else []
     pairs = []
     for p in proposals:
         r, v = referrals[p.referral_id], vacancies.get(p.vacancy_id)
@@ -188,18 +187,9 @@ def _map(session, run: MatchRun, proposals: list[ProposedMatch], vacancies: dict
         pairs.append(panel_map.Pair(
             label=p.referral_id, home=(r.home_easting, r.home_northing), placement=(prop.easting, prop.northing),
             miles=p.miles_from_home, far=p.miles_from_home > 20 or p.out_of_area,
-            where=_area_tag(p.out_of_area, p.at_a_distance)[0].lower()))
-    return panel_map.draw(_area_name(council) if council else "the council", area, pairs, title=title)
-
-
-def _council_area(session, council: str):
-    """The council's postcode points: its own code and its districts' (a county's), read from
-    the directory parts of the postcodes already known to lie there."""
-    codes = (council, *session.scalars(select(LocalAuthority.code).where(
-        LocalAuthority.upper_tier_code == council, LocalAuthority.code != council)))
-    postcodes = [*session.scalars(select(Referral.home_postcode).where(Referral.home_la_code.in_(codes))),
-                 *session.scalars(select(Property.postcode).where(Property.la_code.in_(codes)))]
-    return panel_map.council_points(tuple(sorted(codes)), panel_map.letters_of(postcodes))
+            where=_area_tag(p.out_of_area, p.at_a_distance)[0].lower(),
+            name=prop.name, href=f"/panel/runs/{run.id}/proposals/{p.id}" if len(proposals) > 1 else None))
+    return panel_map.council_map(council, pairs, title=title)
 
 
 def _run_or_none(session, run_id: int) -> MatchRun | None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+from flash import done_of, problem_of  # noqa: E402,F401 (used by test_panel_memory_pages too)
 from sqlalchemy import func, select
 
 from api.pages import panel_map
@@ -26,8 +27,6 @@ from models.panel import Decision, MatchRun, ProposedMatch
 from models.people import Placement, Referral
 from models.supply import Vacancy
 from providers.demo import DEMO_AUTHORITY
-
-from flash import done_of, problem_of  # noqa: E402,F401 (used by test_panel_memory_pages too)
 
 DEMO_DAY = dt.date(2026, 11, 23)
 REASON = "Closest home with the support needed; the young person agrees."
@@ -310,35 +309,6 @@ def test_projection_keeps_the_aspect_ratio():
         x, y = proj(e, n)
         assert panel_map.PAD - 1e-6 <= x <= panel_map.WIDTH - panel_map.PAD + 1e-6
         assert panel_map.PAD - 1e-6 <= y <= panel_map.HEIGHT - panel_map.PAD + 1e-6
-
-
-def test_the_ring_is_twenty_miles_in_pixels():
-    area = np.array([[570_000, 160_000], [590_000, 160_000], [580_000, 180_000]])
-    svg = str(panel_map.draw("Medway", area, []))
-    radius = float(re.search(r'<circle class="ring" cx="[\d.]+" cy="[\d.]+" r="([\d.]+)"', svg).group(1))
-    extent = np.vstack([area, area.mean(axis=0) + panel_map.RING_METRES, area.mean(axis=0) - panel_map.RING_METRES])
-    assert radius == pytest.approx(panel_map.fit(extent).pixels(32_187), abs=0.06)
-    assert panel_map.RING_METRES / panel_map.METRES_PER_MILE == pytest.approx(20, abs=0.001)
-
-
-def test_the_hull_contains_every_point():
-    rng = np.random.default_rng(7)
-    points = rng.normal([580_000, 170_000], 5_000, size=(300, 2))
-    hull = panel_map.convex_hull(points)
-    assert panel_map.hull_contains(hull, points).all()
-    assert not panel_map.hull_contains(hull, np.array([[680_000, 170_000]])).any()
-    assert len(hull) < len(points)
-
-
-def test_far_pairs_are_red_and_dashed_and_labelled():
-    pairs = [panel_map.Pair("R0001", (570_000, 160_000), (575_000, 165_000), 4.4, False, "in area"),
-             panel_map.Pair("R0002", (570_000, 160_000), (530_000, 120_000), 35.0, True, "at a distance")]
-    svg = str(panel_map.draw("Medway", np.empty((0, 2)), pairs))
-    near, far = svg.split('<g class="pair" data-referral="R0002">')
-    assert "stroke-dasharray" not in near.split('data-referral="R0001">')[1]
-    assert 'stroke="#d4351c" stroke-dasharray' in far
-    assert "<title>R0002: 35 miles from home, at a distance</title>" in far
-    assert svg.startswith('<svg id="map"') and "<title id=\"map-title\">" in svg
 
 
 def test_scale_bar_is_a_round_distance():
