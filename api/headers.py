@@ -20,6 +20,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def content_security_policy() -> str:
+    """POLICY, with the council's own map tile server (PLACEMATCH_MAP_TILES, checked by
+    api.pages.panel_map) allowed as an image source: the only other origin a page may load."""
+    from urllib.parse import urlsplit
+
+    from api.pages.panel_map import configured_tiles
+
+    tiles = configured_tiles()
+    if not tiles:
+        return POLICY
+    parts = urlsplit(tiles)
+    return POLICY.replace("img-src 'self' data:;", f"img-src 'self' data: {parts.scheme}://{parts.netloc};")
 ALWAYS = ((b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
           (b"referrer-policy", b"same-origin"))
 CACHEABLE = ("/static/",)  # no case data there
@@ -31,6 +45,7 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.policy = content_security_policy().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,7 +54,7 @@ class SecurityHeaders:
         path = scope.get("path", "")
         extra = list(ALWAYS)
         if not path.startswith(NO_POLICY):
-            extra.append((b"content-security-policy", POLICY.encode()))
+            extra.append((b"content-security-policy", self.policy))
         if not path.startswith(CACHEABLE):
             extra += [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
         replaced = {name for name, _ in extra}

@@ -612,7 +612,7 @@ def _f(x: float) -> str:
     return f"{x:.1f}"
 
 
-def _tiles_from_env() -> str | None:
+def configured_tiles() -> str | None:
     """PLACEMATCH_MAP_TILES, if it is a usable template; a bad one is logged and not used (the
     map is drawn without tiles rather than the page failing)."""
     value = os.environ.get("PLACEMATCH_MAP_TILES") or None
@@ -650,7 +650,7 @@ def council_map(council: str | None, pairs: Sequence[Pair], *, title: str = "Map
     from providers.authorities import default_authorities
 
     authorities = authorities or default_authorities()
-    tiles = tile_template(tiles) if tiles is not None else _tiles_from_env()
+    tiles = tile_template(tiles) if tiles is not None else configured_tiles()
     grid = national_grid()
     groups = _groups(authorities, grid)
     council_upper = (council if authorities.is_unresolved(council) else authorities.upper_tier(council)) if council else None

@@ -53,3 +53,14 @@ def test_the_static_files_carry_no_case_data_and_may_be_cached(client):
     response = client.get("/static/placematch.css")
     assert response.status_code == 200
     assert_guarded(response, cached=True)
+
+
+def test_a_councils_own_map_tile_server_is_the_one_other_image_source(monkeypatch):
+    from api.headers import POLICY, content_security_policy
+
+    monkeypatch.delenv("PLACEMATCH_MAP_TILES", raising=False)
+    assert content_security_policy() == POLICY
+    monkeypatch.setenv("PLACEMATCH_MAP_TILES", "https://tiles.example.gov.uk/{z}/{x}/{y}.png")
+    assert "img-src 'self' data: https://tiles.example.gov.uk;" in content_security_policy()
+    monkeypatch.setenv("PLACEMATCH_MAP_TILES", "http://elsewhere.example/{z}/{x}/{y}.png")  # not https: refused
+    assert content_security_policy() == POLICY
