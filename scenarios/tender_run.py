@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,14 @@ from sqlalchemy.orm import Session
 from models.accounts import User, record
 from models.plans import ScenarioResult
 from models.spreadsheet import inert_frame
-from scenarios.simulate import KPIS, Fallback, SimulationResult, SupportPlan, arrivals_from_history, simulate
+from scenarios.simulate import (
+    KPIS,
+    Fallback,
+    SimulationResult,
+    SupportPlan,
+    arrivals_from_history,
+    simulate,
+)
 from scenarios.tender import TenderScenario
 
 # What the comparison shows for each KPI: its label, and how to print it.
@@ -171,26 +179,219 @@ def write(results: dict[str, SimulationResult], out: Path) -> list[Path]:
     return paths
 
 
-def chart(results: dict[str, SimulationResult], path: Path) -> None:
+def chart(results: dict, path: Path, *, starts: dict[str, dt.date] | None = None) -> None:
+    """Four measures by year, one line a scenario (the median, shaded from the 10th to the 90th
+    percentile), with labelled axes: money in pounds, the share over 20 miles in per cent, and
+    each year shown as the date it ends when ``starts`` gives the date each run started
+    (``{name: date}``), else as "year 1", "year 2"..."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-    shown = ["weekly_cost", "unmet_need", "spot_purchases", "share_over_20_miles"]
-    fig, axes = plt.subplots(1, len(shown), figsize=(16, 4.2), dpi=100)
+    shown = {  # measure: (title, what the vertical axis counts)
+        "weekly_cost": ("Cost a week", "£ a week"),
+        "unmet_need": ("Young people waiting for a home", "young people (average at a month's end)"),
+        "spot_purchases": ("Spot purchases", "spot purchases in the year"),
+        "share_over_20_miles": ("Placements more than 20 miles from home", "share of new placements"),
+    }
+    fig, axes = plt.subplots(1, len(shown), figsize=(16, 4.6), dpi=100)
     colours = ["#1d70b8", "#d4351c", "#00703c", "#4c2c92", "#f47738", "#505a5f"]
-    for ax, kpi in zip(axes, shown):
-        for (name, result), colour in zip(results.items(), colours * 3):
+    dated = bool(starts) and all(name in starts for name in results)
+    for ax, (kpi, (title, unit)) in zip(axes, shown.items()):
+        # Lines told apart by colour and by dash and marker too (a scenario equal to another still shows)
+        styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+        for (name, result), colour, (line, marker) in zip(results.items(), colours * 3, styles * 6):
             f = result.years[result.years["kpi"] == kpi].sort_values("year")
-            ax.fill_between(f["year"], f["p10"], f["p90"], color=colour, alpha=0.15, linewidth=0)
-            ax.plot(f["year"], f["median"], color=colour, label=name, linewidth=2, marker="o")
-        ax.set_title(KPI_LABELS[kpi][0], fontsize=10)
-        ax.set_xlabel("year")
-        ax.set_ylim(bottom=0)
+            x = [year_ends(starts[name], int(y)) for y in f["year"]] if dated else list(f["year"])
+            ax.fill_between(x, f["p10"].astype(float), f["p90"].astype(float), color=colour, alpha=0.15, linewidth=0)
+            ax.plot(x, f["median"].astype(float), color=colour, label=name, linewidth=2, linestyle=line, marker=marker)
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel(unit)
+        if dated:
+            ax.set_xlabel("year ending")
+            first = next(iter(results))  # a tick at each year's end, as the first scenario's run has them
+            years = sorted(int(y) for y in set(results[first].years["year"]))
+            ax.set_xticks([mdates.date2num(year_ends(starts[first], y)) for y in years])
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%-d %b %Y"))
+            for label in ax.get_xticklabels():
+                label.set_rotation(30)
+                label.set_horizontalalignment("right")
+        else:
+            ax.set_xlabel("year of the simulation")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"year {v:.0f}"))
+        if kpi.startswith("share_"):
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.set_ylim(0, max(0.1, ax.get_ylim()[1]))
+        elif kpi.endswith("_cost"):
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.0f}"))
+            ax.set_ylim(bottom=0)
+        else:  # people and purchases: whole numbers, and an axis that shows none at all as none
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylim(0, max(5, ax.get_ylim()[1]))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
-    fig.suptitle("Tender scenarios: median and 10th-90th percentile over replications")
+    fig.suptitle("Tender scenarios by year: the middle result of the replications (line) and the range "
+                 "8 in 10 of them fall within (shaded)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def year_ends(start: dt.date, year: int) -> dt.date:
+    """The last day of a run's ``year`` (1 = the first twelve months from ``start``)."""
+    try:
+        return start.replace(year=start.year + year) - dt.timedelta(days=1)
+    except ValueError:  # started on 29 February
+        return start.replace(year=start.year + year, day=28)
+
+
+# --- the comparison the commissioner's page shows -----------------------------------------------
+
+# How each measure is written: money, a share (in per cent), a count, or an average.
+KPI_KINDS = {
+    "placements_made": "count", "spot_purchases": "count", "emergency_nights": "count",
+    "unmet_need": "average", "total_cost": "money", "weekly_cost": "money", "unit_weekly_cost": "money",
+    "void_cost": "money", "share_over_20_miles": "share", "share_out_of_area": "share",
+    "average_wait_days": "average",
+}
+MINUS = "\u2212"
+
+
+def figure(kind: str, value: float | None) -> str:
+    """A measure's value in words and figures: £12,345, 12%, 1,234 or 2.5."""
+    if value is None or not np.isfinite(value):
+        return "no figure"
+    if kind == "money":
+        return f"£{value:,.0f}" if value >= 0 else f"{MINUS}£{-value:,.0f}"
+    if kind == "share":
+        return f"{value:.0%}"
+    if kind == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+def change(kind: str, value: float | None, baseline: float | None) -> str:
+    """The change from the baseline's value, in words: "£1,234 more (+5%)", "3 fewer (−10%)",
+    "up from 12% to 15%" (a share's change is its two percentages, never a difference of them)."""
+    if value is None or baseline is None or not (np.isfinite(value) and np.isfinite(baseline)):
+        return "no figure"
+    if kind == "share":
+        before, after = round(baseline * 100), round(value * 100)
+        if before == after:
+            return f"no change ({after}%)"
+        return f"{'up' if after > before else 'down'} from {before}% to {after}%"
+    diff = value - baseline
+    amount = f"{abs(diff):,.0f}" if kind in ("money", "count") else f"{abs(diff):,.1f}"
+    if float(amount.replace(",", "")) == 0:  # no change that the figures show
+        return "no change"
+    share = abs(diff) / abs(baseline) if baseline else 0.0
+    relative = f" ({'+' if diff > 0 else MINUS}{share:.0%})" if share >= 0.005 else ""
+    if kind == "money":
+        return f"£{amount} {'more' if diff > 0 else 'less'}{relative}"
+    return f"{amount} {'more' if diff > 0 else 'fewer'}{relative}"
+
+
+def compare(results: dict, baseline: str, year: int | None = None, labels: dict[str, str] | None = None) -> list[dict]:
+    """One row a measure: each scenario's median and 10th-90th percentile in ``year`` (each
+    run's last year by default), written out, and each other scenario's change against the
+    ``baseline`` (a key of ``results``). ``labels``: the measures' names (KPI_LABELS' by default)."""
+    if baseline not in results:
+        raise KeyError(baseline)
+    at = {}
+    for name, result in results.items():
+        frame = result.years
+        chosen = year or int(frame["year"].max()) if len(frame) else 0
+        at[name] = frame[frame["year"] == chosen].set_index("kpi")
+    rows = []
+    for kpi in KPIS:
+        kind = KPI_KINDS[kpi]
+        values = {}
+        for name, frame in at.items():
+            if kpi in frame.index:
+                r = frame.loc[kpi]
+                values[name] = tuple(float(r[c]) if r[c] is not None else float("nan") for c in ("median", "p10", "p90"))
+            else:
+                values[name] = (float("nan"),) * 3
+        base = values[baseline][0]
+        rows.append({
+            "kpi": kpi, "kind": kind, "label": (labels or {}).get(kpi, KPI_LABELS[kpi][0]),
+            "cells": {name: {"median": figure(kind, v[0]),
+                             "range": (f"{figure(kind, v[1])} to {figure(kind, v[2])}"
+                                       if np.isfinite(v[1]) and np.isfinite(v[2]) else "")}
+                      for name, v in values.items()},
+            "changes": {name: change(kind, v[0], base) for name, v in values.items() if name != baseline},
+        })
+    return rows
+
+
+# --- a run's progress, for a page to show while it works ----------------------------------------
+
+
+class RunCancelled(Exception):
+    """The run was cancelled (its progress callback stops the simulation between replications)."""
+
+
+@dataclass
+class RunProgress:
+    """How far a run has gone: replications done of ``replications``, each ``months`` long.
+    The simulation reports each finished replication (``scenarios.simulate``), so months are
+    counted a replication at a time; the time left is the time the replications so far took,
+    per replication, times those still to do."""
+
+    replications: int
+    months: int
+    done: int = 0
+    stage: str = "preparing"  # preparing (the returns, the market, the demand) | simulating
+    started: float = dataclasses.field(default_factory=lambda: time.monotonic())
+    simulating_since: float | None = None
+    first_done_at: float | None = None  # the first replication also warms up caches: timed apart
+    cancel_requested: bool = False
+
+    def simulating(self) -> None:
+        self.stage, self.simulating_since = "simulating", time.monotonic()
+
+    def replicated(self, done: int) -> None:
+        if self.first_done_at is None and done >= 1:
+            self.first_done_at = time.monotonic()
+        self.done = done
+
+    @property
+    def months_done(self) -> int:
+        return self.done * self.months
+
+    def seconds_left(self) -> float | None:
+        if self.stage != "simulating" or not self.done or self.simulating_since is None:
+            return None
+        now = time.monotonic()
+        if self.done >= 2 and self.first_done_at is not None:
+            per = (now - self.first_done_at) / (self.done - 1)
+        else:
+            per = (now - self.simulating_since) / self.done
+        return per * (self.replications - self.done)
+
+    def words(self) -> str:
+        if self.stage != "simulating":
+            return "Getting ready: reading the council's returns, the market and the demand."
+        text = (f"{self.done:,} of {self.replications:,} replications done "
+                f"({self.months_done:,} of {self.replications * self.months:,} months simulated).")
+        left = self.seconds_left()
+        return f"{text} {time_left(left)}" if left is not None else f"{text} Working out the time left."
+
+    def as_dict(self) -> dict:
+        left = self.seconds_left()
+        return {"stage": self.stage, "replications_done": self.done, "replications": self.replications,
+                "months_done": self.months_done, "months": self.replications * self.months,
+                "seconds_left": None if left is None else round(left, 1), "text": self.words()}
+
+
+def time_left(seconds: float) -> str:
+    if seconds < 5:
+        return "Almost done."
+    if seconds < 90:
+        return f"About {max(5, round(seconds / 5) * 5):.0f} seconds left."
+    minutes = round(seconds / 60)
+    return f"About {minutes} minute{'s' if minutes != 1 else ''} left."
