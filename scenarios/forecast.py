@@ -116,38 +116,11 @@ def write(forecast: Forecast, out: Path) -> list[Path]:
 
 def fan_chart(forecast: Forecast, path: Path) -> None:
     """Totals by group with their 80% and 95% bands: people 16-17 looked after, care leavers
-    18-25 (with Staying Put), and beds in supported accommodation at each tier."""
-    import matplotlib
+    18-25 (with Staying Put), and beds in supported accommodation at each tier. One chart for
+    the CLI, the API and the forecast page: scenarios.forecast_chart draws it."""
+    from scenarios.forecast_chart import fan_chart as draw
 
-    matplotlib.use("Agg")  # no screen, no fonts fetched: renders offline
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)
-    people = forecast.people
-    groups = {
-        "Looked after, 16-17": (people["band"] == "16-17") & people["state"].isin(C.LOOKED_AFTER),
-        "Care leavers and Staying Put, 18-25": people["band"].isin(["18-20", "21-25"])
-                                               & people["state"].isin(["care_leaver", "staying_put"]),
-    }
-    colours = ["#1d70b8", "#d4351c", "#00703c", "#4c2c92", "#f47738"]
-    if not people["state"].isin(C.STATES).any():  # a published table: by age band
-        groups = {band: people["band"] == band for band in people["band"].unique()}
-    for (label, mask), colour in zip(groups.items(), colours):
-        _fan(axes[0], people[mask].groupby("date")[["mean", *QUANTILES]].sum(), label, colour)
-    axes[0].set_title("Young people (31 March)")
-    beds_sa = forecast.beds[forecast.beds["service_type"] == "supported_accommodation"]
-    for tier, colour in zip(TIERS, colours[2:] + colours[:1]):
-        _fan(axes[1], beds_sa[beds_sa["tier"] == tier].groupby("date")[["mean", *QUANTILES]].sum(), tier, colour)
-    axes[1].set_title("Supported accommodation beds by tier")
-    for ax in axes:
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=9, loc="best")
-        ax.set_xlabel("31 March")
-    fig.suptitle(f"Sufficiency forecast from {forecast.start:%d %B %Y}: mean, 80% and 95% intervals")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    draw(forecast, path)
 
 
 def _fan(ax, frame: pd.DataFrame, label: str, colour: str) -> None:
