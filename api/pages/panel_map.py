@@ -1145,32 +1145,47 @@ TILE_PIXELS = 256
 MAX_TILES = 48
 
 
+WGS84 = (6378137.000, 6356752.3142)  # semi-major and semi-minor axes, metres
+# OS guide, section 6.6: WGS-84 to OSGB36 (tx, ty, tz in metres, scale, rx, ry, rz in arc-seconds);
+# the other way round is the same shift with every sign turned (good to a few metres either way).
+HELMERT_TO_OSGB36 = (-446.448, 125.157, -542.060, 20.4894e-6, -0.1502, -0.2470, -0.8421)
+
+
+def _cartesian(lat, lon, a: float, b: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Geodetic radians on the ellipsoid (a, b) to earth-centred cartesian metres."""
+    e2 = 1 - b * b / (a * a)
+    nu = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    return nu * np.cos(lat) * np.cos(lon), nu * np.cos(lat) * np.sin(lon), (1 - e2) * nu * np.sin(lat)
+
+
+def _helmert(x, y, z, sign: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Helmert shift to OSGB36 (sign +1) or back to WGS-84 (sign -1)."""
+    tx, ty, tz, s, *arcs = (sign * v for v in HELMERT_TO_OSGB36)
+    rx, ry, rz = (np.radians(v / 3600) for v in arcs)
+    return (tx + (1 + s) * x - rz * y + ry * z, ty + rz * x + (1 + s) * y - rx * z,
+            tz - ry * x + rx * y + (1 + s) * z)
+
+
+def _geodetic(x, y, z, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Earth-centred cartesian metres to geodetic radians on the ellipsoid (a, b), iterated."""
+    e2 = 1 - b * b / (a * a)
+    p = np.hypot(x, y)
+    phi = np.arctan2(z, p * (1 - e2))
+    for _ in range(10):
+        nu = a / np.sqrt(1 - e2 * np.sin(phi) ** 2)
+        phi = np.arctan2(z + e2 * nu * np.sin(phi), p)
+    return phi, np.arctan2(y, x)
+
+
 def _latlon_to_grid(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 latitude/longitude (degrees) to OS National Grid metres: a Helmert shift to OSGB36
     (OS guide, section 6.6: good to a few metres) then the transverse Mercator projection."""
     from providers import geography as geo
 
     lat, lon = np.radians(np.asarray(lat, float)), np.radians(np.asarray(lon, float))
-    # WGS-84 geodetic -> cartesian
-    a, b = 6378137.000, 6356752.3142
-    e2 = 1 - b * b / (a * a)
-    nu = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
-    x, y, z = nu * np.cos(lat) * np.cos(lon), nu * np.cos(lat) * np.sin(lon), (1 - e2) * nu * np.sin(lat)
-    # Helmert WGS-84 -> OSGB36
-    tx, ty, tz, s = -446.448, 125.157, -542.060, 20.4894e-6
-    rx, ry, rz = (np.radians(v / 3600) for v in (-0.1502, -0.2470, -0.8421))
-    x2 = tx + (1 + s) * x - rz * y + ry * z
-    y2 = ty + rz * x + (1 + s) * y - rx * z
-    z2 = tz - ry * x + rx * y + (1 + s) * z
-    # cartesian -> Airy 1830 geodetic
     a, b = geo._AIRY_A, geo._AIRY_B
     e2 = 1 - b * b / (a * a)
-    p = np.hypot(x2, y2)
-    phi = np.arctan2(z2, p * (1 - e2))
-    for _ in range(10):
-        nu = a / np.sqrt(1 - e2 * np.sin(phi) ** 2)
-        phi = np.arctan2(z2 + e2 * nu * np.sin(phi), p)
-    lam = np.arctan2(y2, x2)
+    phi, lam = _geodetic(*_helmert(*_cartesian(lat, lon, *WGS84), +1), a, b)
     # transverse Mercator (OS guide, annex C)
     f0, lam0, e0, n0 = geo._F0, geo._LAMBDA0, geo._E0, geo._N0
     sin, cos, tan = np.sin(phi), np.cos(phi), np.tan(phi)
@@ -1197,23 +1212,8 @@ def _grid_to_wgs84(easting, northing) -> tuple[np.ndarray, np.ndarray]:
 
     lat, lon = geo.grid_to_latlon(easting, northing)  # OSGB36
     lat, lon = np.radians(np.asarray(lat, float)), np.radians(np.asarray(lon, float))
-    a, b = geo._AIRY_A, geo._AIRY_B
-    e2 = 1 - b * b / (a * a)
-    nu = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
-    x, y, z = nu * np.cos(lat) * np.cos(lon), nu * np.cos(lat) * np.sin(lon), (1 - e2) * nu * np.sin(lat)
-    tx, ty, tz, s = 446.448, -125.157, 542.060, -20.4894e-6
-    rx, ry, rz = (np.radians(v / 3600) for v in (0.1502, 0.2470, 0.8421))
-    x2 = tx + (1 + s) * x - rz * y + ry * z
-    y2 = ty + rz * x + (1 + s) * y - rx * z
-    z2 = tz - ry * x + rx * y + (1 + s) * z
-    a, b = 6378137.000, 6356752.3142
-    e2 = 1 - b * b / (a * a)
-    p = np.hypot(x2, y2)
-    phi = np.arctan2(z2, p * (1 - e2))
-    for _ in range(10):
-        nu = a / np.sqrt(1 - e2 * np.sin(phi) ** 2)
-        phi = np.arctan2(z2 + e2 * nu * np.sin(phi), p)
-    return np.degrees(phi), np.degrees(np.arctan2(y2, x2))
+    phi, lam = _geodetic(*_helmert(*_cartesian(lat, lon, geo._AIRY_A, geo._AIRY_B), -1), *WGS84)
+    return np.degrees(phi), np.degrees(lam)
 
 
 def _tile_corner(x: float, y: float, z: int) -> tuple[float, float]:
