@@ -244,6 +244,7 @@ def _request_view(request: Request, session, user: User, request_id: int, errors
     others = session.scalars(select(ApprovalRequest).where(
         ApprovalRequest.placement_id == placement.id, ApprovalRequest.id != approval.id)
         .order_by(ApprovalRequest.id)).all()
+    panel_reason, broken = _reason_and_broken(decision)
     return render(
         request, "approvals_request.html", user,
         row=row, approval=approval, placement=placement, prop=prop, referral=referral,
@@ -251,10 +252,10 @@ def _request_view(request: Request, session, user: User, request_id: int, errors
         miles_from_education=education, tier_range=tier_range(session, placement),
         ceiling=panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier),
         decision=decision, decision_by=_user_name(session, decision.decided_by_id) if decision else None,
-        panel_reason=_reason_and_broken(decision)[0], broken=_reason_and_broken(decision)[1],
+        panel_reason=panel_reason, broken=broken,
         others=[_row(session, r) for r in others], placement_status=PLACEMENT_STATUS[placement.status],
         can_decide=approval.status == ApprovalStatus.pending and user.role == approval.role,
-        words=words, errors=errors or {}, typed=typed or {}, status_code=422 if errors else 200,
+        errors=errors or {}, typed=typed or {}, status_code=422 if errors else 200,
     )
 
 

@@ -46,7 +46,6 @@ from api.routes.match_runs import (
     submit_run,
 )
 from matching import measures
-from matching.scoring import PENALTY_TERMS
 from models import glossary
 from models.accounts import User
 from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Urgency
@@ -147,14 +146,6 @@ def _carried_rows(items: list[panel_memory.Carried]) -> list[dict]:
     """Each lock, ban or rejection with who set it, on which run, when and why, as the page shows it."""
     return [{"c": c, "tag": CARRIED_TAGS[c.kind], "on": c.when(), "who": c.who(),
              "reason": c.reason or "No reason was given."} for c in items]
-
-
-def _score_rows(score: dict) -> list[tuple[str, object]]:
-    """The objective's levels as the panel reads them, then each penalty term that counted."""
-    rows = [("Need (points)", score.get("need")), ("Distance (points)", score.get("distance")),
-            ("Cost (£ a week)", score.get("cost"))]
-    rows += [(PENALTY_TERMS[k].capitalize(), v) for k, v in score.items() if k in PENALTY_TERMS and v]
-    return [(k, v) for k, v in rows if v is not None]
 
 
 # Each vacancy shown names its home and provider: load them with it, not one query per row.

@@ -82,7 +82,7 @@ def providers_page(request: Request, session: SessionDep, user: Reader):
         n, beds, registered = homes.get(provider.id, (0, 0, 0))
         providers.append({"provider": provider, "homes": n, "beds": beds or 0, "free": free.get(provider.id) or 0,
                           "grade": grade_tag(provider.ofsted_grade, bool(registered))})
-    return render(request, "providers_list.html", user, lots=lots, tiers=TIERS, providers=providers, words=words)
+    return render(request, "providers_list.html", user, lots=lots, tiers=TIERS, providers=providers)
 
 
 # --- one provider --------------------------------------------------------------------------------
@@ -108,8 +108,7 @@ def provider_page(provider_id: str, request: Request, session: SessionDep, user:
     return render(request, "providers_provider.html", user, provider=provider,
                   grade=grade_tag(provider.ofsted_grade, any(p.ofsted_registered for p in properties)),
                   homes=homes, tiers=TIERS, vacancies=vacancies, review=review, placement_status=PLACEMENT_STATUS,
-                  can_grade=user.role in COMMISSIONING, grades=list(OfstedGrade), not_graded=NOT_GRADED,
-                  words=words)
+                  can_grade=user.role in COMMISSIONING, grades=list(OfstedGrade), not_graded=NOT_GRADED)
 
 
 @router.post("/providers/{provider_id}/grade")
