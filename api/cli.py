@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
+from models.base import council_today
 from models.db import database_url, is_initialised, make_engine, migrate, transaction
 
 app = typer.Typer(
@@ -35,6 +36,9 @@ app.add_typer(forecast_app, name="forecast")
 from api.scenario_cli import scenario_app  # noqa: E402
 
 app.add_typer(scenario_app, name="scenario")
+from api.tender_cli import tender_app  # noqa: E402
+
+app.add_typer(tender_app, name="tender")
 
 # Piped output (CI logs, `| less`) gets a width that fits the summary tables, not rich's 80.
 out = Console() if sys.stdout.isatty() else Console(width=120)
@@ -70,11 +74,11 @@ def demo(
     users: bool = typer.Option(False, "--users", help="Also create one demo user per role and print how to sign in."),
 ) -> None:
     """Create the demo council (Medway) if the database is empty, and print its summary."""
-    from providers.demo import DEMO_AUTHORITY, build_demo, summarise
     from models.orm import Referral
+    from providers.demo import DEMO_AUTHORITY, build_demo, summarise
 
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+        day = dt.date.fromisoformat(as_of) if as_of else council_today()
     except ValueError:
         err.print(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)")
         raise typer.Exit(2)
@@ -102,8 +106,9 @@ def demo(
 
 
 def _drop_everything(engine: Engine) -> None:
-    from models.orm import Base
     from sqlalchemy import text
+
+    from models.orm import Base
 
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:
@@ -218,7 +223,7 @@ def match_command(
         err.print(f"--baseline {baseline!r}: choose greedy or flow")
         raise typer.Exit(2)
     try:
-        day = dt.date.fromisoformat(panel_date) if panel_date else dt.date.today()
+        day = dt.date.fromisoformat(panel_date) if panel_date else council_today()
         policy = load_policy(policy_file)
         approvals = load_approval_policy(approvals_file)
     except (ValueError, PolicyError) as exc:

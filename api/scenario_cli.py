@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.base import council_today
+
 scenario_app = typer.Typer(help="Tender scenarios: test framework options against forecast demand.",
                            no_args_is_help=True)
 out = Console(width=160)
@@ -25,14 +27,19 @@ def load_market(files: list[Path], on: dt.date | None = None):
     """[(file, scenario, supply)] for each file, checked against the database's market; every
     file's problems are listed before anything runs."""
     from models.db import is_initialised, make_engine, transaction
-    from scenarios.tender import TenderFileError, apply, read_scenario, supply_from_database
+    from scenarios.tender import (
+        TenderFileError,
+        apply,
+        read_scenario,
+        supply_from_database,
+    )
 
     engine = make_engine()
     try:
         if not is_initialised(engine):
             _fail("the database has no market yet: run `placematch demo` or import vacancies first")
         with transaction(engine) as session:
-            supply = supply_from_database(session, on or dt.date.today())
+            supply = supply_from_database(session, on or council_today())
     finally:
         engine.dispose()
     loaded, problems = [], []
@@ -79,15 +86,27 @@ def _history(input: str, out_dir: Path):
 
 
 def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, start: dt.date | None, save: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    from matching.instance import from_database
     from api.routes.match_runs import default_placing_authority
+    from matching.instance import from_database
     from models.db import make_engine, migrate, transaction
-    from scenarios.tender_run import comparison, demand_for, run_scenario, save_result, write
+    from scenarios.tender_run import (
+        comparison,
+        demand_for,
+        run_scenario,
+        save_result,
+        write,
+    )
     from scenarios.what_if import WhatIfError
 
-    start = start or dt.date.today()
+    start = start or council_today()
     _, loaded = load_market(files, start)
     history = _history(input, out_dir)
     authority = default_placing_authority()

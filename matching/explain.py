@@ -5,7 +5,8 @@ three plain tables (the interchange files ``matches.csv``, ``unplaced.csv`` and
 ``alternatives.csv``):
 
 * each proposal with its distances, area, adjoining or at a distance, tier, weekly cost, the
-  approvals it will need, and its score broken down by objective term;
+  approvals it will need, its score broken down by objective term, and why this home in a
+  sentence a panel can read out (matching.why);
 * each young person left unplaced with the rule funnel (how many vacancies each hard rule
   removed), the side constraints that ruled out the rest, the proposals that took the
   beds they could have had, and the nearest miss: the one change (a bed, a rule a panel may
@@ -34,7 +35,9 @@ from matching.instance import Instance
 from matching.nearest_miss import NearestMiss, nearest_misses
 from matching.policy import Policy
 from matching.scoring import PENALTY_TERMS, POUND_TERMS, SCORE_COLUMNS, score
+from matching.why import Home, why_this_home
 from models import glossary
+from providers.authorities import default_authorities
 
 # How the objective's terms group into the three scores a panel reads.
 NEED_TERMS = ["pen_over_provision", "pen_not_preferred", "pen_outside_preferred", "pen_emergency"]
@@ -45,7 +48,7 @@ DISTANCE_TERMS = [
 MATCH_COLUMNS = [
     "referral_id", "vacancy_id", "property_id", "tier", "weekly_cost", "miles_from_home",
     "miles_from_education", "out_of_area", "at_a_distance", "approvals_required",
-    "score_need", "score_distance", "score_cost",
+    "score_need", "score_distance", "score_cost", "why",
 ]
 UNPLACED_COLUMNS = [
     "referral_id", "reason", "eligible_options", "excluded_by", "taken_by",
@@ -119,10 +122,12 @@ def explain(
     options = _Options.of(pairs, result)
     holders = _holders(result.matches, instance)
     misses = nearest_misses(result, instance, policy, pairs=pairs, check=check_nearest_miss)
+    alternatives = _alternatives(options, result, instance, policy, holders)
+    matches["why"] = _why(matches, alternatives, instance)
     return Explanation(
         matches=matches,
         unplaced=_unplaced(result, options, holders, misses),
-        alternatives=_alternatives(options, result, instance, policy, holders),
+        alternatives=alternatives,
     )
 
 
@@ -244,9 +249,38 @@ def _matches(chosen: pd.DataFrame, instance: Instance, policy: Policy, approvals
     frame["score_need"] = frame[_terms(policy, NEED_TERMS)].sum(axis=1) if len(frame) else []
     frame["score_distance"] = frame[_terms(policy, DISTANCE_TERMS)].sum(axis=1) if len(frame) else []
     frame["score_cost"] = frame["cost"] if len(frame) else []
+    frame["why"] = ""  # filled in by _why once the alternatives are known
     terms = list(PENALTY_TERMS) if policy.mode != "weighted" else list(POUND_TERMS)
     extra = ["adjoining", "legal_status", "ofsted_registered", *terms]
     return frame[MATCH_COLUMNS + extra].reset_index(drop=True)
+
+
+def _why(matches: pd.DataFrame, alternatives: pd.DataFrame, instance: Instance) -> list[str]:
+    """Each proposal's "why this home" sentence (matching.why), from its row, its home and the
+    other homes listed for the young person: one per proposal, never per pair."""
+    if not len(matches):
+        return []
+    homes = instance.vacancies.drop_duplicates("vacancy_id").set_index("vacancy_id")
+    names = (homes["property_name"].fillna(homes["property_id"]) if "property_name" in homes else homes["property_id"])
+    assessed = instance.referrals.set_index("referral_id")["tier"].astype(str)
+    others: dict[str, list[Home]] = {}
+    for alt in alternatives.to_dict(orient="records"):
+        others.setdefault(str(alt["referral_id"]), []).append(
+            Home(str(names.get(alt["vacancy_id"], alt["property_id"])), float(alt["miles_from_home"]),
+                 str(alt["why_not"] or "")))
+    area_name = default_authorities().name
+    out = []
+    for row in matches.to_dict(orient="records"):
+        vacancy, referral = str(row["vacancy_id"]), str(row["referral_id"])
+        education = row["miles_from_education"]
+        out.append(why_this_home(
+            Home(str(names.get(vacancy, row["property_id"])), float(row["miles_from_home"])),
+            service_type=str(homes.at[vacancy, "service_type"]), tier=str(row["tier"]),
+            assessed_tier=str(assessed.get(referral, row["tier"])), out_of_area=bool(row["out_of_area"]),
+            at_a_distance=bool(row["at_a_distance"]), la_code=str(homes.at[vacancy, "la_code"]),
+            miles_from_education=None if pd.isna(education) else float(education),
+            others=others.get(referral, []), area_name=area_name))
+    return out
 
 
 def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[str]],

@@ -143,7 +143,10 @@ def referrals_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def vacancies_frame(records: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=VACANCY_COLUMNS)
+    # A home's name, where the records have it (the database's; vacancies.csv has none), only
+    # to name it in the proposal's reasons (matching.why): no rule reads it.
+    named = any("property_name" in r for r in records)
+    frame = pd.DataFrame.from_records(records, columns=VACANCY_COLUMNS + (["property_name"] if named else []))
     frame["available_from"] = pd.to_datetime(frame["available_from"])
     frame["beds"] = frame["beds"].astype(int)
     for col in PRICE_COLUMNS.values():
@@ -188,7 +191,7 @@ def from_database(
         homes.add(prop.id)
         vacancies.append({
             "vacancy_id": vac.id, "beds": vac.beds, "available_from": vac.available_from,
-            "reserved_for": vac.reserved_for_referral_id, **home_columns(prop, prov),
+            "reserved_for": vac.reserved_for_referral_id, **home_columns(prop, prov), "property_name": prop.name,
         })
     residents = _residents_from_database(session, panel_date, homes if vacancy_ids is not None else None)
     return Instance(

@@ -70,6 +70,7 @@ def record_run(
             approvals_required=list(row["approvals_required"]),
             score={t: int(row[t]) for t in terms} | {
                 "need": int(row["score_need"]), "distance": int(row["score_distance"]), "cost": int(row["score_cost"]),
+                "why": str(row["why"] or ""),  # why this home, in a sentence (matching.why)
             },
         ))
     for row in explanation.alternatives.to_dict(orient="records"):

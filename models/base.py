@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -48,6 +49,16 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs: Any):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+COUNCIL_ZONE = ZoneInfo("Europe/London")
+
+
+def council_today() -> dt.date:
+    """Today's date where the council is (England), whatever zone the machine keeps: a start
+    date due "today", a panel held "today" and an audit searched by day all mean the council's
+    day, and a server on UTC would turn the date an hour late for half the year."""
+    return dt.datetime.now(COUNCIL_ZONE).date()
 
 
 class UtcDateTime(TypeDecorator):

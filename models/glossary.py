@@ -235,6 +235,21 @@ FORECAST_STATES = {
 }
 AUDIT_ACTIONS["scenario_run_cancelled"] = "Tender scenario run cancelled"
 
+# Tender evaluation (providers.tender_evaluation): what a bid in the ranking is flagged for
+TENDER_FLAGS = {
+    "tie": "Tied on total score",
+    "abnormally_low": "Abnormally low price",
+    "needs_moderation": "Evaluators' scores need moderating",
+}
+PRICE_METHODS = {
+    "lowest_price": "Lowest price / bid price x price weight",
+    "percentage_above_lowest": "Price weight, less the percentage the bid is above the lowest",
+}
+AUDIT_ACTIONS["tender_awarded"] = "Tender awarded"
+AUDIT_ACTIONS["tender_evaluated"] = "Tender's bids evaluated"
+AUDIT_RECORDS["framework"] = "Framework"
+AUDIT_RECORDS["tender_evaluation"] = "Tender evaluation"
+
 
 # --- codes inside text ---------------------------------------------------------------------------
 

@@ -3,12 +3,13 @@ that a commissioner's assumptions can be named, reused and audited."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Timestamped
+from models.base import Base, Timestamped, UtcDateTime
 
 
 class ForecastScenario(Timestamped, Base):
@@ -39,8 +40,15 @@ class ScenarioResult(Timestamped, Base):
     replications: Mapped[int]
     months: Mapped[int]
     code_version: Mapped[str] = mapped_column(String(80))
-    # running (started from the service, in the background), succeeded or failed
+    # running (started from the service, in the background), succeeded, failed or cancelled
     status: Mapped[str] = mapped_column(String(16), default="succeeded")
+    # A run in the background keeps its progress here, written by its own process about once a
+    # second (api.scenario_runs), so that every process of the service shows the same progress
+    # and a run whose process died (not heard from for a minute) is failed, not left running.
+    replications_done: Mapped[int] = mapped_column(default=0, server_default="0")
+    simulating_since: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
+    first_replication_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
+    heard_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
     error: Mapped[Optional[str]] = mapped_column(Text)
     kpis: Mapped[list] = mapped_column(JSON, default=list)  # [{"year", "kpi", "median", "p10", "p90"}, ...]
     seconds: Mapped[float] = mapped_column(Float)

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.base import council_today
 from models.enums import (
     ApprovalRule,
     ApprovalStatus,
@@ -121,7 +122,7 @@ class ReferralIn(_Schema):
                 f"date_of_birth {self.date_of_birth} makes the young person {age} on "
                 f"referred_on {self.referred_on}; placematch serves ages {MIN_AGE}-{MAX_AGE}"
             )
-        if self.referred_on > dt.date.today() + dt.timedelta(days=366):
+        if self.referred_on > council_today() + dt.timedelta(days=366):
             raise ValueError(f"referred_on {self.referred_on} is more than a year in the future")
         both = set(self.suitable_types) & set(self.unsuitable_types)
         if both:

@@ -8,6 +8,8 @@ from typing import Optional
 
 from sqlalchemy import (
     CheckConstraint,
+    LargeBinary,
+    Text,
     case,
     Column,
     Float,
@@ -20,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, Timestamped, enum_column
+from models.base import Base, Timestamped, UtcDateTime, enum_column
 from models.enums import FrameworkKind, OfstedGrade, ServiceType, Setting, Sex, Tier
 
 # Money is whole pounds and pence per week; read back as float for pandas and the solver.
@@ -106,11 +108,69 @@ class Lot(Base):
 
     framework: Mapped[Framework] = relationship(back_populates="lots")
     prices: Mapped[list["TierPrice"]] = relationship(back_populates="lot")
+    awards: Mapped[list["LotAward"]] = relationship(back_populates="lot", order_by="LotAward.rank")
 
     __table_args__ = (
         UniqueConstraint("framework_id", "number"),
         CheckConstraint("block_beds IS NULL OR block_beds >= 0", name="block_beds"),
     )
+
+
+class LotAward(Base):
+    """A provider accepted on a lot by a tender (providers.tender_award): the weekly price it bid
+    for each tier the lot offers, the beds it offered, and its place and scores in the lot's
+    ranking, as evaluated (providers.tender_evaluation)."""
+
+    __tablename__ = "lot_award"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("provider.id"))
+    rank: Mapped[int]
+    price_score: Mapped[float] = mapped_column(Float)
+    quality_score: Mapped[float] = mapped_column(Float)
+    total_score: Mapped[float] = mapped_column(Float)
+    capacity_beds: Mapped[int]
+    price_standard: Mapped[Optional[float]] = mapped_column(Money)
+    price_enhanced: Mapped[Optional[float]] = mapped_column(Money)
+    price_intensive: Mapped[Optional[float]] = mapped_column(Money)
+
+    lot: Mapped[Lot] = relationship(back_populates="awards")
+    provider: Mapped[Provider] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("lot_id", "provider_id"),
+        CheckConstraint("capacity_beds >= 1", name="capacity"),
+        CheckConstraint("COALESCE(price_standard, 0) >= 0 AND COALESCE(price_enhanced, 0) >= 0 "
+                        "AND COALESCE(price_intensive, 0) >= 0", name="prices_not_negative"),
+    )
+
+    def price(self, tier: Tier | str) -> float | None:
+        return getattr(self, f"price_{Tier(tier).value}")
+
+
+class TenderEvaluation(Timestamped, Base):
+    """A tender's files as a commissioner uploaded them (providers.tender_store), kept whole so
+    its ranking can be shown again and audited, and the award made from exactly these: the
+    tender's definition, its bids, the evaluators' scores and the moderation."""
+
+    __tablename__ = "tender_evaluation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tender_file: Mapped[str] = mapped_column(String(200))
+    tender_text: Mapped[str] = mapped_column(Text)
+    bids_file: Mapped[str] = mapped_column(String(200))
+    bids_data: Mapped[bytes] = mapped_column(LargeBinary)
+    scores_file: Mapped[str] = mapped_column(String(200))
+    scores_data: Mapped[bytes] = mapped_column(LargeBinary)
+    moderation_file: Mapped[Optional[str]] = mapped_column(String(200))
+    moderation_data: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the four files together, as uploaded
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    framework_id: Mapped[Optional[int]] = mapped_column(ForeignKey("framework.id"))  # once awarded
+    awarded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    awarded_at: Mapped[Optional[dt.datetime]] = mapped_column(UtcDateTime())
 
 
 class TierPrice(Base):

@@ -183,6 +183,9 @@ def _read_bytes(source: Source, errors: ErrorLog) -> bytes | None:
     return None
 
 
+read_bytes = _read_bytes  # for readers of other shapes of table (providers.workbooks)
+
+
 def _bad_bytes(cell: str) -> str | None:
     """The bytes that were not UTF-8, as hex, if the cell has any (see surrogateescape below)."""
     bad = [f"0x{ord(ch) - 0xDC00:02X}" for ch in cell if "\udc80" <= ch <= "\udcff"]

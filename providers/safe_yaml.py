@@ -13,6 +13,7 @@ Only plain YAML types are made (PyYAML's safe loader): never Python objects.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,48 @@ def read(path: str | os.PathLike, file: str | None = None) -> Any:
     path = Path(path)
     file = file or path.name
     return load(read_text(path, file), file)
+
+
+# --- where a problem is ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a YAML file, at its line (None: the file as a whole) and key path."""
+
+    file: str
+    line: int | None
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        at = f" line {self.line}" if self.line else ""
+        return f"{self.file}{at}{', ' + self.where if self.where else ''}: {self.reason}"
+
+
+def lines_of(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """The line (1-based) of every key and item in a composed YAML document, by path."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (key.value,)
+            out[child] = key.start_mark.line + 1
+            lines_of(value, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for k, item in enumerate(node.value):
+            out[path + (k,)] = item.start_mark.line + 1
+            lines_of(item, path + (k,), out)
+    return out
+
+
+def where(path: tuple) -> str:
+    """A key path as people count it: ``lots > 2 > tiers`` (items from 1)."""
+    return " > ".join(str(p + 1) if isinstance(p, int) else str(p) for p in path)
+
+
+def line_of(lines: dict[tuple, int], path: tuple) -> int | None:
+    """The line of ``path``, or of the nearest key above it that has one."""
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path)

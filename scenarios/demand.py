@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.base import council_today
 from scenarios import cohort as C
 
 SERVICE_TYPES = ("foster_care", "childrens_home", "supported_accommodation", "supported_lodgings", "staying_put",
@@ -85,13 +86,12 @@ def need_mix_from_database(session: Session) -> NeedMix:
 
 def _current_tiers(session: Session, placement_ids: list[int]) -> dict[int, str]:
     """Each placement's tier today: its support plan's latest step that has started."""
-    import datetime as dt
 
     from models.people import SupportPlanStep
 
     steps = session.execute(select(SupportPlanStep.placement_id, SupportPlanStep.starts_on, SupportPlanStep.tier)
                             .where(SupportPlanStep.placement_id.in_(placement_ids))).all()
-    today = dt.date.today()
+    today = council_today()
     best: dict[int, tuple] = {}
     for pid, starts, tier in steps:
         if pid not in best or (starts <= today and (best[pid][0] > today or starts > best[pid][0])):

@@ -42,19 +42,26 @@ block_contracts > 1 > tier: ...``); a file with problems is not run.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from models.base import council_today
 from models.enums import ServiceType, Tier
 from providers import safe_yaml
+from providers.safe_yaml import Problem
 
 TIERS = tuple(t.value for t in Tier)
 
@@ -139,48 +146,14 @@ class TenderScenario(_Strict):
 # --- reading ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        at = f" line {self.line}" if self.line else ""
-        return f"{self.file}{at}{', ' + self.where if self.where else ''}: {self.reason}"
-
-
 class TenderFileError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the scenario file:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def _lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """The line (1-based) of every key and item in a composed YAML document, by path."""
-    out = {} if out is None else out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = path + (key.value,)
-            out[child] = key.start_mark.line + 1
-            _lines(value, child, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for k, item in enumerate(node.value):
-            out[path + (k,)] = item.start_mark.line + 1
-            _lines(item, path + (k,), out)
-    return out
-
-
-def _where(path: tuple) -> str:
-    return " > ".join(str(p + 1) if isinstance(p, int) else str(p) for p in path)
-
-
-def _line_of(lines: dict[tuple, int], path: tuple) -> int | None:
-    while path and path not in lines:
-        path = path[:-1]
-    return lines.get(path)
+# Where in a YAML file each problem is (shared with the tender evaluation file).
+_lines, _where, _line_of = safe_yaml.lines_of, safe_yaml.where, safe_yaml.line_of
 
 
 def read_scenario(path: Path) -> TenderScenario:
@@ -312,7 +285,7 @@ def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenar
         prices[PRICE_COLUMNS[block.tier]] = block.weekly_price
         blocks.append({
             "vacancy_id": f"B-{k + 1}", "property_id": f"B-{k + 1}", "provider_id": f"block:{block.name}",
-            "beds": block.beds, "available_from": out["available_from"].min() if len(out) else dt.date.today(),
+            "beds": block.beds, "available_from": out["available_from"].min() if len(out) else council_today(),
             "reserved_for": None, "postcode": place.postcode, "easting": place.easting,
             "northing": place.northing, "la_code": place.la_code,
             "service_type": block.service_type.value,

@@ -340,52 +340,51 @@ class RunProgress:
     """How far a run has gone: replications done of ``replications``, each ``months`` long.
     The simulation reports each finished replication (``scenarios.simulate``), so months are
     counted a replication at a time; the time left is the time the replications so far took,
-    per replication, times those still to do."""
+    per replication, times those still to do. Times are seconds since the epoch (wall clock,
+    not a process's monotonic clock) so that a progress kept in the run's row reads the same
+    in every process of the service (api.scenario_runs)."""
 
     replications: int
     months: int
     done: int = 0
     stage: str = "preparing"  # preparing (the returns, the market, the demand) | simulating
-    started: float = dataclasses.field(default_factory=lambda: time.monotonic())
+    started: float = dataclasses.field(default_factory=time.time)
     simulating_since: float | None = None
     first_done_at: float | None = None  # the first replication also warms up caches: timed apart
     cancel_requested: bool = False
 
     def simulating(self) -> None:
-        self.stage, self.simulating_since = "simulating", time.monotonic()
+        self.stage, self.simulating_since = "simulating", time.time()
 
     def replicated(self, done: int) -> None:
         if self.first_done_at is None and done >= 1:
-            self.first_done_at = time.monotonic()
+            self.first_done_at = time.time()
         self.done = done
 
     @property
     def months_done(self) -> int:
         return self.done * self.months
 
-    def seconds_left(self) -> float | None:
+    def seconds_left(self, now: float | None = None) -> float | None:
         if self.stage != "simulating" or not self.done or self.simulating_since is None:
             return None
-        now = time.monotonic()
+        now = time.time() if now is None else now
         if self.done >= 2 and self.first_done_at is not None:
             per = (now - self.first_done_at) / (self.done - 1)
         else:
             per = (now - self.simulating_since) / self.done
-        return per * (self.replications - self.done)
+        return max(0.0, per * (self.replications - self.done))
 
     def words(self) -> str:
+        return self.say(self.seconds_left())
+
+    def say(self, seconds_left: float | None) -> str:
+        """How far the run has gone, in a sentence, with ``seconds_left`` (None: not known yet)."""
         if self.stage != "simulating":
             return "Getting ready: reading the council's returns, the market and the demand."
         text = (f"{self.done:,} of {self.replications:,} replications done "
                 f"({self.months_done:,} of {self.replications * self.months:,} months simulated).")
-        left = self.seconds_left()
-        return f"{text} {time_left(left)}" if left is not None else f"{text} Working out the time left."
-
-    def as_dict(self) -> dict:
-        left = self.seconds_left()
-        return {"stage": self.stage, "replications_done": self.done, "replications": self.replications,
-                "months_done": self.months_done, "months": self.replications * self.months,
-                "seconds_left": None if left is None else round(left, 1), "text": self.words()}
+        return f"{text} {time_left(seconds_left)}" if seconds_left is not None else f"{text} Working out the time left."
 
 
 def time_left(seconds: float) -> str:

@@ -12,7 +12,6 @@ form (see :class:`BrowserRoute`); every other request reaches the API as before.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -32,10 +31,12 @@ from api.pages.core import (
 )
 from models import glossary
 from models.accounts import User
+from models.base import council_today
 from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, PlacementStatus
 from models.panel import ApprovalRequest, Decision, MatchRun
 from models.people import Placement
-from models.supply import Property, TierPrice
+from models.supply import Property
+from providers import price_benchmarks
 from providers.authorities import default_authorities
 from providers.geography import pl_distance_miles
 
@@ -98,6 +99,7 @@ class Row:
     reasons: list[str] = field(default_factory=list)  # every reason the placement needs approval
     ceiling: float | None = None  # the council's weekly ceiling for the placement's tier
     asked_by: str | None = None  # who recorded the panel's decision
+    price: tuple[str, bool] | None = None  # where the weekly price stands, and whether above the usual range
 
     @property
     def priority(self) -> tuple:
@@ -119,7 +121,7 @@ def _user_name(session, user_id: int | None) -> str | None:
     return (user.full_name or user.username) if user else None
 
 
-def _row(session, request: ApprovalRequest, today: dt.date | None = None) -> Row:
+def _row(session, request: ApprovalRequest, today: dt.date | None = None, spreads: dict | None = None) -> Row:
     placement = session.get(Placement, request.placement_id)
     prop, referral = placement.property, placement.referral
     authorities = default_authorities()
@@ -138,6 +140,8 @@ def _row(session, request: ApprovalRequest, today: dt.date | None = None) -> Row
         decision = panel_decision(session, placement)
         row.asked_by = _user_name(session, decision.decided_by_id) if decision else None
         row.flags = _flags(request, placement, referral, list(siblings), today)
+        row.price = price_benchmarks.standing(spreads if spreads is not None else price_benchmarks.spreads(session),
+                                   prop.service_type, placement.tier, placement.weekly_cost)
     return row
 
 
@@ -192,15 +196,6 @@ def where_it_is(session, decision: Decision | None, prop: Property) -> tuple[str
     return named, f"out of {authorities.name(council)}'s area and not adjoining it (at a distance)"
 
 
-def tier_range(session, placement: Placement) -> dict | None:
-    """The usual weekly price of the placement's tier: lowest, median and highest across the
-    homes that offer that tier today."""
-    prices = session.scalars(select(TierPrice.weekly_price).where(TierPrice.tier == placement.tier)).all()
-    if not prices:
-        return None
-    return {"low": min(prices), "median": statistics.median(prices), "high": max(prices), "homes": len(prices)}
-
-
 # --- the queue -----------------------------------------------------------------------------------
 
 
@@ -213,8 +208,9 @@ def queue(request: Request, session: SessionDep, user: Manager):
             ApprovalRequest.status != ApprovalStatus.pending,
             or_(ApprovalRequest.decided_by_id == user.id, ApprovalRequest.role == user.role))
         .order_by(ApprovalRequest.decided_at.desc(), ApprovalRequest.id.desc()).limit(50)).all()
-    today = dt.date.today()
-    rows = sorted((_row(session, r, today) for r in pending), key=lambda row: row.priority)
+    today = council_today()
+    spreads = price_benchmarks.spreads(session)
+    rows = sorted((_row(session, r, today, spreads) for r in pending), key=lambda row: row.priority)
     return render(request, "approvals_queue.html", user, rows=rows, history=[_row(session, r) for r in decided])
 
 
@@ -249,7 +245,9 @@ def _request_view(request: Request, session, user: User, request_id: int, errors
         request, "approvals_request.html", user,
         row=row, approval=approval, placement=placement, prop=prop, referral=referral,
         age=referral.age_on(placement.starts_on), authority=authority, relation=relation,
-        miles_from_education=education, tier_range=tier_range(session, placement),
+        miles_from_education=education,
+        price=price_benchmarks.standing(price_benchmarks.spreads(session), prop.service_type, placement.tier,
+                             placement.weekly_cost),
         ceiling=panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier),
         decision=decision, decision_by=_user_name(session, decision.decided_by_id) if decision else None,
         panel_reason=panel_reason, broken=broken,

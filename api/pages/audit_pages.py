@@ -18,6 +18,7 @@ from api.pages.core import AUDITORS, PageAllowed, render
 from api.routes.audit import _query as audit_query
 from models import glossary
 from models.accounts import AuditEvent
+from models.base import COUNCIL_ZONE
 from providers.limits import EARLIEST_DATE, LATEST_DATE
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,8 @@ def _day(text: str | None) -> dt.date | None:
 
 
 def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    """Midnight at the start of ``day`` in England (the page shows London times), as UTC."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=COUNCIL_ZONE).astimezone(dt.timezone.utc)
 
 
 def _shown(value) -> str:
@@ -80,7 +82,7 @@ def audit_page(request: Request, session: SessionDep, user: Auditor):
     since, until = _day(params.get("since")), _day(params.get("until"))
     problems = [f"{label} is not a date {DATE_RANGE} (use YYYY-MM-DD): ignored." for label, name, day in
                 (("From", "since", since), ("To", "until", until)) if params.get(name) and day is None]
-    # The dates are whole days: from the start of ``since`` to the end of ``until`` (UTC).
+    # The dates are whole days in England: from the start of ``since`` to the end of ``until``.
     moments = {"since": _start_of(since) if since else None,
                "until": _start_of(until + dt.timedelta(days=1)) if until else None}
     query = audit_query(filters["entity_type"], filters["entity_id"], filters["actor"], filters["action"],

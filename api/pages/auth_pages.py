@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -23,6 +22,7 @@ from api.security import (
     revoke_token,
 )
 from models.accounts import record
+from models.base import council_today
 from models.enums import ApprovalStatus, ReferralStatus, Role
 from models.panel import ApprovalRequest, MatchRun
 from models.people import Referral
@@ -86,7 +86,7 @@ def home(request: Request, session: SessionDep, user: PageUser):
     if user.role in (Role.panel_member, Role.head_of_service):
         due = grade_changes.reviews_due(session)
         if due:
-            late = sum(p.review_due_on < dt.date.today() for p in due)
+            late = sum(p.review_due_on < council_today() for p in due)
             cards.append(("Placements to review", "/panel#reviews",
                           f"{len(due)} placement{'s' if len(due) != 1 else ''} to review after an Ofsted grade "
                           f"changed; the next by {due[0].review_due_on.day} {due[0].review_due_on:%B %Y}"
@@ -102,6 +102,8 @@ def home(request: Request, session: SessionDep, user: PageUser):
                       "Young people 14-25 and the beds they will need, with ranges, 1-10 years ahead"))
         cards.append(("Tender scenarios", "/tender-page",
                       "Framework options tested against the forecast: cost, unmet need and distance"))
+    if user.role in (Role.commissioner, Role.head_of_service, Role.director):
+        cards.append(("Tenders", "/tenders", "Bids scored price against quality, ranked per lot, and the award"))
     if user.role in AUDITORS:
         cards.append(("Audit log", "/audit", "Every decision, sign-in and import: who, what, when"))
     return render(request, "home.html", user, cards=cards)

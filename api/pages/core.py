@@ -19,7 +19,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -36,12 +35,13 @@ from api.errors import RETRY_AFTER_SECONDS, database_busy
 from api.security import user_for_token
 from models import glossary
 from models.accounts import User
+from models.base import COUNCIL_ZONE, council_today
 from models.db import transaction
 from models.enums import Role
 
 log = logging.getLogger("placematch.pages")
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-LONDON = ZoneInfo("Europe/London")
+LONDON = COUNCIL_ZONE
 
 
 def say(code: object, table: str) -> str:
@@ -113,6 +113,7 @@ NAVIGATION = [
     ("Providers", "/providers", SUPPLY_READERS),
     ("Forecast", "/forecast-page", PLANNERS),
     ("Tender scenarios", "/tender-page", PLANNERS),
+    ("Tenders", "/tenders", (Role.commissioner, Role.head_of_service, Role.director)),
     ("Audit log", "/audit", AUDITORS),
 ]
 
@@ -180,7 +181,7 @@ def render(request: Request, name: str, user: User | None, status_code: int = 20
     response = templates.TemplateResponse(request, name, {
         "user": user, "role_name": ROLE_NAMES.get(user.role) if user else None, "nav": nav,
         "message": flash.get("done"), "problem": flash.get("problem"),
-        "today": dt.date.today(), **context,
+        "today": council_today(), **context,
     }, status_code=status_code)
     if FLASH_COOKIE in request.cookies:  # shown once: a reload does not say it again
         response.delete_cookie(FLASH_COOKIE, path="/")

@@ -48,10 +48,12 @@ from api.routes.match_runs import (
 from matching import measures
 from models import glossary
 from models.accounts import User
+from models.base import council_today
 from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Urgency
 from models.panel import Decision, MatchRun, ProposedMatch
 from models.people import Referral
 from models.supply import Property, Vacancy
+from providers import price_benchmarks
 from providers.authorities import default_authorities
 
 router = APIRouter(include_in_schema=False)
@@ -199,7 +201,7 @@ def _not_found(request: Request, user: User, what: str):
 
 @router.get("/panel")
 def board(request: Request, session: SessionDep, user: Panel):
-    today = dt.date.today()
+    today = council_today()
     runs = session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(RECENT_RUNS)).all()
     placed = dict(session.execute(  # proposals (rank 0) per run: the young people each run placed
         select(ProposedMatch.match_run_id, func.count()).where(
@@ -232,7 +234,7 @@ def _problem(exc: Exception) -> str:
 def start_run(engine: EngineDep, user: Panel, panel_date: Annotated[str, Form()] = "",
               time_limit_seconds: Annotated[str, Form()] = ""):
     try:
-        run_id = _submit(engine, user, panel_date=panel_date.strip() or dt.date.today().isoformat(),
+        run_id = _submit(engine, user, panel_date=panel_date.strip() or council_today().isoformat(),
                          time_limit_seconds=time_limit_seconds.strip(), placing_authority=default_placing_authority())
     except (ValidationError, ApiError) as exc:
         return back_to("/panel", problem=f"The run was not started: {_problem(exc)}")
@@ -244,7 +246,9 @@ def start_run(engine: EngineDep, user: Panel, panel_date: Annotated[str, Form()]
 
 @router.get("/panel/runs/{run_id}")
 def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Reader,
-             show: Annotated[str, Query(max_length=20)] = "all"):
+             show: Annotated[str, Query(max_length=20)] = "all",
+             page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+             at: Annotated[str, Query(max_length=40)] = ""):
     run = _run_or_none(session, run_id)
     if run is None:
         return _not_found(request, user, f"match run {run_id}")
@@ -253,7 +257,7 @@ def run_page(request: Request, run_id: RecordId, session: SessionDep, user: Read
                "given": _carried_rows(panel_memory.given_to(session, run)),
                "lifted_before": panel_memory.lifted_before(run)}
     if run.status == MatchRunStatus.succeeded:
-        context |= _proposals_context(session, run, _show(show))
+        context |= _proposals_context(session, run, _show(show), page, at.strip())
     return render(request, "panel_run.html", user, **context)
 
 
@@ -268,8 +272,20 @@ FILTERS = {
 }
 
 
+WORKLIST_PAGE = 25  # young people to a page of the worklist: a region's run lists thousands
+
+
 def _show(value: str) -> str:
     return value if value in FILTERS else "all"
+
+
+def _worklist_page(rows: list[dict], number: int, at: str) -> tuple[list[dict], int, int]:
+    """(the rows shown, the page's number, the number of pages): the page holding the young
+    person ``at`` (the one the panel has just decided on) if given, else page ``number``."""
+    pages = max(1, -(-len(rows) // WORKLIST_PAGE))
+    where = next((i for i, row in enumerate(rows) if row["id"] == at), None) if at else None
+    number = where // WORKLIST_PAGE + 1 if where is not None else min(number, pages)
+    return rows[(number - 1) * WORKLIST_PAGE:number * WORKLIST_PAGE], number, pages
 
 
 def _in_filter(row: dict, show: str) -> bool:
@@ -284,7 +300,7 @@ def _in_filter(row: dict, show: str) -> bool:
     }[show]
 
 
-def _proposals_context(session, run: MatchRun, show: str) -> dict:
+def _proposals_context(session, run: MatchRun, show: str, page: int = 1, at: str = "") -> dict:
     proposals = sorted((p for p in run.proposals if p.rank == 0), key=lambda p: p.referral_id)
     vacancies = _places(session, proposals)
     unplaced = (run.progress or {}).get(jobs.UNPLACED_KEY)
@@ -302,8 +318,17 @@ def _proposals_context(session, run: MatchRun, show: str) -> dict:
     rows.sort(key=lambda row: row["id"])
     counts = {name: sum(_in_filter(row, name) for row in rows) for name in FILTERS}
     memory = panel_memory.panel_memory(session, run)
+    shown, number, pages = _worklist_page([row for row in rows if _in_filter(row, show)], page, at)
+
+    def page_link(n: int) -> str:
+        return f"/panel/runs/{run.id}?show={show}&page={n}#worklist"
+
     return {
-        "rows": [row for row in rows if _in_filter(row, show)], "counts": counts, "filters": FILTERS,
+        "rows": shown, "counts": counts, "filters": FILTERS, "listed": counts[show], "page_size": WORKLIST_PAGE,
+        "page": {"number": number, "pages": pages, "first": (number - 1) * WORKLIST_PAGE + 1,
+                 "last": (number - 1) * WORKLIST_PAGE + len(shown),
+                 "previous": page_link(number - 1) if number > 1 else None,
+                 "next": page_link(number + 1) if number < pages else None},
         "show": show, "placed": len(proposals), "unplaced_known": unplaced is not None,
         "headline": _headline(proposals), "practice": (run.progress or {}).get(jobs.PRACTICE_KEY),
         "kept": _carried_rows(memory.kept), "decision_words": DECISION_WORDS,
@@ -458,7 +483,9 @@ def _proposal_view(request: Request, session, user: User, run_id: int, proposal_
         age=referral.age_on(run.panel_date), urgency=URGENCY[referral.urgency], flags=_flags(referral),
         area=_area_tag(proposal.out_of_area, proposal.at_a_distance), area_name=_area_name,
         weighed=_weighed(proposal, referral) if proposal.rank == 0 else [],
-        why=_why_this_home(proposal, referral, vacancy, alternatives, None) if proposal.rank == 0 else "",
+        why=_why_this_home(proposal, referral, vacancy, alternatives) if proposal.rank == 0 else "",
+        price=price_benchmarks.standing(price_benchmarks.spreads(session), vacancy.property.service_type, proposal.tier,
+                             proposal.weekly_cost) if vacancy is not None else None,
         approvals=_approvals_needed(_facts(run, proposal, referral, vacancy), referral, vacancy.property)
         if vacancy is not None else [],
         alternatives=alternatives, chosen=next((o for o in options if o.rank == 0), None), show=show,
@@ -471,31 +498,18 @@ def _proposal_view(request: Request, session, user: User, run_id: int, proposal_
     )
 
 
-def _why_this_home(p: ProposedMatch, r: Referral, v: Vacancy | None, alternatives: list[dict],
-                   council: str | None) -> str:
-    """Why the engine chose this home, in two sentences a panel can read out: what it offers
-    and where it is, then how it compares with the nearer homes it did not choose."""
+def _why_this_home(p: ProposedMatch, r: Referral, v: Vacancy | None, alternatives: list[dict]) -> str:
+    """Why the engine chose this home, in the words matches.csv uses (matching.why), with the
+    homes' names as they are today."""
+    from matching.why import Home, why_this_home
+
     if v is None:
         return ""
-    prop = v.property
-    where = ("in the council's area" if not p.out_of_area else
-             f"out of area, in {_area_name(prop.la_code)} (not an adjoining authority)" if p.at_a_distance
-             else f"out of area, in the adjoining {_area_name(prop.la_code)}")
-    fit = ("the support assessed" if p.tier == r.tier
-           else f"{say(p.tier, 'TIERS').lower()} support (more than the {say(r.tier, 'TIERS').lower()} support assessed)")
-    education = (f" and {p.miles_from_education:.1f} from school, college or work"
-                 if p.miles_from_education is not None else "")
-    first = (f"{prop.name or prop.id} ({say(prop.service_type, 'SERVICE_TYPES').lower()}) offers {fit}, "
-             f"{where}: {p.miles_from_home:.1f} miles from home{education}.")
-    nearer = [a for a in alternatives if a["p"].miles_from_home < p.miles_from_home - 0.05]
-    if not alternatives:
-        return first + " It is the only home open to them."
-    if not nearer:
-        return first + f" It is the nearest of the {len(alternatives) + 1} homes listed for them."
-    said = "; ".join(f"{_home_name(a['v'], a['p'])}, {a['p'].miles_from_home:.1f} miles: {a['why_not']}"
-                     for a in nearer[:2] if a["why_not"])
-    more = f" ({len(nearer) - 2} more below)" if len(nearer) > 2 else ""
-    return first + (f" Nearer homes were not chosen: {said}{more}." if said else "")
+    others = [Home(_home_name(a["v"], a["p"]), a["p"].miles_from_home, a["why_not"]) for a in alternatives]
+    return why_this_home(Home(_home_name(v, p), p.miles_from_home), service_type=v.property.service_type,
+                         tier=p.tier, assessed_tier=r.tier, out_of_area=p.out_of_area, at_a_distance=p.at_a_distance,
+                         la_code=v.property.la_code, miles_from_education=p.miles_from_education, others=others,
+                         area_name=_area_name)
 
 
 def _home_name(v: Vacancy | None, p: ProposedMatch) -> str:
@@ -624,7 +638,7 @@ def decide(request: Request, run_id: RecordId, proposal_id: RecordId, action: st
     except refusals.Refused as exc:
         return back_to(here, problem=str(exc))
     row = session.scalar(select(ProposedMatch.referral_id).where(ProposedMatch.id == proposal_id))
-    return back_to(f"/panel/runs/{run_id}?show={_show(show)}#young-person-{row}", done=done)
+    return back_to(f"/panel/runs/{run_id}?show={_show(show)}&at={row}#young-person-{row}", done=done)
 
 
 # --- the panel's own choice ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from api.pages.approvals_pages import PLACEMENT_STATUS, words
 from api.pages.core import SUPPLY_READERS, BrowserRoute, PageAllowed, back_to, render
 from api.routes.grades import Today
 from models.enums import FrameworkKind, OfstedGrade, Tier
-from models.supply import Framework, Lot, Property, Provider, Vacancy
+from models.supply import Framework, Lot, LotAward, Property, Provider, Vacancy
 from providers.authorities import default_authorities
 
 router = APIRouter(include_in_schema=False, route_class=BrowserRoute)
@@ -62,14 +62,22 @@ def price_span(prices: list[float]) -> str:
 @router.get("/providers")
 def providers_page(request: Request, session: SessionDep, user: Reader):
     frameworks = session.scalars(
-        select(Framework).options(selectinload(Framework.lots).selectinload(Lot.prices)).order_by(Framework.id)).all()
+        select(Framework).options(selectinload(Framework.lots).selectinload(Lot.prices),
+                                  selectinload(Framework.lots).selectinload(Lot.awards).selectinload(LotAward.provider))
+        .order_by(Framework.id)).all()
     lots = []
     for framework in frameworks:
         for lot in framework.lots or [None]:
-            prices = {t: price_span([p.weekly_price for p in lot.prices if p.tier == t]) if lot else "" for t in TIERS}
+            # A lot a tender awarded (placematch tender evaluate --award) shows the prices its
+            # providers bid until homes are bought under it.
+            def bought(t, lot=lot):
+                return [p.weekly_price for p in lot.prices if p.tier == t] or [
+                    a.price(t) for a in lot.awards if a.price(t) is not None]
+            prices = {t: price_span(bought(t)) if lot else "" for t in TIERS}
             homes = len({p.property_id for p in lot.prices}) if lot else 0
+            awarded = [f"{a.provider.name} ({a.capacity_beds} beds)" for a in lot.awards] if lot else []
             lots.append({"framework": framework, "kind": KINDS[framework.kind], "lot": lot, "prices": prices,
-                         "homes": homes})
+                         "homes": homes, "awarded": awarded})
 
     homes = {pid: (n, beds, registered) for pid, n, beds, registered in session.execute(
         select(Property.provider_id, func.count(), func.sum(Property.total_beds),

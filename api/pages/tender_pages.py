@@ -20,10 +20,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from api import scenario_runs
 from api.deps import COMMISSIONING, MANAGERS, RecordId, SessionDep
-from api.pages import tender_runs
 from api.pages.core import PageAllowed, back_to, not_found_page, render
 from api.pages.field_errors import FieldErrors
+from models.base import council_today
 from models.glossary import SCENARIO_STATUSES, SERVICE_TYPES, TIERS
 from models.plans import ForecastScenario, ScenarioResult
 from providers.limits import MAX_ERRORS_SHOWN, MAX_YAML_CHARS
@@ -48,7 +49,7 @@ def _market(session):
     from models.supply import Provider
     from scenarios.tender import supply_from_database
 
-    supply = supply_from_database(session, dt.date.today())
+    supply = supply_from_database(session, council_today())
     names = dict(session.execute(select(Provider.id, Provider.name)).all())
     providers = sorted(((p, names.get(p, p)) for p in set(supply["provider_id"])), key=lambda x: (x[1], x[0]))
     lots = sorted({lot for lot in supply["lot"] if lot})
@@ -120,6 +121,7 @@ def _page(request: Request, session, user, *, status_code: int = 200, form: dict
           errors: FieldErrors | None = None, which: str | None = None, yaml_text: str | None = None,
           file_name: str = "scenario.yaml", checked: dict | None = None, ids=(), baseline: int | None = None,
           year: int | None = None, market=None):
+    scenario_runs.fail_silent(session)
     results = session.scalars(select(ScenarioResult).order_by(ScenarioResult.id.desc()).limit(50)).all()
     compared = None
     ids = list(dict.fromkeys(ids))[:MAX_COMPARED]
@@ -134,7 +136,7 @@ def _page(request: Request, session, user, *, status_code: int = 200, form: dict
     providers, lots, forecasts = [], [], []
     if can_run:
         _supply, providers, lots, forecasts = market or _market(session)
-    progress = {r.id: tender_runs.progress_of(session.get_bind(), r.id) for r in results if r.status == "running"}
+    progress = {r.id: scenario_runs.status(r) for r in results if r.status == "running"}
     examples = _examples()
     return render(request, "tender.html", user, status_code=status_code, results=results, ids=ids,
                   compared=compared, can_run=can_run, examples=examples,
@@ -162,11 +164,9 @@ def tender_page(request: Request, session: SessionDep, user: Reader,
 
 def failure_words(row: ScenarioResult) -> str:
     """Why a run did not finish, for the page: without the exception's class name."""
-    from api.routes.tender import INTERRUPTED
-
     if row.status == "cancelled":
         return (row.error or "Cancelled") + "."
-    if row.error == INTERRUPTED:
+    if row.error == scenario_runs.INTERRUPTED:
         return INTERRUPTED_WORDS
     reason = re.sub(r"^[A-Za-z_.]+(Error|Exception): ", "", row.error or "").strip()
     return f"It stopped with a problem: {reason}" if reason else "It stopped with a problem."
@@ -223,7 +223,7 @@ def build_form(request: Request, session: SessionDep, user: Commissioner,
     if action != "run":
         return _page(request, session, user, form=form, which="build", market=market, yaml_text=text,
                      file_name=file_name, checked=_checked(scenario, supply, market[0], text, file_name, market[1]))
-    row = tender_runs.start(session, scenario, supply, user, text=text, file_name=file_name)
+    row = scenario_runs.start(session, scenario, supply, user, text=text, file_name=file_name)
     return back_to(f"/tender-page/runs/{row.id}", done=f"Started '{row.name}'")
 
 
@@ -248,7 +248,7 @@ def run_form(request: Request, session: SessionDep, user: Commissioner,
     if action == "check":
         return _page(request, session, user, which="yaml", yaml_text=scenario_yaml, file_name=file_name,
                      market=market, checked=_checked(scenario, supply, market[0], scenario_yaml, shown_name, market[1]))
-    row = tender_runs.start(session, scenario, supply, user, text=scenario_yaml, file_name=shown_name)
+    row = scenario_runs.start(session, scenario, supply, user, text=scenario_yaml, file_name=shown_name)
     return back_to(f"/tender-page/runs/{row.id}", done=f"Started '{row.name}'")
 
 
@@ -256,15 +256,15 @@ def run_form(request: Request, session: SessionDep, user: Commissioner,
 
 
 def _status(session, row: ScenarioResult) -> dict:
-    progress = tender_runs.progress_of(session.get_bind(), row.id) if row.status == "running" else None
+    progress = scenario_runs.status(row)
     if row.status == "running":
-        text = progress.words() if progress else "Running (the progress is shown by the service process running it)."
+        text = progress["text"]
     elif row.status == "succeeded":
         text = f"Finished in {row.seconds:,.0f} seconds."
     else:
         text = failure_words(row)
     return {"id": row.id, "status": row.status, "status_words": STATUS_WORDS.get(row.status, row.status),
-            "finished": row.status != "running", "text": text, **(progress.as_dict() if progress else {})}
+            "finished": row.status != "running", **progress, "text": text}
 
 
 @router.get("/tender-page/runs/{result_id}")
@@ -305,6 +305,7 @@ def _described(session, row: ScenarioResult) -> list[str]:
 @router.get("/tender-page/runs/{result_id}/status")
 def run_status(request: Request, result_id: RecordId, session: SessionDep, user: Reader):
     """The run's status and progress, polled by the run page (static/placematch.js)."""
+    scenario_runs.fail_silent(session)
     row = session.get(ScenarioResult, result_id)
     if row is None:
         return not_found_page(request, user, f"tender scenario result {result_id}")
@@ -316,7 +317,7 @@ def cancel_run(request: Request, result_id: RecordId, session: SessionDep, user:
     row = session.get(ScenarioResult, result_id)
     if row is None:
         return not_found_page(request, user, f"tender scenario result {result_id}")
-    if not tender_runs.cancel(session, result_id, user):
+    if not scenario_runs.cancel(session, result_id, user):
         return back_to(f"/tender-page/runs/{result_id}",
                        problem=f"Not cancelled: the run has already {STATUS_WORDS.get(row.status, row.status).lower()}")
     return back_to(f"/tender-page/runs/{result_id}", done=f"Cancelled '{row.name}'")

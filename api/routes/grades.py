@@ -13,6 +13,7 @@ from api import grade_changes
 from api.deps import COMMISSIONING, Allowed, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.routes.decisions import StrictBody, refusals_as_errors
+from models.base import council_today
 from models.enums import OfstedGrade
 
 router = APIRouter(prefix="/providers", tags=["providers"], responses=ERROR_RESPONSES)
@@ -21,7 +22,7 @@ Commissioner = Allowed(*COMMISSIONING)
 
 def today() -> dt.date:
     """The service's day (a dependency, so tests can fix it)."""
-    return dt.date.today()
+    return council_today()
 
 
 Today = Annotated[dt.date, Depends(today)]

@@ -22,6 +22,7 @@ from api.input_checks import TypedDate
 from api.pagination import Limit, Offset, Page, page
 from api.routes.decisions import refusals_as_errors
 from matching.policy import Policy
+from models.base import council_today
 from models.db import transaction
 from models.enums import DecisionKind, MatchRunStatus, Tier
 from models.panel import MatchRun
@@ -143,16 +144,22 @@ class ProposedMatchPublic(BaseModel):
                                                   "proposal it breaks, or what makes it worse)",
                                 examples=["held by R0005 in this proposal"])
     held_by: list[str] = Field([], description="The young people whose proposal uses an alternative's bed")
+    why: str | None = Field(None, description="A proposal's reason, in a sentence a panel can read out: what the "
+                                              "home offers, where it is, and why nearer homes were not chosen",
+                            examples=["Rainham flat (supported tenancy) offers the support assessed, in the "
+                                      "council's area: 1.4 miles from home. It is the nearest of the 4 homes "
+                                      "listed for them."])
 
     @model_validator(mode="before")
     @classmethod
     def _words_apart(cls, value):
-        """The stored score keeps an alternative's words beside its figures: split them out."""
+        """The stored score keeps the words (a proposal's why, an alternative's why not) beside its
+        figures: split them out."""
         score = dict((value.get("score") if isinstance(value, dict) else getattr(value, "score", None)) or {})
         if not isinstance(value, dict):
             value = {name: getattr(value, name) for name in cls.model_fields if hasattr(value, name)}
-        why_not, held_by = score.pop("why_not", None), score.pop("held_by", "")
-        return {**value, "score": score, "why_not": why_not or None,
+        why_not, held_by, why = score.pop("why_not", None), score.pop("held_by", ""), score.pop("why", None)
+        return {**value, "score": score, "why_not": why_not or None, "why": why or None,
                 "held_by": [h for h in (held_by or "").split(";") if h]}
 
 
@@ -306,7 +313,7 @@ def submit_run(body: MatchRunCreate, response: Response, engine: EngineDep, user
             [(p.referral_id, p.vacancy_id, p.reason) for p in body.locks],
             [(p.referral_id, p.vacancy_id, p.reason) for p in body.bans])
     run = jobs.submit(
-        engine, actor=user, panel_date=body.panel_date or dt.date.today(),
+        engine, actor=user, panel_date=body.panel_date or council_today(),
         placing_authority=body.placing_authority or default_placing_authority(),
         policy=_effective_policy(body), locks=memory.locks, bans=memory.bans,
     )

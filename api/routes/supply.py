@@ -9,10 +9,10 @@ docs) and ``router`` gathers them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, File, UploadFile
-from pydantic import field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +20,7 @@ from api.deps import ANYONE, COMMISSIONING, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, not_found
 from api.pagination import Limit, Offset, Page, columns_of, page
 from api.routes.referrals import EngineDep, ImportResult, import_upload
-from models.enums import OfstedGrade, Setting, Tier
+from models.enums import OfstedGrade, ServiceType, Setting, Tier
 from models.schemas import (
     FrameworkPublic,
     LotPublic,
@@ -139,8 +139,26 @@ class LotPricePublic(TierPricePublic):
     property_id: str
 
 
+class LotAwardPublic(BaseModel):
+    """A provider accepted on the lot by a tender, with what it bid."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    provider_id: str
+    rank: int = Field(description="Its place in the lot's ranking (tied bids share one)")
+    total_score: float = Field(description="Price score plus quality score, out of 100")
+    price_score: float
+    quality_score: float
+    capacity_beds: int
+    price_standard: Optional[float] = Field(description="The weekly price it bid; null for a tier the lot does not offer")
+    price_enhanced: Optional[float]
+    price_intensive: Optional[float]
+
+
 class LotDetail(LotPublic):
     prices: list[LotPricePublic]
+    awards: list[LotAwardPublic] = Field(default_factory=list, description="The providers a tender accepted on it, "
+                                                                           "best ranked first")
 
     @field_validator("prices")
     @classmethod
@@ -155,21 +173,44 @@ class FrameworkDetail(FrameworkPublic):
     lots: list[LotDetail]
 
 
-_WITH_PRICES = selectinload(Framework.lots).selectinload(Lot.prices)
+_WITH_PRICES = (selectinload(Framework.lots).selectinload(Lot.prices),
+                selectinload(Framework.lots).selectinload(Lot.awards))
 
 
 @frameworks.get("", response_model=Page[FrameworkDetail], summary="Frameworks with their lots and tier prices")
 def list_frameworks(session: SessionDep, _: SignedIn, limit: Limit = 50, offset: Offset = 0):
-    return page(session, select(Framework).options(_WITH_PRICES).order_by(Framework.id), limit, offset,
+    return page(session, select(Framework).options(*_WITH_PRICES).order_by(Framework.id), limit, offset,
                 FrameworkDetail)
 
 
 @frameworks.get("/{framework_id}", response_model=FrameworkDetail,
                 summary="One framework with its lots and tier prices")
 def get_framework(framework_id: RecordId, session: SessionDep, _: SignedIn):
-    return FrameworkDetail.model_validate(_one(session, Framework, framework_id, "framework", _WITH_PRICES))
+    return FrameworkDetail.model_validate(_one(session, Framework, framework_id, "framework", *_WITH_PRICES))
+
+
+class PriceSpread(BaseModel):
+    service_type: ServiceType
+    tier: Tier
+    prices: int = Field(description="How many prices: homes' tier prices and prices awarded by tenders")
+    lower_quartile: float
+    median: float
+    upper_quartile: float = Field(description="A proposal dearer than this is flagged as above the usual range")
+
+
+spreads_router = APIRouter(prefix="/price-spreads", tags=["frameworks"], responses=ERROR_RESPONSES)
+
+
+@spreads_router.get("", response_model=list[PriceSpread],
+                summary="Where weekly prices stand: quartiles by service type and tier")
+def price_spreads(session: SessionDep, _: SignedIn):
+    """For each service type and tier with at least four prices: the lower quartile, median and
+    upper quartile of what the council pays or was bid (providers.price_benchmarks)."""
+    from providers.price_benchmarks import spreads
+
+    return [PriceSpread(**vars(s)) for s in spreads(session).values()]
 
 
 router = APIRouter()
-for _part in (providers, properties, vacancies, frameworks):
+for _part in (providers, properties, vacancies, frameworks, spreads_router):
     router.include_router(_part)

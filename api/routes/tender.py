@@ -3,9 +3,10 @@ background: a five-year run with 100 replications takes a quarter of a minute), 
 compare the saved results. Results hold counts and money, no young person's details, so
 managers read them; commissioners (and heads of service) check and run scenarios.
 
-A run started here works in a thread of the service process (the replications one after
-another, so requests keep their share of the CPU); a run the service was stopped in the middle
-of is marked failed when it starts again, never left running.
+A run started here works in the background (api.scenario_runs, as one started from the
+commissioner's page): ``GET /scenario-results/{id}`` shows how far it has gone from any process
+of the service, ``POST /scenario-results/{id}/cancel`` stops it within one replication, and a
+run whose process died is failed with the reason, never left running.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
+from api import scenario_runs
 from api.deps import COMMISSIONING, MANAGERS, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
+from models.base import council_today
 from models.db import transaction
 from models.plans import ScenarioResult
 from providers.limits import MAX_ERRORS_SHOWN, MAX_YAML_CHARS
@@ -32,13 +34,15 @@ router = APIRouter(tags=["tender scenarios"], responses=ERROR_RESPONSES)
 Reader = Allowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
 Commissioner = Allowed(*COMMISSIONING)
 log = logging.getLogger("placematch.tender")
-INTERRUPTED = "interrupted: the service stopped while it ran"
 
 
 def on_startup(engine: Engine) -> None:
     with transaction(engine) as session:
-        session.execute(update(ScenarioResult).where(ScenarioResult.status == "running")
-                        .values(status="failed", error=INTERRUPTED).execution_options(synchronize_session=False))
+        scenario_runs.fail_silent(session)
+
+
+def on_shutdown(engine: Engine) -> None:
+    scenario_runs.stop_here(engine)
 
 
 class ScenarioFile(BaseModel):
@@ -69,6 +73,16 @@ class Checked(BaseModel):
     market: list[MarketRow]
 
 
+class Progress(BaseModel):
+    stage: str = Field(description="preparing (reading the returns, the market and the demand) or simulating")
+    replications_done: int
+    replications: int
+    months_done: int
+    months: int
+    seconds_left: Optional[float] = Field(description="null until the first replications have been timed")
+    text: str = Field(description="The same, in a sentence")
+
+
 class ResultSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -83,6 +97,14 @@ class ResultSummary(BaseModel):
     code_version: str
     seconds: float
     created_at: dt.datetime
+    progress: Optional[Progress] = Field(None, description="How far a running scenario has gone (null once finished)")
+
+
+def summary(row: ScenarioResult, model: type[BaseModel] | None = None):
+    """The answer for a saved result, with the progress of a running one."""
+    progress = scenario_runs.status(row)
+    return (model or ResultSummary).model_validate(row).model_copy(
+        update={"progress": Progress(**progress) if progress else None})
 
 
 class Kpi(BaseModel):
@@ -101,13 +123,18 @@ class ResultDetail(ResultSummary):
 
 def _market(session, body: ScenarioFile):
     """(scenario, the market it leaves), or 422 naming each problem's line and key."""
-    from scenarios.tender import TenderFileError, apply, parse_scenario, supply_from_database
+    from scenarios.tender import (
+        TenderFileError,
+        apply,
+        parse_scenario,
+        supply_from_database,
+    )
 
     try:
         # Read from the text itself, bounded (providers.safe_yaml): never written to disk first.
         name = Path(body.file_name).name or "scenario.yaml"
         scenario = parse_scenario(body.yaml, name)
-        supply = apply(scenario, supply_from_database(session, dt.date.today()), file=name)
+        supply = apply(scenario, supply_from_database(session, council_today()), file=name)
     except TenderFileError as exc:
         raise ApiError(422, f"{len(exc.problems)} problem(s) in the scenario file",
                        fields=[(f"body.yaml:line {p.line}" if p.line else "body.yaml",
@@ -133,56 +160,28 @@ def check_scenario(body: ScenarioFile, session: SessionDep, _: Commissioner):
 @router.post("/scenario-results", response_model=ResultSummary, status_code=202,
              summary="Run a tender scenario in the background (202: poll GET /scenario-results/{id})")
 def start_run(body: ScenarioFile, session: SessionDep, user: Commissioner):
-    return ResultSummary.model_validate(start_scenario_run(session, body, user))
-
-
-def start_scenario_run(session, body: ScenarioFile, user) -> ScenarioResult:
-    """Check the file, save the run as running, and start it in a background thread (the API
-    and the commissioner's page both start runs here)."""
-    from api.routes.match_runs import default_placing_authority
-    from scenarios.tender_run import save_result
-
     scenario, supply = _market(session, body)
-    row = save_result(session, scenario, None, None, user, text=body.yaml, file_name=body.file_name)
-    engine = session.get_bind()
-    session.commit()  # the row must exist before the thread reads it
-    threading.Thread(target=_run, args=(engine, row.id, scenario, supply, default_placing_authority()),
-                     name=f"scenario-{row.id}", daemon=True).start()
-    return row
+    row = scenario_runs.start(session, scenario, supply, user, text=body.yaml, file_name=body.file_name)
+    return summary(row)
 
 
-def _run(engine: Engine, result_id: int, scenario, supply, authority: str) -> None:
-    from api.routes.forecast import returns_folder
-
-    from matching.instance import from_database
-    from scenarios.ssda903 import history_from_folder
-    from scenarios.tender_run import demand_for, kpi_records, run_scenario
-
-    start = dt.date.today()
-    try:
-        history = history_from_folder(returns_folder(), repair=True)
-        with transaction(engine) as session:
-            queue = from_database(session, authority, start).referrals
-            demand = demand_for(session, scenario, history)
-        result = run_scenario(scenario, supply, demand, queue=queue, placing_authority=authority, start=start,
-                              workers=1)
-        values = {"status": "succeeded", "kpis": kpi_records(result), "seconds": float(result.seconds)}
-    except Exception as exc:  # the run's row says why; the log names the run only
-        log.warning("scenario result %s failed (%s)", result_id, type(exc).__name__)
-        values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]}
-    try:
-        with transaction(engine) as session:
-            session.execute(update(ScenarioResult).where(ScenarioResult.id == result_id,
-                                                         ScenarioResult.status == "running").values(**values)
-                            .execution_options(synchronize_session=False))
-    except Exception as exc:  # the database may be gone (a test's, or at shutdown)
-        log.warning("scenario result %s: could not record the outcome (%s)", result_id, type(exc).__name__)
+@router.post("/scenario-results/{result_id}/cancel", response_model=ResultSummary,
+             summary="Cancel a running tender scenario (it stops within one replication; nothing is kept)")
+def cancel_run(result_id: RecordId, session: SessionDep, user: Commissioner):
+    row = session.get(ScenarioResult, result_id)
+    if row is None:
+        raise not_found("scenario result", result_id)
+    if not scenario_runs.cancel(session, result_id, user):
+        raise ApiError(409, f"scenario result {result_id} has finished ({row.status}): "
+                            "only a running scenario can be cancelled")
+    return summary(row)
 
 
 @router.get("/scenario-results", response_model=list[ResultSummary], summary="Saved tender scenario results, newest first")
 def list_results(session: SessionDep, _: Reader, limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    scenario_runs.fail_silent(session)
     rows = session.scalars(select(ScenarioResult).order_by(ScenarioResult.id.desc()).limit(limit))
-    return [ResultSummary.model_validate(r) for r in rows]
+    return [summary(r) for r in rows]
 
 
 @router.get("/scenario-results/compare.png", summary="Chart of saved results side by side (PNG)",
@@ -201,10 +200,11 @@ def compare_chart(session: SessionDep, _: Reader,
 
 @router.get("/scenario-results/{result_id}", response_model=ResultDetail, summary="One saved result with its KPIs")
 def get_result(result_id: RecordId, session: SessionDep, _: Reader):
+    scenario_runs.fail_silent(session)
     row = session.get(ScenarioResult, result_id)
     if row is None:
         raise not_found("scenario result", result_id)
-    return ResultDetail.model_validate(row)
+    return summary(row, ResultDetail)
 
 
 def _succeeded(session, ids: list[int]) -> list[ScenarioResult]:

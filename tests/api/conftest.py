@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from models.enums import Role
-from demo_council import DEMO_DAY, client, demo_engine, demo_file  # noqa: F401 (fixtures; DEMO_DAY for tests)
+from demo_council import DEMO_DAY, client, demo_engine, demo_file, demo_run_file  # noqa: F401 (fixtures; DEMO_DAY for tests)
 from signin import sign_in
 
 

@@ -3,6 +3,8 @@ council, a bad file refused with nothing written, and an export that imports bac
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -109,7 +111,12 @@ def test_match_on_the_database_records_the_run_with_its_proposals(database, tmp_
     header = (tmp_path / "run" / "matches.csv").read_text().splitlines()[0]
     assert header == ("referral_id,vacancy_id,property_id,tier,weekly_cost,miles_from_home,"
                       "miles_from_education,out_of_area,at_a_distance,approvals_required,"
-                      "score_need,score_distance,score_cost")
+                      "score_need,score_distance,score_cost,why")
+    # The database's homes have names: each proposal's reason names its home as the pages do.
+    with transaction(make_engine(database)) as s:
+        names = dict(s.execute(select(Property.id, Property.name)).all())
+    rows = list(csv.DictReader((tmp_path / "run" / "matches.csv").open(encoding="utf-8")))
+    assert all(row["why"].startswith(f"{names[row['property_id']]} (") for row in rows)
     assert (tmp_path / "run" / "unplaced.csv").read_text().startswith(
         "referral_id,reason,eligible_options,excluded_by,taken_by")
 

@@ -12,13 +12,22 @@ from sqlalchemy import func, select
 
 from api import panel_decisions, panel_memory
 from matching import checker
-from matching.approvals import DEFAULT_APPROVALS_FILE, ApprovalPolicy, load_approval_policy
+from matching.approvals import (
+    DEFAULT_APPROVALS_FILE,
+    ApprovalPolicy,
+    load_approval_policy,
+)
 from matching.instance import from_database
-from matching.panel import run_panel
 from matching.policy import Policy
 from models.accounts import AuditEvent
 from models.db import transaction
-from models.enums import ApprovalRule, DecisionKind, PlacementStatus, ReferralStatus, Role, Tier
+from models.enums import (
+    ApprovalRule,
+    DecisionKind,
+    ReferralStatus,
+    Role,
+    Tier,
+)
 from models.panel import ApprovalRequest, Decision, ProposedMatch
 from models.people import Placement, Referral
 from models.supply import Vacancy
@@ -30,11 +39,10 @@ REASON = {"reason": "Best fit the panel could find; the young person agrees."}
 
 
 @pytest.fixture
-def run_id(demo_engine) -> int:
-    """A match run of the demo queue, recorded as the CLI records one."""
-    outcome = run_panel(engine=demo_engine, files=None, placing_authority=DEMO_AUTHORITY, panel_date=PANEL_DAY,
-                        policy=Policy(), approvals=ApprovalPolicy())
-    return outcome.run_id
+def run_id(demo_engine, demo_run_file) -> int:
+    """A succeeded run of the demo queue, recorded as the CLI records one (demo_council.demo_run_file:
+    solved once a session, and demo_engine is a copy holding it)."""
+    return demo_run_file[1]
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -92,6 +92,11 @@ def test_a_run_is_solved_in_the_background_and_proposes_what_run_panel_does(clie
     assert exits(run["worker_pid"])
     assert {"need", "distance", "cost"} <= set(run["proposals"][0]["score"])
     assert run["alternatives"] and all(a["rank"] >= 1 for a in run["alternatives"])
+    # Each proposal says why in words (as matches.csv does), each alternative why not; the
+    # score keeps figures only.
+    assert all(p["why"] and " miles from home" in p["why"] for p in run["proposals"])
+    assert all(a["why_not"] and a["why"] is None for a in run["alternatives"])
+    assert all(isinstance(v, (int, float)) or v is None for p in run["proposals"] for v in p["score"].values())
 
     same = run_panel(engine=demo_engine, files=None, placing_authority=DEMO_AUTHORITY, panel_date=DEMO_DAY,
                      policy=Policy(), approvals=ApprovalPolicy())

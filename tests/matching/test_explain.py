@@ -41,6 +41,33 @@ def test_a_proposal_shows_distance_area_cost_tier_approvals_and_its_score_terms(
     assert m.score_distance == 250 + pen.over_20_miles + pen.out_of_area + pen.at_a_distance and m.score_cost == 2600
 
 
+def test_each_proposal_says_why_this_home_and_why_not_the_nearer_one_it_passed_over():
+    # R1 and R2 both want the nearer bed (V1, a mile away); R2 is more urgent and gets it, so
+    # R1's proposal (V2, 3 miles) says why V1 was passed over: R2 holds it.
+    inst = make_instance(
+        [referral("R1", urgency="over_5_days"), referral("R2", urgency="today")],
+        [vacancy("V1", miles_east=1), vacancy("V2", miles_east=3, la_code=KENT_DISTRICT)],
+    )
+    _, ex = run(inst)
+    why = dict(zip(ex.matches["referral_id"], ex.matches["why"]))
+    assert why["R2"] == ("P1 (supported accommodation) offers the support assessed, in the council's area: "
+                         "1.0 miles from home. It is the nearest of the 2 homes listed for them.")
+    assert why["R1"].startswith("P2 (supported accommodation) offers the support assessed, out of area, in the "
+                                "adjoining Maidstone: 3.0 miles from home.")
+    assert why["R1"].endswith("Nearer homes were not chosen: P1, 1.0 miles: held by R2 in this proposal.")
+
+
+def test_why_this_home_names_more_support_than_assessed_a_distant_authority_and_the_only_home():
+    from matching.why import Home, why_this_home
+
+    said = why_this_home(Home("Gillingham house", 31.4), service_type="childrens_home", tier="intensive",
+                         assessed_tier="enhanced", out_of_area=True, at_a_distance=True, la_code=BEXLEY,
+                         miles_from_education=2.25, others=[], area_name=lambda code: {BEXLEY: "Bexley"}[code])
+    assert said == ("Gillingham house (children's home) offers intensive support (more than the enhanced support "
+                    "assessed), out of area, in Bexley (not an adjoining authority): 31.4 miles from home and 2.2 "
+                    "from school, college or work. It is the only home open to them.")
+
+
 def test_unplaced_with_no_option_gets_the_rule_funnel():
     inst = make_instance(
         [referral("R1", tier="intensive")],

@@ -315,7 +315,27 @@ def take_shot(page, name: str) -> Path:
     return path
 
 
+TENDER_FILES = (("tender-file", "tender.yaml"), ("bids-file", "bids.csv"), ("scores-file", "scores.csv"),
+                ("moderation-file", "moderation.csv"))
+
+
+def upload_tender_files(page, folder: Path, files=TENDER_FILES) -> None:
+    """On /tenders: choose the tender's files from ``folder`` (those in ``files``) and send them."""
+    form = page.locator("form#upload-tender")
+    for field, name in files:
+        form.locator(f"#{field}").set_input_files(str(folder / name))
+    with page.expect_navigation():
+        form.get_by_role("button", name="Evaluate the bids").click()
+
+
 # The helpers as fixtures too, so test modules need not import this conftest by name.
+
+
+@pytest.fixture
+def upload_tender():
+    """``upload_tender(page, folder, files=all four)``: send a tender's files from the tenders page."""
+    return upload_tender_files
+
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the browser fixture skips these tests (under CI: fails them) and says why
@@ -308,7 +309,8 @@ def test_panel_rejects_a_proposal_and_the_rerun_keeps_it_out(page, server, sign_
     with page.expect_navigation():
         reject.get_by_role("button", name="Reject").click()
     # back where the panel was: the same filter, at the young person's row
-    assert path_of(page) == f"/panel/runs/{run['id']}?show=undecided#young-person-{proposal['referral_id']}"
+    assert path_of(page) == (f"/panel/runs/{run['id']}?show=undecided&at={proposal['referral_id']}"
+                             f"#young-person-{proposal['referral_id']}")
     expect(page.locator(".banner.success")).to_contain_text("Rejected")
     shot(page, "flow4-01-rejected")
 
@@ -316,6 +318,7 @@ def test_panel_rejects_a_proposal_and_the_rerun_keeps_it_out(page, server, sign_
         page.locator("form#rerun").get_by_role("button", name="Run the match again").click()
     expect(page.locator("table#proposals")).to_be_visible(timeout=RUN_SECONDS * 1000)
     expect(page.locator("section#given")).to_contain_text(proposal["referral_id"])
+    page.goto(f"{path_of(page).split('?')[0]}?at={proposal['referral_id']}")  # the page of the worklist they are on
     row = page.locator(f'tr#young-person-{proposal["referral_id"]}')
     assert proposal["vacancy_id"] not in row.inner_text(), "the rejected home came back in the re-run"
     shot(page, "flow4-02-rerun")
@@ -353,3 +356,35 @@ def test_the_administrator_searches_the_audit_log_by_what_the_page_calls_it(page
     shown = {t.strip() for t in page.locator('table#audit td[data-label="What happened"]').all_inner_texts()}
     assert shown == {"Signed in"}, shown
     shot(page, "flow6-audit-search")
+
+
+# --- 7. a commissioner evaluates the demo council's tender; the head of service awards it -------
+
+
+def test_the_demo_tender_is_evaluated_and_awarded_in_the_browser(page, server, sign_in, sign_out, shot, upload_tender,
+                                                                 tmp_path):
+    from providers.demo.tender import write_demo_tender
+
+    folder = write_demo_tender(tmp_path / "tender").parent
+    started = time.perf_counter()
+    sign_in(page, Role.commissioner)
+    page.goto("/tenders")
+    upload_tender(page, folder)
+    expect(page.locator(".banner.success")).to_contain_text("Evaluated")
+    expect(page.locator("table#lot-4")).to_contain_text("Tied on total score with")
+    assert page.locator("form#award").count() == 0  # the uploader may not award
+    tender_path = path_of(page)
+    shot(page, "flow7-01-ranked")
+    sign_out(page)
+
+    sign_in(page, Role.head_of_service)
+    page.goto(tender_path)
+    with page.expect_navigation():
+        page.locator("form#award").get_by_role("button", name="Award the framework as ranked below").click()
+    expect(page.locator(".banner.success")).to_contain_text("Awarded: framework")
+    expect(page.locator("#award-status")).to_contain_text("framework")
+    record_timing("tender uploaded, ranked and awarded in the browser (s)", time.perf_counter() - started)
+    shot(page, "flow7-02-awarded")
+    frameworks = server.api(Role.head_of_service).get("/frameworks", params={"limit": 200}).json()["items"]
+    awarded = next(f for f in frameworks if f["name"] == "Medway 16-25 Supported Accommodation Framework 2027")
+    assert len(awarded["lots"]) == 4 and all(lot["awards"] for lot in awarded["lots"])

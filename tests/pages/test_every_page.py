@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -153,12 +154,22 @@ def test_the_managers_pages(page, cases, sign_in):
     send_without_reason(page, "form#approve", "Approve", "an approval without its reason")
 
 
-def test_the_commissioners_pages(page, sign_in):
+def test_the_commissioners_pages(page, sign_in, upload_tender, tmp_path):
+    from providers.demo.tender import write_demo_tender
+
     sign_in(page, Role.commissioner)
     visit(page, "/", "commissioner's home")
     visit(page, "/forecast-page", "forecast")
     visit(page, "/forecast-page?horizon=abc", "forecast with a bad horizon", 422)
     visit(page, "/tender-page", "tender scenarios")
+    visit(page, "/tenders", "tenders")
+    # The demo council's tender, uploaded: first with its bids missing (the error state), then whole.
+    folder = write_demo_tender(tmp_path / "tender").parent
+    upload_tender(page, folder, files=[("tender-file", "tender.yaml")])
+    for width in (1280, 390):
+        check(page, "tenders: a tender without its bids", width)
+    upload_tender(page, folder)
+    visit(page, urlsplit(page.url).path, "a tender ranked")
 
 
 def test_the_administrators_and_head_of_services_pages(page, sign_in):

@@ -15,7 +15,7 @@ from models.enums import Role
 _API_TESTS = str(Path(__file__).resolve().parents[1] / "api")
 if _API_TESTS not in sys.path:
     sys.path.append(_API_TESTS)
-from demo_council import DEMO_DAY, client, demo_engine, demo_file  # noqa: E402,F401 (fixtures)
+from demo_council import DEMO_DAY, client, demo_engine, demo_file, demo_run_file  # noqa: E402,F401 (fixtures)
 from signin import PASSWORD, username  # noqa: E402
 
 

@@ -187,6 +187,7 @@ def test_the_right_manager_approves_the_last_request_and_the_placement_becomes_a
     assert '<dl id="case" class="summary-list">' in case and "miles" in case
     assert re.search(r'<strong id="placement-status"[^>]*>awaiting approval</strong>', case)
     assert f'<form id="approve" method="post" action="/approvals/{request_id}/approve"' in case
+    assert re.search(r'id="price-standing">(<strong>)?£[\d,]+ a week is (above|within|below) the usual range', case)
     assert f'<form id="reject" method="post" action="/approvals/{request_id}/reject"' in case
 
     answer = manager.post(f"/approvals/{request_id}/approve",
@@ -442,6 +443,23 @@ def test_an_implausible_audit_date_is_ignored_and_said_while_a_sensible_one_filt
     assert table(page.text, "audit").count("<tr data-event=") == 50  # the filter was left out
     before = client.get("/audit", params={"until": "2000-01-01"})
     assert before.status_code == 200 and 'id="audit-empty"' in before.text and "is not a date" not in before.text
+
+
+def test_audit_dates_are_days_in_england_as_the_times_shown(app):
+    # Half past midnight on 1 July in London is 23:30 on 30 June in UTC: searched by the day
+    # the page shows it on, it is found; by the UTC day, it is not.
+    with db(app) as session:
+        session.add(AuditEvent(at=dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC), actor="system",
+                               action="summer_midnight", entity_type="test", entity_id="1"))
+    client = browser(app, Role.admin)
+
+    def found(since: str, until: str) -> bool:
+        page = client.get("/audit", params={"action": "summer_midnight", "since": since, "until": until}).text
+        return 'id="audit-empty"' not in page and "<tr data-event=" in table(page, "audit")
+
+    assert found("2026-07-01", "2026-07-01") and "1 July 2026, 12:30am" in client.get(
+        "/audit", params={"action": "summer_midnight"}).text
+    assert not found("2026-06-30", "2026-06-30")
 
 
 def test_a_control_character_in_a_filter_gets_a_page_naming_it(app):

@@ -18,25 +18,21 @@ from flash import done_of, problem_of  # noqa: E402,F401 (used by test_panel_mem
 from sqlalchemy import func, select
 
 from api.pages import panel_map
-from matching.approvals import ApprovalPolicy
-from matching.panel import run_panel
-from matching.policy import Policy
 from models.db import transaction
 from models.enums import DecisionKind, MatchRunStatus, ReferralStatus, Role, Tier
 from models.panel import Decision, MatchRun, ProposedMatch
 from models.people import Placement, Referral
 from models.supply import Vacancy
-from providers.demo import DEMO_AUTHORITY
 
 DEMO_DAY = dt.date(2026, 11, 23)
 REASON = "Closest home with the support needed; the young person agrees."
 
 
 @pytest.fixture
-def run_id(demo_engine) -> int:
-    """A succeeded run of the demo queue, recorded in-process as the CLI records one (fast)."""
-    return run_panel(engine=demo_engine, files=None, placing_authority=DEMO_AUTHORITY, panel_date=DEMO_DAY,
-                     policy=Policy(), approvals=ApprovalPolicy()).run_id
+def run_id(demo_engine, demo_run_file) -> int:
+    """A succeeded run of the demo queue, recorded as the CLI records one (demo_council.demo_run_file:
+    solved once a session, and demo_engine is a copy holding it)."""
+    return demo_run_file[1]
 
 
 def first_proposal(engine, run: int) -> ProposedMatch:
@@ -98,14 +94,14 @@ def test_start_run_follow_it_and_see_proposals_map_and_unplaced(client, sign_in_
             ProposedMatch.match_run_id == run, ProposedMatch.rank == 0))
         unplaced = s.get(MatchRun, run).progress["unplaced_detail"]
     assert len(re.findall(r'<tr id="young-person-[^"]+" data-referral="[^"]+" data-proposal="\d+">',
-                          page.text)) == proposed > 0
+                          worklist(panel, run))) == proposed > 0
     assert '<svg id="map"' in page.text and 'role="img"' in page.text and "20-mile ring" in page.text
     # The young people left without a proposal are in the same worklist, each with why and a
     # link to their case; the "Without a proposal" filter shows only them.
-    only = panel.get(f"/panel/runs/{run}", params={"show": "unplaced"}).text
+    only = worklist(panel, run, "unplaced")
     rows = re.findall(r'<tr id="young-person-([^"]+)" data-referral="[^"]+">', only)
     assert sorted(rows) == sorted(u["referral_id"] for u in unplaced) and rows
-    assert "data-proposal" not in only[only.index('id="proposals"'):only.index("</table>")]
+    assert "data-proposal" not in only
     case = panel.get(f"/panel/runs/{run}/young-people/{rows[0]}")
     assert case.status_code == 200 and 'id="why"' in case.text
     # A home for one of them is chosen from the free beds nearest their home: here every free
@@ -142,6 +138,19 @@ def test_start_run_with_a_bad_time_limit_is_refused_on_the_board(client, sign_in
         assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
 
 
+def worklist(client, run: int, show: str = "all") -> str:
+    """Every row of a run's worklist, page after page, as the panel would read them."""
+    rows, path = [], f"/panel/runs/{run}?show={show}"
+    while path:
+        page = client.get(path).text
+        if 'id="proposals"' not in page:
+            break
+        rows.append(page[page.index('<table id="proposals"'):page.index("</table>", page.index('<table id="proposals"'))])
+        more = re.search(r'id="next-page" rel="next" href="([^"]+)"', page)
+        path = more.group(1).replace("&amp;", "&") if more else None
+    return "".join(rows)
+
+
 # --- a run and a proposal ------------------------------------------------------------------------
 
 
@@ -164,6 +173,9 @@ def test_proposal_page_shows_the_case_alternatives_and_forms(client, sign_in_as,
     page = sign_in_as(Role.panel_member).get(f"/panel/runs/{run_id}/proposals/{p.id}")
     assert page.status_code == 200
     assert 'id="alternatives"' in page.text and 'id="approvals"' in page.text
+    # Where its price stands among the same support in the same kind of home (providers.price_benchmarks)
+    assert re.search(r'id="price-standing">(<strong>)?£[\d,]+ a week is (above|within|below) the usual range: the '
+                     r'middle half of the \d+ prices for', page.text)
     for form in ("accept", "reject", "lock", "ban"):
         assert f'<form id="{form}" method="post" action="/panel/runs/{run_id}/proposals/{p.id}/{form}">' in page.text
         assert f'<label for="{form}-reason">' in page.text
@@ -403,7 +415,8 @@ def test_a_decision_without_a_reason_is_shown_again_with_the_error_beside_the_fi
     done = panel.post(f"/panel/runs/{run_id}/proposals/{p.id}/reject",
                       data={"reason": "Too far from their college", "show": "approval"}, follow_redirects=False)
     assert done.status_code == 303
-    assert done.headers["location"] == f"/panel/runs/{run_id}?show=approval#young-person-{p.referral_id}"
+    assert done.headers["location"] == (f"/panel/runs/{run_id}?show=approval&at={p.referral_id}"
+                                        f"#young-person-{p.referral_id}")
 
 
 def test_the_worklist_filters_count_and_show_only_their_rows(client, sign_in_as, run_id, demo_engine):
@@ -416,9 +429,32 @@ def test_the_worklist_filters_count_and_show_only_their_rows(client, sign_in_as,
                   "over_20": {p.referral_id for p in proposals if p.miles_from_home > 20}}
     for show, ids in wanted.items():
         page = panel.get(f"/panel/runs/{run_id}", params={"show": show}).text
-        rows = set(re.findall(r'<tr id="young-person-([^"]+)"', page))
+        rows = set(re.findall(r'<tr id="young-person-([^"]+)"', worklist(panel, run_id, show)))
         assert rows == ids, show
         assert re.search(rf'href="\?show={show}#worklist" aria-current="true">[^<]+<span class="count">\({len(ids)}\)',
                          page)
     nonsense = panel.get(f"/panel/runs/{run_id}", params={"show": "<script>"})
     assert nonsense.status_code == 200 and "<script>" not in nonsense.text.split("<main")[1].split("</main>")[0]
+
+
+def test_the_worklist_comes_in_pages_and_the_panel_returns_to_the_page_it_was_on(client, sign_in_as, run_id,
+                                                                                 demo_engine):
+    from api.pages.panel_pages import WORKLIST_PAGE
+
+    panel = sign_in_as(Role.panel_member)
+    first = panel.get(f"/panel/runs/{run_id}").text
+    ids = re.findall(r'<tr id="young-person-([^"]+)"', first)
+    everyone = re.findall(r'<tr id="young-person-([^"]+)"', worklist(panel, run_id))
+    assert len(ids) == WORKLIST_PAGE < len(everyone) and everyone[:WORKLIST_PAGE] == ids
+    pages = -(-len(everyone) // WORKLIST_PAGE)
+    assert f"Everyone: {len(everyone)} young people, 1 to {WORKLIST_PAGE} shown" in first
+    assert f"Page 1 of {pages}" in first and 'id="previous-page"' not in first
+    # Back from the case of someone on the last page: that page, at their row.
+    last = everyone[-1]
+    back = panel.get(f"/panel/runs/{run_id}", params={"at": last}).text
+    assert f'<tr id="young-person-{last}"' in back and f"Page {pages} of {pages}" in back
+    assert 'id="next-page"' not in back and 'id="previous-page"' in back
+    # Past the last page: the last page; someone not in the run: the page asked for.
+    assert f"Page {pages} of {pages}" in panel.get(f"/panel/runs/{run_id}", params={"page": 999}).text
+    assert "Page 1 of" in panel.get(f"/panel/runs/{run_id}", params={"at": "R9999"}).text
+    assert panel.get(f"/panel/runs/{run_id}", params={"page": "abc"}).status_code == 422

@@ -10,7 +10,7 @@ import time
 from sqlalchemy import select
 from test_tender_page import finished
 
-from api.pages import tender_runs
+from api import scenario_runs
 from models.accounts import AuditEvent
 from models.db import transaction
 from models.enums import Role
@@ -39,10 +39,7 @@ def test_a_run_shows_its_progress_and_is_cancelled(client, sign_in_as, demo_engi
     cancelled = client.post("/tender-page/runs/1/cancel")
     assert cancelled.status_code == 200 and "Cancelled &#39;A long run&#39;" in cancelled.text
     assert "Nothing was kept from it" in cancelled.text
-    deadline = time.monotonic() + 30
-    while tender_runs.progress_of(demo_engine, 1) is not None:  # the run's thread has stopped
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    assert scenario_runs.wait(demo_engine, 1, timeout=30)  # the run's thread has stopped
     with transaction(demo_engine) as session:
         row = session.get(ScenarioResult, 1)
         assert row.status == "cancelled" and row.kpis == [] and row.error.startswith("Cancelled by")
