@@ -343,9 +343,11 @@ def _reason(eligible: int, counts: dict[str, int], left: int, taken: list[str], 
         sides = sorted(k.removeprefix("side:") for k in counts if k.startswith("side:"))
         return "every eligible vacancy is ruled out: " + "; ".join(words(k) for k in sides)
     if taken:
-        return (f"all {left} remaining option(s) went to proposals for others that together "
-                "place more young people or score better")
-    return "not placed: the remaining options would break a side constraint (siblings, budget or co-residency)"
+        homes = "its one remaining home went" if left == 1 else f"all {left} remaining homes went"
+        return (f"{homes} to other young people: the proposal as a whole places more young people, "
+                "or places them better, that way")
+    return ("not placed: each remaining home would break a rule of the whole proposal (keeping siblings "
+            "together, the budget, or who can live together)")
 
 
 def _holders(chosen: pd.DataFrame, instance: Instance) -> dict[str, list[str]]:

@@ -316,13 +316,15 @@ def _outcome_words(session, outcome: approval_decisions.ApprovalDecided, approve
     if not approved:
         closed = len(outcome.closed)
         return (f"Rejected. Placement {placement.id} went back to the panel: the young person is waiting in the "
-                "queue again and the bed is free." + (f" {closed} other pending approval(s) of this placement "
-                                                      "were closed." if closed else ""))
+                "queue again and the bed is free."
+                + (f" {closed} other pending approval{'s' if closed != 1 else ''} of this placement "
+                   f"{'were' if closed != 1 else 'was'} closed." if closed else ""))
     if placement.status == PlacementStatus.active:
         return (f"Approved. That was the last approval: placement {placement.id} is now active "
                 "and the young person is placed.")
     waiting = session.scalars(select(ApprovalRequest).where(
         ApprovalRequest.placement_id == placement.id, ApprovalRequest.status == ApprovalStatus.pending)).all()
     who = ", ".join(sorted({ROLE_NAMES[r.role] for r in waiting}))
-    return (f"Approved. Placement {placement.id} still needs {len(waiting)} more approval(s) "
+    return (f"Approved. Placement {placement.id} still needs {len(waiting)} more "
+            f"approval{'s' if len(waiting) != 1 else ''} "
             f"(from: {who}) before it is active.")
