@@ -163,3 +163,46 @@ def test_the_command_line_evaluates_writes_the_ranking_and_awards(tmp_path, monk
     (tmp_path / "t" / "bids.csv").write_text("bidder_id,bidder_name,lot,capacity_beds\nA,Alder,9,3\n")
     refused = runner.invoke(app, ["tender", "evaluate", str(tmp_path / "t" / "tender.yaml")])
     assert refused.exit_code == 1 and "bids.csv row 2, column lot: there is no lot 9" in refused.output
+
+
+def test_an_uploaded_tender_is_kept_whole_ranked_again_and_awarded_by_another(engine, demo_tender):
+    """providers.tender_store on SQLite and PostgreSQL: the files kept as bytes, the ranking
+    worked out again from them, the award refused to its uploader and made by another."""
+    from models.accounts import User
+    from models.enums import Role
+    from models.supply import TenderEvaluation
+    from providers.tender_store import award_kept, evaluation_of, save_upload
+
+    _with_demo(engine)
+    folder = demo_tender.parent
+    files = {part: (f"{part}.csv", (folder / f"{part}.csv").read_bytes()) for part in ("bids", "scores", "moderation")}
+    with transaction(engine) as session:
+        uploader = User(username="c.one", role=Role.commissioner, full_name="C One", password_hash="x")
+        head = User(username="h.one", role=Role.head_of_service, full_name="H One", password_hash="x")
+        session.add_all([uploader, head])
+        session.flush()
+        row = save_upload(session, ("tender.yaml", demo_tender.read_text()), files, head)
+        kept_id = row.id
+    with transaction(engine) as session:
+        row = session.get(TenderEvaluation, kept_id)
+        assert row.bids_data == files["bids"][1] and len(row.sha256) == 64
+        again = evaluation_of(row)
+        assert [(r.bid.bidder_id, r.rank) for r in again.ranked()] == [
+            (r.bid.bidder_id, r.rank) for r in evaluate(read_tender(demo_tender)).ranked()]
+        head = session.scalars(select(User).where(User.username == "h.one")).one()
+        with pytest.raises(AwardRefused, match="you uploaded these bids"):
+            award_kept(session, row, head)
+    with transaction(engine) as session:
+        row = session.get(TenderEvaluation, kept_id)
+        other = User(username="d.one", role=Role.director, full_name="D One", password_hash="x")
+        session.add(other)
+        session.flush()
+        framework = award_kept(session, row, other)
+        assert row.framework_id == framework.id and row.awarded_by_id == other.id
+    # A wrong file is refused whole, and nothing is kept.
+    with pytest.raises(TenderFilesRefused), transaction(engine) as session:
+        save_upload(session, ("tender.yaml", demo_tender.read_text()),
+                    files | {"bids": ("bids.csv", b"bidder_id,bidder_name,lot,capacity_beds\nA,Alder,9,3\n")},
+                    session.scalars(select(User).where(User.username == "c.one")).one())
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(TenderEvaluation)) == 1
