@@ -40,7 +40,7 @@ def evaluate_command(
     """Score every bid price against quality, rank them per lot with ties and abnormally low bids
     flagged, and show the award the tender's rule gives; with --award, make it."""
     from providers import csvfiles
-    from providers.tender_evaluation import evaluate, ranking_rows
+    from providers.tender_evaluation import evaluate, ranking_table
     from providers.tender_files import TenderFilesRefused, read_tender
 
     try:
@@ -57,14 +57,13 @@ def evaluate_command(
     evaluation = evaluate(read)
     _print(evaluation)
     if out_dir is not None:
-        from models.spreadsheet import inert
+        from models.spreadsheet import inert_row
 
-        rows = ranking_rows(evaluation)
-        columns = list(dict.fromkeys(k for row in rows for k in row))
+        columns, rows = ranking_table(evaluation)
         out_dir.mkdir(parents=True, exist_ok=True)
         # A bidder's name is whatever the bid said: never a formula when opened in a spreadsheet.
         path = csvfiles.write_table(out_dir / "ranking.csv", columns,
-                                    [{k: inert(v) for k, v in row.items()} for row in rows])
+                                    [inert_row(row) for row in rows])
         out.print(f"Wrote {path}", highlight=False)
     problems = evaluation.award_problems()
     if not award:

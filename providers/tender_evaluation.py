@@ -215,6 +215,13 @@ def ranking_rows(evaluation: Evaluation) -> list[dict]:
     return rows
 
 
+def ranking_table(evaluation: Evaluation) -> tuple[list[str], list[dict]]:
+    """(columns, rows) of ranking.csv: every column any lot's rows have, in the order first met
+    (lots differ in their tiers and criteria), for the command line and the page alike."""
+    rows = ranking_rows(evaluation)
+    return list(dict.fromkeys(k for row in rows for k in row)), rows
+
+
 def _flag_words(r: Ranked) -> list[str]:
     words = []
     for flag in r.flags:

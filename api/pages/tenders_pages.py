@@ -135,17 +135,16 @@ def ranking_csv(request: Request, tender_id: RecordId, session: SessionDep, user
     import csv
     import io
 
-    from models.spreadsheet import inert
-    from providers.tender_evaluation import ranking_rows
+    from models.spreadsheet import inert_row
+    from providers.tender_evaluation import ranking_table
 
     row = _kept(session, tender_id)
     if row is None:
         return not_found_page(request, user, f"tender {tender_id}")
-    rows = ranking_rows(evaluation_of(row))
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    columns, rows = ranking_table(evaluation_of(row))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([[inert("" if r.get(c) is None else r.get(c)) for c in columns] for r in rows])
+    writer.writerows(inert_row(["" if r.get(c) is None else r.get(c) for c in columns]) for r in rows)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="tender-{tender_id}-ranking.csv"'})
