@@ -27,6 +27,7 @@ def load_market(files: list[Path], on: dt.date | None = None):
     """[(file, scenario, supply)] for each file, checked against the database's market; every
     file's problems are listed before anything runs."""
     from models.db import is_initialised, make_engine, transaction
+    from scenarios.award_options import tenders_from
     from scenarios.tender import (
         TenderFileError,
         apply,
@@ -35,20 +36,21 @@ def load_market(files: list[Path], on: dt.date | None = None):
     )
 
     engine = make_engine()
+    loaded, problems = [], []
     try:
         if not is_initialised(engine):
             _fail("the database has no market yet: run `placematch demo` or import vacancies first")
         with transaction(engine) as session:
             supply = supply_from_database(session, on or council_today())
+            for file in files:  # an award option's tender: kept in the database, or next to the file
+                try:
+                    scenario = read_scenario(file)
+                    loaded.append((file, scenario, apply(scenario, supply, file=file.name,
+                                                         tenders=tenders_from(session, Path(file).parent))))
+                except TenderFileError as exc:
+                    problems.append(str(exc))
     finally:
         engine.dispose()
-    loaded, problems = [], []
-    for file in files:
-        try:
-            scenario = read_scenario(file)
-            loaded.append((file, scenario, apply(scenario, supply, file=file.name)))
-        except TenderFileError as exc:
-            problems.append(str(exc))
     if problems:
         _fail("\n".join(problems))
     return supply, loaded

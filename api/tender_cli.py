@@ -19,12 +19,19 @@ err = Console(stderr=True, width=200)
 @tender_app.command("example")
 def example(folder: Path = typer.Argument(..., help="Folder to write the demo council's tender files into")) -> None:
     """Write the demo council's tender (tender.yaml, bids.csv, scores.csv, moderation.csv): four
-    lots, 24 bidders, with an abnormally low bid, a tie and a moderated score."""
+    lots, 24 bidders, with an abnormally low bid, a tie and a moderated score; and its award
+    options as scenario files (baseline.yaml, award-*.yaml) to compare."""
     from providers.demo.tender import write_demo_tender
+    from providers.tender_files import read_tender
+    from scenarios.award_options import standard_options
 
     path = write_demo_tender(folder)
+    options = standard_options(read_tender(path).spec, path.name)
+    for name, text in options.items():
+        (folder / name).write_text(text, encoding="utf-8")
     out.print(f"Wrote {path} and its bids, scores and moderation beside it. Evaluate it with "
-              f"`placematch tender evaluate {path}`.", highlight=False)
+              f"`placematch tender evaluate {path}`; try its award options against forecast demand with "
+              f"`placematch scenario compare {' '.join(str(folder / n) for n in options)}`.", highlight=False)
 
 
 @tender_app.command("evaluate")

@@ -19,7 +19,7 @@ from models.supply import Framework, TenderEvaluation
 from providers.limits import MAX_YAML_CHARS
 from providers.tender_award import AwardRefused, award
 from providers.tender_evaluation import Evaluation, evaluate
-from providers.tender_files import TenderFilesRefused, parse_spec, read_parts
+from providers.tender_files import Tender, TenderFilesRefused, parse_spec, read_parts
 
 AWARDERS = (Role.head_of_service, Role.director)
 PARTS = ("bids", "scores", "moderation")
@@ -61,14 +61,19 @@ def save_upload(session: Session, tender: tuple[str, str], files: dict[str, tupl
     return row
 
 
-def evaluation_of(row: TenderEvaluation) -> Evaluation:
-    """The ranking of a kept tender, worked out again from its files as they were uploaded."""
+def tender_of(row: TenderEvaluation) -> Tender:
+    """A kept tender read again from its files as they were uploaded."""
     spec = parse_spec(row.tender_text, row.tender_file)
     names = {"bids": row.bids_file, "scores": row.scores_file}
     sources = {"bids": row.bids_data, "scores": row.scores_data, "moderation": row.moderation_data}
     if row.moderation_file:
         names["moderation"] = row.moderation_file
-    return evaluate(read_parts(spec, sources, names))
+    return read_parts(spec, sources, names)
+
+
+def evaluation_of(row: TenderEvaluation) -> Evaluation:
+    """The ranking of a kept tender, worked out again from its files as they were uploaded."""
+    return evaluate(tender_of(row))
 
 
 def award_kept(session: Session, row: TenderEvaluation, user: User) -> Framework:

@@ -22,6 +22,9 @@ question)::
         - {lot: "16-25 DPS: Lot 1", percent: -3}
       stop_offering:                              # tiers a lot (or everyone) no longer offers
         - {lot: "16-25 DPS: Lot 1", tiers: [intensive]}
+      award:                                      # an award option for a tender (scenarios.award_options)
+        tender: 3                                 # its number on the tenders page, or its tender.yaml
+        top: 5                                    # or min_score: 65; and quality_weight: 50
       block_contracts:
         - name: Medway intensive block
           beds: 10
@@ -62,6 +65,13 @@ from models.base import council_today
 from models.enums import ServiceType, Tier
 from providers import safe_yaml
 from providers.safe_yaml import Problem
+from scenarios.award_options import (
+    AwardOption,
+    AwardOptionRefused,
+    Tenders,
+    awarded_market,
+    evaluated,
+)
 
 TIERS = tuple(t.value for t in Tier)
 
@@ -97,6 +107,7 @@ class Supply(_Strict):
     price_changes: list[PriceChange] = Field(default_factory=list)
     stop_offering: list[StopOffering] = Field(default_factory=list)
     block_contracts: list[BlockContract] = Field(default_factory=list)
+    award: Optional[AwardOption] = None
 
 
 class Demand(_Strict):
@@ -179,6 +190,10 @@ def parse_scenario(text: str, name: str) -> TenderScenario:
         raise TenderFileError([Problem(name, exc.line, "", exc.reason)]) from None
     if not isinstance(data, dict):
         raise TenderFileError([Problem(name, 1, "", "the file must be a mapping of keys (name: ..., supply: ...)")])
+    if {"lots", "bids", "criteria"} <= set(data):
+        raise TenderFileError([Problem(name, 1, "", "this is a tender's file (its lots, bids and criteria), not a "
+                                                    "scenario: evaluate it with `placematch tender evaluate`, or try "
+                                                    "its award options by naming it under supply > award > tender")])
     lines = _lines(node) if node is not None else {}
     try:
         scenario = TenderScenario.model_validate(data)
@@ -238,9 +253,33 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
     return frame[VACANCY_COLUMNS + ["block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"]]
 
 
-def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenario") -> pd.DataFrame:
+def new_home(vacancy_id: str, provider_id: str, beds: int, place, service_type: str, prices: dict, lot: str, *,
+             framework: str, block: bool = False, void_weekly_cost: float = 0.0, available_from=None) -> dict:
+    """A home the scenario adds (a block contract's beds, an awarded provider's new beds), in
+    the supply's columns: registered, rated good, open to 16-25 of either sex, with no needs it
+    is known to meet (what a new home promises until it is inspected)."""
+    from matching.instance import PRICE_COLUMNS
+
+    return {
+        "vacancy_id": vacancy_id, "property_id": vacancy_id, "provider_id": provider_id, "beds": beds,
+        "available_from": available_from or council_today(), "reserved_for": None, "postcode": place.postcode,
+        "easting": place.easting, "northing": place.northing, "la_code": place.la_code,
+        "service_type": service_type,
+        "setting": "shared_care_experienced" if service_type == ServiceType.supported_accommodation.value
+        else "self_contained",
+        "ofsted_registered": True, "ofsted_grade": "good", "sex": "any", "age_min": 16, "age_max": 25,
+        "accepts_needs": [], "excludes_risks": [], **{c: prices.get(c, np.nan) for c in PRICE_COLUMNS.values()},
+        "block": block, "void_weekly_cost": void_weekly_cost, "lot": lot, "lot_id": None, "framework": framework,
+        "occupied": 0,
+    }
+
+
+def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenario",
+          tenders: Tenders | None = None) -> pd.DataFrame:
     """The supply as the scenario changes it. Names that match nothing (a provider, a lot, a
-    postcode) are refused, naming the key, rather than silently changing nothing."""
+    postcode, a tender) are refused, naming the key, rather than silently changing nothing.
+    ``tenders`` finds the tender an award option names (scenarios.award_options.tenders_from);
+    the award is applied first, and the other changes to the market it leaves."""
     from matching.instance import PRICE_COLUMNS
     from providers.geography import PostcodeError, locate_one
 
@@ -258,6 +297,16 @@ def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenar
             refuse(path, f"no lot '{ref}'; the lots are: {'; '.join(known)}")
         return mask
 
+    if changes.award is not None:
+        option = changes.award
+        try:
+            where = locate_one(option.newcomers_at) if option.newcomers_at else None
+            out = awarded_market(out, evaluated(tenders, option), new_home, where)
+        except PostcodeError as exc:
+            refuse(("supply", "award", "newcomers_at"), str(exc))
+        except AwardOptionRefused as exc:
+            for key, reason in exc.problems:
+                refuse(("supply", "award", key), reason)
     for k, provider in enumerate(changes.remove_providers):
         mask = out["provider_id"] == provider
         if not mask.any():
@@ -281,22 +330,12 @@ def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenar
         except PostcodeError as exc:
             refuse(("supply", "block_contracts", k, "postcode"), str(exc))
             continue
-        prices = {c: np.nan for c in PRICE_COLUMNS.values()}
-        prices[PRICE_COLUMNS[block.tier]] = block.weekly_price
-        blocks.append({
-            "vacancy_id": f"B-{k + 1}", "property_id": f"B-{k + 1}", "provider_id": f"block:{block.name}",
-            "beds": block.beds, "available_from": out["available_from"].min() if len(out) else council_today(),
-            "reserved_for": None, "postcode": place.postcode, "easting": place.easting,
-            "northing": place.northing, "la_code": place.la_code,
-            "service_type": block.service_type.value,
-            "setting": "shared_care_experienced" if block.service_type == ServiceType.supported_accommodation
-            else "self_contained",
-            "ofsted_registered": True, "ofsted_grade": "good", "sex": "any", "age_min": 16, "age_max": 25,
-            "accepts_needs": [], "excludes_risks": [], **prices,
-            "block": True, "void_weekly_cost": block.void_weekly_cost if block.void_weekly_cost is not None
-            else block.weekly_price,
-            "lot": f"block contract: {block.name}", "lot_id": None, "framework": "block contract", "occupied": 0,
-        })
+        blocks.append(new_home(
+            f"B-{k + 1}", f"block:{block.name}", block.beds, place, block.service_type.value,
+            {PRICE_COLUMNS[block.tier]: block.weekly_price}, f"block contract: {block.name}",
+            framework="block contract", block=True,
+            void_weekly_cost=block.void_weekly_cost if block.void_weekly_cost is not None else block.weekly_price,
+            available_from=out["available_from"].min() if len(out) else None))
     if problems:
         raise TenderFileError(_unique(problems))
     if blocks:

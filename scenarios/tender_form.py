@@ -142,7 +142,7 @@ def yaml_text(data: dict) -> str:
 # --- checking --------------------------------------------------------------------------------------
 
 
-def check(text: str, file: str, market: pd.DataFrame, forecast_scenarios: Collection[str]):
+def check(text: str, file: str, market: pd.DataFrame, forecast_scenarios: Collection[str], tenders=None):
     """(the scenario, the market it leaves), or TenderFileError listing every problem: the
     checks of ``scenarios.tender`` (the same as the API's and the command line's), and that a
     saved forecast scenario it names exists (a run would otherwise fail when it starts)."""
@@ -157,7 +157,7 @@ def check(text: str, file: str, market: pd.DataFrame, forecast_scenarios: Collec
         problems.append(Problem(file, scenario._lines.get(path), "demand > forecast_scenario",
                                 f"no forecast scenario named '{wanted}'"))
     try:
-        supply = apply(scenario, market, file=file)
+        supply = apply(scenario, market, file=file, tenders=tenders)
     except TenderFileError as exc:
         problems = exc.problems + problems
         supply = None
@@ -532,6 +532,9 @@ def describe(scenario: TenderScenario, provider_names: Mapping[str, str] | None 
     """What a checked scenario changes, one sentence a change, for people who do not read YAML."""
     names = provider_names or {}
     supply, said = scenario.supply, []
+    if supply.award is not None:
+        said.append(f"{supply.award.words()}: the framework's providers of that service are then those awarded, "
+                    "at the prices they bid; the others are reached only as spot purchases.")
     for block in supply.block_contracts:
         void = block.weekly_price if block.void_weekly_cost is None else block.void_weekly_cost
         said.append(f"Adds the block contract '{block.name}': {block.beds} {block.tier.value} support "

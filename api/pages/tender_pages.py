@@ -184,11 +184,12 @@ def _checked(scenario, supply, before, text: str, file_name: str, providers=()) 
 
 def _check_or_refuse(session, text: str, file_name: str, market, *, built: dict | None):
     """(scenario, supply) or (None, FieldErrors): the same check for the builder and the file."""
+    from scenarios.award_options import tenders_from
     from scenarios.tender import TenderFileError
 
     supply, _providers, _lots, forecasts = market
     try:
-        return tender_form.check(text, file_name, supply, forecasts), None
+        return tender_form.check(text, file_name, supply, forecasts, tenders=tenders_from(session)), None
     except TenderFileError as exc:
         said = tender_form.in_words(exc.problems[:MAX_ERRORS_SHOWN], text=None if built else text, built=built)
         return None, FieldErrors((s.field, s.message) for s in said)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from api.deps import RecordId, SessionDep
+from api.deps import COMMISSIONING, RecordId, SessionDep
 from api.pages.core import PageAllowed, back_to, not_found_page, render
 from api.pages.field_errors import FieldErrors
 from models import glossary
@@ -23,6 +23,7 @@ from providers.limits import MAX_ERRORS_SHOWN, MAX_FILE_BYTES, MAX_YAML_CHARS, M
 from providers.tender_award import AwardRefused
 from providers.tender_files import TenderFilesRefused
 from providers.tender_store import AWARDERS, award_kept, evaluation_of, save_upload
+from scenarios.award_options import framework_years
 
 router = APIRouter(include_in_schema=False)
 UPLOADERS = (Role.commissioner, Role.head_of_service)
@@ -30,6 +31,7 @@ READERS = (Role.commissioner, Role.head_of_service, Role.director)
 Reader = PageAllowed(*READERS)
 Uploader = PageAllowed(*UPLOADERS)
 Awarder = PageAllowed(*AWARDERS)
+Tester = PageAllowed(*COMMISSIONING)  # who runs tender scenarios (api.pages.tender_pages)
 FIELDS = {"tender": "tender-file", "bids": "bids-file", "scores": "scores-file", "moderation": "moderation-file"}
 
 
@@ -112,8 +114,18 @@ def tender_page(request: Request, tender_id: RecordId, session: SessionDep, user
     return render(request, "tender_evaluation.html", user, row=row, evaluation=evaluation, spec=spec,
                   lots=[(lot, evaluation.lots.get(lot.number, [])) for lot in spec.lots], tiers=list(Tier),
                   criteria=spec.criteria, problems=problems, may_award=may_award, people=people,
+                  options=_option_words(spec, row.id) if user.role in COMMISSIONING and row.framework_id is None
+                  else None, option_years=framework_years(spec),
                   awarder_roles=" or ".join(glossary.ROLES[r.value].lower() for r in AWARDERS),
                   flag_words=glossary.TENDER_FLAGS, method=glossary.PRICE_METHODS[spec.price_method])
+
+
+def _option_words(spec, tender_id: int) -> list[str]:
+    """The award options the page offers to try, in words (their scenario files' descriptions)."""
+    from scenarios.award_options import standard_options
+    from scenarios.tender import parse_scenario
+
+    return [parse_scenario(text, name).name for name, text in standard_options(spec, tender_id).items()]
 
 
 @router.post("/tenders/{tender_id}/award")
@@ -127,6 +139,36 @@ def award_tender(request: Request, tender_id: RecordId, session: SessionDep, use
         return back_to(f"/tenders/{tender_id}", problem="Not awarded: " + "; ".join(exc.problems))
     return back_to(f"/tenders/{tender_id}", done=f"Awarded: framework '{framework.name}' with "
                                                   f"{len(framework.lots)} lots")
+
+
+@router.post("/tenders/{tender_id}/options")
+def try_options(request: Request, tender_id: RecordId, session: SessionDep, user: Tester):
+    """Start the award options (scenarios.award_options.standard_options) as tender scenario
+    runs against forecast demand, and show them side by side as they finish. Every option is
+    checked before any is started: all four run, or none."""
+    from urllib.parse import urlencode
+
+    from api import scenario_runs
+    from models.base import council_today
+    from scenarios.award_options import standard_options, tenders_from
+    from scenarios.tender import TenderFileError, supply_from_database
+    from scenarios.tender_form import check
+
+    row = _kept(session, tender_id)
+    if row is None:
+        return not_found_page(request, user, f"tender {tender_id}")
+    market = supply_from_database(session, council_today())
+    checked = []
+    try:
+        for name, text in standard_options(evaluation_of(row).tender.spec, row.id).items():
+            checked.append((name, text, *check(text, name, market, (), tenders=tenders_from(session))))
+    except TenderFileError as exc:
+        return back_to(f"/tenders/{tender_id}", problem="The award options cannot be tried: "
+                                                         + "; ".join(p.reason for p in exc.problems[:5]))
+    ids = [scenario_runs.start(session, scenario, supply, user, text=text, file_name=name).id
+           for name, text, scenario, supply in checked]
+    return back_to("/tender-page?" + urlencode([("ids", i) for i in ids]),
+                   done=f"Started {len(ids)} runs: the award options of '{row.name}' against forecast demand")
 
 
 @router.get("/tenders/{tender_id}/ranking.csv")

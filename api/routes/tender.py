@@ -123,6 +123,7 @@ class ResultDetail(ResultSummary):
 
 def _market(session, body: ScenarioFile):
     """(scenario, the market it leaves), or 422 naming each problem's line and key."""
+    from scenarios.award_options import tenders_from
     from scenarios.tender import (
         TenderFileError,
         apply,
@@ -134,7 +135,8 @@ def _market(session, body: ScenarioFile):
         # Read from the text itself, bounded (providers.safe_yaml): never written to disk first.
         name = Path(body.file_name).name or "scenario.yaml"
         scenario = parse_scenario(body.yaml, name)
-        supply = apply(scenario, supply_from_database(session, council_today()), file=name)
+        supply = apply(scenario, supply_from_database(session, council_today()), file=name,
+                       tenders=tenders_from(session))
     except TenderFileError as exc:
         raise ApiError(422, f"{len(exc.problems)} problem(s) in the scenario file",
                        fields=[(f"body.yaml:line {p.line}" if p.line else "body.yaml",

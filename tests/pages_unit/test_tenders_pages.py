@@ -89,3 +89,33 @@ def test_only_commissioners_and_senior_managers_see_bid_prices(client, sign_in_a
     assert ('id="upload-tender"' in page.text) == uploads
     assert (client.post("/tenders", files={}, follow_redirects=False).status_code == 403) == (not uploads)
     assert client.get("/tenders/999").status_code == (404 if reads else 403)
+
+
+def test_a_commissioner_tries_the_award_options_before_the_award(client, sign_in_as, demo_engine, demo_files):
+    from api import scenario_runs
+    from models.plans import ScenarioResult
+
+    commissioner = sign_in_as(Role.commissioner)
+    upload(commissioner, demo_files)
+    page = commissioner.get("/tenders/1").text
+    options = page[page.index('id="award-options"'):page.index("</section>", page.index('id="award-options"'))]
+    assert "over the framework's 4 years" in options
+    for words in ("Baseline: the market today", "Award as evaluated (top 4)", "Award wider (the top 6 bids of each "
+                  "lot)", "Quality weighted 50%"):
+        assert f"<li>{words}</li>" in options
+    started = commissioner.post("/tenders/1/options", follow_redirects=False)
+    assert started.status_code == 303
+    assert started.headers["location"].startswith("/tender-page?ids=1&ids=2&ids=3&ids=4")
+    assert "Started 4 runs: the award options of" in done_of(started)
+    for result_id in (1, 2, 3, 4):  # stop the runs: what they start is the point here, not their figures
+        commissioner.post(f"/tender-page/runs/{result_id}/cancel")
+    assert all(scenario_runs.wait(demo_engine, i, timeout=60) for i in (1, 2, 3, 4))
+    with transaction(demo_engine) as session:
+        rows = session.scalars(select(ScenarioResult).order_by(ScenarioResult.id)).all()
+        assert [r.file_name for r in rows] == ["baseline.yaml", "award-as-evaluated.yaml", "award-wider.yaml",
+                                               "award-quality.yaml"]
+        assert "tender: 1\n" in rows[3].file_text and "quality_weight: 50" in rows[3].file_text
+    director = sign_in_as(Role.director)  # reads the ranking, does not run scenarios
+    assert 'id="award-options"' not in director.get("/tenders/1").text
+    assert director.post("/tenders/1/options", follow_redirects=False).status_code == 403
+    assert sign_in_as(Role.commissioner).post("/tenders/9/options").status_code == 404

@@ -57,6 +57,28 @@ def test_compare_runs_scenarios_side_by_side_saves_and_reproduces(tmp_path, monk
     engine.dispose()
 
 
+def test_a_tenders_award_options_run_side_by_side_against_forecast_demand(tmp_path, monkeypatch):
+    db = demo_database(tmp_path / "placematch.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    folder = tmp_path / "tender"
+    written = CliRunner().invoke(app, ["tender", "example", str(folder)])
+    assert written.exit_code == 0, written.output
+    files = [folder / n for n in ("baseline.yaml", "award-as-evaluated.yaml", "award-wider.yaml", "award-quality.yaml")]
+    for file in files:  # the demo's options, made small enough for a test
+        file.write_text(file.read_text().replace("horizon_years: 4", "horizon_years: 1")
+                        .replace("replications: 50", "replications: 4"))
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(app, ["scenario", "compare", *map(str, files), "--out", str(out), "--workers", "1",
+                                   "--start", "2026-11-23", "--no-save"])
+    assert ran.exit_code == 0, ran.output
+    kpis = pd.read_csv(out / "kpis.csv")
+    assert set(kpis["scenario"]) == {"Baseline: the market today", "Award as evaluated (top 4)",
+                                     "Award wider (the top 6 bids of each lot)", "Quality weighted 50%"}
+    unit = kpis[kpis["kpi"] == "unit_weekly_cost"].set_index("scenario")["median"]
+    # The bids are below today's prices: every award buys a placed week for less than today.
+    assert (unit.drop("Baseline: the market today") < unit["Baseline: the market today"]).all()
+
+
 def test_a_bad_file_stops_the_whole_comparison_before_anything_runs(tmp_path, monkeypatch):
     db = demo_database(tmp_path / "placematch.db")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
