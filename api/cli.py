@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoResultFound
 
 from models.base import council_today
 from models.db import database_url, is_initialised, make_engine, migrate, transaction
@@ -303,8 +304,10 @@ DEMO_PASSWORD = "placematch-demo-only"
 @users_app.command("create")
 def users_create(
     username: str = typer.Argument(..., help="Sign-in name, e.g. s.khan"),
-    role: str = typer.Option(..., help="panel_member, commissioner, service_manager, head_of_service, director or admin"),
+    role: str = typer.Option(..., help="panel_member, commissioner, service_manager, head_of_service, director, admin "
+                                       "or provider (a provider's staff: give --provider)"),
     full_name: str = typer.Option(..., "--full-name", help="The person's name as shown on pages"),
+    provider: Optional[str] = typer.Option(None, "--provider", help="For the provider role: the provider's id"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
 ) -> None:
     """Create a user (the password is asked for, or read from stdin; only its hash is kept)."""
@@ -323,7 +326,7 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with transaction(_engine()) as session:
-            create_user(session, username, full_name, chosen, password, actor_name="cli")
+            create_user(session, username, full_name, chosen, password, actor_name="cli", provider_id=provider)
     except (ApiError, ValueError) as exc:
         err.print(str(getattr(exc, "message", exc)))
         raise typer.Exit(1)
@@ -335,15 +338,51 @@ def _demo_users(engine: Engine) -> list[tuple[str, str]]:
     from api.routes.users import create_user
     from models.accounts import User
     from models.enums import Role
+    from models.supply import Provider
+    from providers.demo import DEMO_PROVIDER_STAFF_OF
 
     made = []
     with transaction(engine) as session:
+        # The provider's staff work for the demo's chosen provider (one that referrals reach).
+        first = DEMO_PROVIDER_STAFF_OF if session.get(Provider, DEMO_PROVIDER_STAFF_OF) else \
+            session.scalars(select(Provider.id).order_by(Provider.id)).first()
         for role in Role:
             name = "demo." + role.value.replace("_", ".")
             if session.scalar(select(User).where(User.username == name)) is None:
-                create_user(session, name, "Demo " + role.value.replace("_", " "), role, DEMO_PASSWORD)
+                create_user(session, name, "Demo " + role.value.replace("_", " "), role, DEMO_PASSWORD,
+                            provider_id=first if role == Role.provider else None)
             made.append((name, role.value))
     return made
+
+
+@app.command("broadcast")
+def broadcast_command(
+    sender: str = typer.Option("demo.panel.member", "--as", help="The panel member sending them (a username)"),
+    demo_answers: bool = typer.Option(False, "--demo-answers",
+                                      help="Then answer every referral as the demo's providers would (demo only)"),
+) -> None:
+    """Send every young person waiting to the framework providers whose homes could meet the hard
+    rules (the anonymised needs profile, a deadline by urgency); offers become candidates in the
+    next `placematch match`."""
+    from api.market_demo import answer_as_demo_providers, broadcast_queue
+    from models import glossary
+
+    engine = _engine()
+    try:
+        sent = broadcast_queue(engine, sender)
+    except NoResultFound:
+        err.print(f"--as: there is no user {sender!r}")
+        raise typer.Exit(1)
+    out.print(f"Sent {len(sent)} young people to providers: {sum(sent.values()):,} referrals in all "
+              f"({sum(1 for n in sent.values() if not n)} had no framework provider whose homes could meet the rules).",
+              highlight=False)
+    if demo_answers:
+        said = answer_as_demo_providers(engine)
+        declined = ", ".join(f"{glossary.DECLINE_REASONS[k].lower()} {n}" for k, n in said.most_common()
+                             if k != "offered")
+        out.print(f"The demo's providers answered: {said['offered']} offers; "
+                  f"{sum(n for k, n in said.items() if k != 'offered')} declines ({declined}).", highlight=False)
+    engine.dispose()
 
 
 @app.command()

@@ -147,7 +147,10 @@ def roles_of(dependant) -> tuple[Role, ...] | None:
 
 
 # Who may do what, named once.
-ANYONE = tuple(Role)
+# The council's own staff. A provider's staff (Role.provider) reach only their own routes
+# (api.routes.market): never the council's market, queue or plans.
+STAFF = tuple(r for r in Role if r is not Role.provider)
+PROVIDER_STAFF = (Role.provider,)
 PANEL = (Role.panel_member, Role.head_of_service)  # the head of service chairs the panel
 COMMISSIONING = (Role.commissioner, Role.head_of_service)
 MANAGERS = (Role.service_manager, Role.head_of_service, Role.director)

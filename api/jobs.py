@@ -548,7 +548,8 @@ def _solve(engine: Engine, job: _Job):
         UNPLACED_KEY: [
             {"referral_id": r.referral_id, "reason": r.reason, "eligible_options": int(r.eligible_options),
              "excluded_by": r.excluded_by, "taken_by": r.taken_by, "nearest_miss": r.nearest_miss,
-             "nearest_miss_kind": r.nearest_miss_kind, "nearest_miss_checked": r.nearest_miss_checked}
+             "nearest_miss_kind": r.nearest_miss_kind, "nearest_miss_checked": r.nearest_miss_checked,
+             "providers_asked": r.providers_asked}
             for r in explanation.unplaced.itertuples(index=False)
         ],
     }

@@ -133,6 +133,13 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
 
     if (rid, vid) in {(str(r), str(v)) for r, v in instance.bans}:
         faults.append(("banned_by_panel", "the panel banned this pair"))
+    answers = [a for a in instance.answers if str(a["referral_id"]) == rid]
+    provider = str(vacancy.get("provider_id"))
+    if any(a["vacancy_id"] is None and str(a["provider_id"]) == provider for a in answers):
+        faults.append(("declined_by_provider", f"{provider} declined them"))
+    # A provider's offer of this bed: the pair at the offered tier, price and start (the rules
+    # are judged on the bed as listed; the offer was checked against them when it was made).
+    offer = next((a for a in answers if a["vacancy_id"] is not None and str(a["vacancy_id"]) == vid), None)
 
     home = _tenths_of_a_mile(referral["home_e"], referral["home_n"], vacancy["easting"], vacancy["northing"])
     cap = policy.distance_cap_miles
@@ -147,6 +154,9 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
     offered = [t for t in TIERS if not _missing(vacancy.get(f"price_{t}"))]
     covering = [t for t in offered if TIERS.index(t) >= need]
     tier = covering[0] if covering else None
+    weekly_cost = float(vacancy[f"price_{tier}"]) if tier else None
+    if offer is not None and tier is not None:
+        tier, weekly_cost = str(offer["tier"]), float(offer["weekly_price"])
     if tier is None:
         faults.append(("tier_not_offered", f"needs {referral['tier']}, offers {', '.join(offered) or 'nothing'}"))
 
@@ -211,7 +221,7 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
         "tier": tier,
         "need_tier": str(referral["tier"]),
         "over_provision": (TIERS.index(tier) - need) if tier else None,
-        "weekly_cost": float(vacancy[f"price_{tier}"]) if tier else None,
+        "weekly_cost": weekly_cost,
         "home_tenths": home,
         "education_tenths": education,
         "miles_from_home": None if home is None else home / 10,
@@ -230,7 +240,7 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
         "urgency": urgency,
         "looked_after": str(referral.get("legal_status") or "looked_after") in ("looked_after", "eligible"),
         "sibling_group": _group_of(referral),
-        "start_date": start,
+        "start_date": max(start, _day(offer["start"])) if offer is not None else start,
         "age": age,
         "faults": faults,
     }

@@ -30,8 +30,15 @@ import numpy as np
 import pandas as pd
 
 from matching.instance import Instance
+from matching.pairs import (
+    METRES_PER_PL_MILE,
+    SUITABILITY_CODES,
+    TIER_CODES,
+    Pairs,
+    Tables,
+    compile_tables,
+)
 from matching.policy import Policy
-from matching.pairs import METRES_PER_PL_MILE, SUITABILITY_CODES, TIER_CODES, Pairs, Tables, compile_tables
 from matching.rules import RULE_FUNCTIONS, RULES, evaluate
 from models.enums import LegalStatus, ServiceType, Setting
 from providers.authorities import default_authorities
@@ -239,6 +246,14 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
 
     need = ref.need_rank[r]
     tier = vac.lowest_tier[v, need].astype(np.int8)
+    cost, start = vac.prices[v, tier], vac.start[v]
+    if len(t.offer_keys):  # a provider's offer: the pair at the weekly price and start it offered
+        keys = r.astype(np.int64) * t.n_vacancies + v
+        at = np.minimum(np.searchsorted(t.offer_keys, keys), len(t.offer_keys) - 1)
+        hit = t.offer_keys[at] == keys
+        tier = np.where(hit, t.offer_tier[at], tier).astype(np.int8)  # a tier the home lists (providers.offers)
+        cost = np.where(hit, t.offer_price[at], cost)
+        start = np.where(hit, np.maximum(start, t.offer_start[at]), start)
     miles = pl_distance_miles(ref.home_e[r], ref.home_n[r], vac.easting[v], vac.northing[v])
     from_preferred = _miles_from(refs["pref_e"], refs["pref_n"], t, r, v)
     from_education = _miles_from(refs["edu_e"], refs["edu_n"], t, r, v)
@@ -255,7 +270,7 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
         "tier": strings(tiers, tier),
         "need_tier": strings(tiers, need),
         "over_provision": (tier - need).astype(np.int8),  # 0, 1 or 2 tiers above the need
-        "weekly_cost": vac.prices[v, tier],
+        "weekly_cost": cost,
         "miles_from_home": miles,
         "miles_from_education": from_education,
         "la_code": strings(vacs["la_code"].astype(object).to_numpy(dtype=object), v),
@@ -271,7 +286,7 @@ def _pairs_frame(t: Tables, instance: Instance, r: np.ndarray, v: np.ndarray) ->
         "emergency": (vac.service_type == ServiceType.emergency.value)[v],
         "urgency": strings(refs["urgency"].astype(object).to_numpy(dtype=object), r),
         "sibling_group": strings(sibling, r),
-        "start_date": pd.Series(vac.start[v].astype("datetime64[D]").astype("datetime64[s]")),
+        "start_date": pd.Series(start.astype("datetime64[D]").astype("datetime64[s]")),
         # Looked after (looked after, eligible) or a care leaver: the policy weighs area by it.
         "looked_after": _looked_after(refs["legal_status"])[r],
     }, copy=False)

@@ -38,6 +38,7 @@ from matching.scoring import PENALTY_TERMS, POUND_TERMS, SCORE_COLUMNS, score
 from matching.why import Home, why_this_home
 from models import glossary
 from providers.authorities import default_authorities
+from providers.offers import answers_in_words
 
 # How the objective's terms group into the three scores a panel reads.
 NEED_TERMS = ["pen_over_provision", "pen_not_preferred", "pen_outside_preferred", "pen_emergency"]
@@ -52,7 +53,7 @@ MATCH_COLUMNS = [
 ]
 UNPLACED_COLUMNS = [
     "referral_id", "reason", "eligible_options", "excluded_by", "taken_by",
-    "nearest_miss", "nearest_miss_kind", "nearest_miss_checked",
+    "nearest_miss", "nearest_miss_kind", "nearest_miss_checked", "providers_asked",
 ]
 # Plain words for the panel (models.glossary); the codes stay in excluded_by for filtering and audit.
 REASON_WORDS = glossary.RULES
@@ -126,7 +127,7 @@ def explain(
     matches["why"] = _why(matches, alternatives, instance)
     return Explanation(
         matches=matches,
-        unplaced=_unplaced(result, options, holders, misses),
+        unplaced=_unplaced(result, options, holders, misses, instance.provider_answers),
         alternatives=alternatives,
     )
 
@@ -269,22 +270,27 @@ def _why(matches: pd.DataFrame, alternatives: pd.DataFrame, instance: Instance) 
             Home(str(names.get(alt["vacancy_id"], alt["property_id"])), float(alt["miles_from_home"]),
                  str(alt["why_not"] or "")))
     area_name = default_authorities().name
+    offered = {(a["referral_id"], a["vacancy_id"]): a for a in instance.answers if a["vacancy_id"] is not None}
     out = []
     for row in matches.to_dict(orient="records"):
         vacancy, referral = str(row["vacancy_id"]), str(row["referral_id"])
         education = row["miles_from_education"]
+        offer = offered.get((referral, vacancy))
+        # A panel defends a proposal resting on a provider's offer by the offer itself.
+        said = (f" Its provider offered this bed for them, at £{offer['weekly_price']:,.0f} a week from "
+                f"{offer['start']:%-d %B %Y}." if offer else "")
         out.append(why_this_home(
             Home(str(names.get(vacancy, row["property_id"])), float(row["miles_from_home"])),
             service_type=str(homes.at[vacancy, "service_type"]), tier=str(row["tier"]),
             assessed_tier=str(assessed.get(referral, row["tier"])), out_of_area=bool(row["out_of_area"]),
             at_a_distance=bool(row["at_a_distance"]), la_code=str(homes.at[vacancy, "la_code"]),
             miles_from_education=None if pd.isna(education) else float(education),
-            others=others.get(referral, []), area_name=area_name))
+            others=others.get(referral, []), area_name=area_name) + said)
     return out
 
 
 def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[str]],
-              misses: dict[str, NearestMiss]) -> pd.DataFrame:
+              misses: dict[str, NearestMiss], answers: dict[str, dict]) -> pd.DataFrame:
     funnel = result.eligibility.funnel
     rules = [c for c in funnel.columns if c not in ("considered", "eligible")]
     side = result.side_excluded
@@ -298,7 +304,11 @@ def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[st
         if rid in side_counts.index.get_level_values(0):
             for why, n in side_counts.loc[rid].items():
                 counts[f"side:{why}"] = int(n)
-        excluded_by = ";".join(f"{k}={v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        got = answers.get(rid)
+        # The providers' own reasons, counted beside the rules' (the reason in words stays the rules').
+        declined = {f"declined:{why}": int(n) for why, n in (got or {}).get("declined", {}).items()}
+        excluded_by = ";".join(f"{k}={v}" for k, v in sorted((counts | declined).items(),
+                                                             key=lambda kv: (-kv[1], kv[0])))
         left, taken = left_options.get(rid, 0), taken_by.get(rid, [])
         rows.append({
             "referral_id": rid,
@@ -307,6 +317,7 @@ def _unplaced(result: MatchResult, options: _Options, holders: dict[str, list[st
             "excluded_by": excluded_by,
             "taken_by": ";".join(taken),
             **_miss_columns(misses.get(rid)),
+            "providers_asked": answers_in_words(got) if got else "",
         })
     return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
 

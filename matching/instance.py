@@ -64,6 +64,14 @@ class Instance:
     residents: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESIDENT_COLUMNS))
     locks: list[tuple[str, str]] = field(default_factory=list)  # (referral_id, vacancy_id)
     bans: list[tuple[str, str]] = field(default_factory=list)
+    # What providers answered when a referral was sent to them (providers.offers.answers_for_run):
+    # {referral_id, provider_id, vacancy_id (None: declined), tier, weekly_price, start}. An
+    # offer is the pair at its tier, price and start; a decline rules out all the provider's
+    # homes for that young person (matching.pairs, matching.rules).
+    answers: list[dict] = field(default_factory=list)
+    # The same answers counted per referral (providers.offers.answers_by_referral), to explain a
+    # young person left unplaced; no rule reads it.
+    provider_answers: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, frame, columns in (
@@ -193,11 +201,15 @@ def from_database(
             "vacancy_id": vac.id, "beds": vac.beds, "available_from": vac.available_from,
             "reserved_for": vac.reserved_for_referral_id, **home_columns(prop, prov), "property_name": prop.name,
         })
-    residents = _residents_from_database(session, panel_date, homes if vacancy_ids is not None else None)
+    residents = residents_from_database(session, panel_date, homes if vacancy_ids is not None else None)
+    from providers.offers import answers_by_referral, answers_for_run
+
+    asked = [r["id"] for r in referrals]
     return Instance(
         panel_date=panel_date, placing_authority=placing_authority,
         referrals=referrals_frame(referrals), vacancies=vacancies_frame(vacancies),
         residents=residents, locks=list(locks), bans=list(bans),
+        answers=answers_for_run(session, asked), provider_answers=answers_by_referral(session, asked),
     )
 
 
@@ -219,7 +231,7 @@ def home_columns(prop: Property, prov: Provider) -> dict:
     }
 
 
-def _residents_from_database(session: Session, panel_date: dt.date, homes: set[str] | None = None) -> pd.DataFrame:
+def residents_from_database(session: Session, panel_date: dt.date, homes: set[str] | None = None) -> pd.DataFrame:
     """Who lives in each home (all homes, or ``homes``): placed residents and those known only
     by their risks."""
     rows = []

@@ -89,6 +89,7 @@ RELAXABLE = {
 # Every other rule, and why it is never suggested.
 NOT_RELAXED = {
     "banned_by_panel": "the panel's own decision: suggested as lifting the ban (kind panel), not as a rule",
+    "declined_by_provider": "the provider's own answer: it was asked and said no",
     "age_out_of_range": "the home's registered age range",
     "under_16_in_supported_accommodation": "the law: no child under 16 in supported accommodation (2023 regulations)",
     "unregistered_for_under_18": "the law: a setting for 16-17 year olds must be registered with Ofsted",

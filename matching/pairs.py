@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -89,6 +89,13 @@ class Tables:
     vac: Vacancies
     ban_keys: np.ndarray  # sorted unique referral_index * n_vacancies + vacancy_index
     service_codes: list[str]
+    # Providers' answers (Instance.answers), keyed as ban_keys: the homes of a provider that
+    # declined the young person, and the offers themselves, with the offered weekly price, tier rank and start day (int days since 1970).
+    declined_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    offer_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    offer_price: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=float))
+    offer_tier: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    offer_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_referrals(self) -> int:
@@ -278,7 +285,40 @@ def compile_tables(instance: Instance, policy: Policy) -> Tables:
     ban_keys = np.unique(
         np.array([r * len(vac.ids) + v for r, v in bans if r is not None and v is not None], dtype=np.int64)
     )
-    return Tables(policy=policy, panel_day=panel_day, ref=ref, vac=vac, ban_keys=ban_keys, service_codes=service_codes)
+    answered = _answer_keys(instance.answers, ref_index, vac_index, vacs["provider_id"].astype(str).to_numpy(),
+                            len(vac.ids))
+    return Tables(policy=policy, panel_day=panel_day, ref=ref, vac=vac, ban_keys=ban_keys, service_codes=service_codes,
+                  **answered)
+
+
+def _answer_keys(answers: list[dict], ref_index: dict, vac_index: dict, provider_of: np.ndarray, n_vac: int) -> dict:
+    """Tables' answer fields from the providers' answers (only those of this queue's young people)."""
+    if not answers:
+        return {}
+    homes: dict[str, np.ndarray] = {}
+    for provider in {a["provider_id"] for a in answers}:
+        homes[provider] = np.flatnonzero(provider_of == provider)
+    declined, offers = [], {}
+    for a in answers:
+        r = ref_index.get(a["referral_id"])
+        if r is None:
+            continue
+        theirs = homes[a["provider_id"]]
+        v = vac_index.get(a["vacancy_id"]) if a["vacancy_id"] is not None else None
+        if a["vacancy_id"] is None:
+            declined.append(r * n_vac + theirs)
+            continue
+        if v is not None:
+            offers[r * n_vac + v] = (float(a["weekly_price"]), int(np.datetime64(a["start"], "D").astype(np.int64)),
+                                     Tier(a["tier"]).rank)
+    keys = np.array(sorted(offers), dtype=np.int64)
+    return {
+        "declined_keys": np.unique(np.concatenate(declined)) if declined else np.zeros(0, dtype=np.int64),
+        "offer_keys": keys,
+        "offer_price": np.array([offers[k][0] for k in keys], dtype=float),
+        "offer_start": np.array([offers[k][1] for k in keys], dtype=np.int64),
+        "offer_tier": np.array([offers[k][2] for k in keys], dtype=np.int8),
+    }
 
 
 # --- pairs -----------------------------------------------------------------------------------

@@ -41,6 +41,13 @@ def banned_by_panel(p: Pairs) -> np.ndarray:
     return p.matches(p.t.ban_keys)
 
 
+def declined_by_provider(p: Pairs) -> np.ndarray:
+    """The referral was sent to the home's provider, who declined it (providers.offers): none of
+    its homes is proposed for that young person. (An offer rules nothing out: the provider's
+    other homes stay at their framework prices; matching.pairs puts the offered bed at its price.)"""
+    return p.matches(p.t.declined_keys)
+
+
 def beyond_distance_cap(p: Pairs) -> np.ndarray:
     """Further from home than the council's cap (PL_DISTANCE, the SSDA903 measure, to 0.1
     mile), or at an unknown distance. Sufficiency guidance 2010: live near home, family,
@@ -177,6 +184,7 @@ RULE_FUNCTIONS: dict[str, Rule] = {
     for rule in (
         banned_by_panel,
         beyond_distance_cap,
+        declined_by_provider,
         not_available_in_time,
         tier_not_offered,
         age_out_of_range,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, String, event
+from sqlalchemy import CheckConstraint, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, Timestamped, UtcDateTime, enum_column, utcnow
@@ -23,6 +23,11 @@ class User(Timestamped, Base):
     # A slow, salted hash (argon2 or bcrypt); the password itself is never stored.
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # A provider's staff see only their own organisation's homes and the referrals sent to it.
+    provider_id: Mapped[Optional[str]] = mapped_column(ForeignKey("provider.id", ondelete="CASCADE"))
+
+    __table_args__ = (CheckConstraint("(role = 'provider') = (provider_id IS NOT NULL)",
+                                      name="provider_staff_bound_to_their_provider"),)
 
 
 class ApiToken(Base):

@@ -256,6 +256,28 @@ class Role(_Coded):
     head_of_service = "head_of_service"
     director = "director"  # Director of Children's Services
     admin = "admin"
+    provider = "provider"  # a provider's own staff: their homes, and the referrals sent to them
+
+
+class RequestStatus(_Coded):
+    """A referral sent to one provider (models.market.ReferralRequest), and its answer."""
+
+    sent = "sent"  # waiting for the provider's answer (until its deadline)
+    offered = "offered"  # the provider offered a bed: a candidate in the panel's next match run
+    declined = "declined"
+
+
+class DeclineReason(_Coded):
+    """Why a provider declined a referral: the coded reasons commissioners count."""
+
+    no_vacancy = "no_vacancy"
+    needs_not_met = "needs_not_met"
+    risks_not_manageable = "risks_not_manageable"
+    resident_mix = "resident_mix"
+    area_not_covered = "area_not_covered"
+    start_date = "start_date"
+    price = "price"
+    other = "other"
 
 
 # How the Placements Data Standard v2 (draft) names what placematch codes, so a referral

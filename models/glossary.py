@@ -33,6 +33,7 @@ ROLES = {
     "head_of_service": "Head of service",
     "director": "Director of Children's Services",
     "admin": "Administrator",
+    "provider": "Provider's staff",
 }
 # Who approves, as a request names them (shorter: the queue is headed by the role)
 APPROVERS = {"service_manager": "Nominated officer", "head_of_service": "Head of service",
@@ -133,6 +134,7 @@ APPROVAL_REASONS_IN_FULL = {
 RULES = {
     "banned_by_panel": "banned by the panel",
     "beyond_distance_cap": "too far from home",
+    "declined_by_provider": "the provider declined them",
     "not_available_in_time": "not free in time",
     "tier_not_offered": "no support at the tier needed",
     "age_out_of_range": "outside the home's age range",
@@ -249,6 +251,24 @@ AUDIT_ACTIONS["tender_awarded"] = "Tender awarded"
 AUDIT_ACTIONS["tender_evaluated"] = "Tender's bids evaluated"
 AUDIT_RECORDS["framework"] = "Framework"
 AUDIT_RECORDS["tender_evaluation"] = "Tender evaluation"
+
+# Referrals sent to providers and their answers (models.market, providers.offers)
+REQUEST_STATUSES = {"sent": "Waiting for an answer", "offered": "Offered a bed", "declined": "Declined"}
+DECLINE_REASONS = {
+    "no_vacancy": "No free bed in time",
+    "needs_not_met": "Cannot meet the young person's needs",
+    "risks_not_manageable": "Cannot manage the risks",
+    "resident_mix": "Would not suit the young people living there",
+    "area_not_covered": "Does not cover the area wanted",
+    "start_date": "Cannot start when needed",
+    "price": "Cannot offer at a viable price",
+    "other": "Another reason",
+}
+AUDIT_ACTIONS["referral_sent_to_providers"] = "Referral sent to providers"
+AUDIT_ACTIONS["referral_offer_made"] = "Provider offered a bed"
+AUDIT_ACTIONS["referral_declined"] = "Provider declined a referral"
+AUDIT_ACTIONS["vacancy_updated_by_provider"] = "Provider updated a vacancy"
+AUDIT_RECORDS["referral_request"] = "Referral sent to a provider"
 
 
 # --- codes inside text ---------------------------------------------------------------------------

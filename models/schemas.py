@@ -428,3 +428,4 @@ class UserPublic(_Public):
     full_name: str
     role: Role
     active: bool
+    provider_id: Optional[str] = None  # a provider's staff: their provider

@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from api import grade_changes
 from api.deps import SESSION_COOKIE, SessionDep
 from api.errors import ApiError
-from api.pages.core import AUDITORS, MANAGERS, PANEL, PLANNERS, PageUser, render
+from api.pages.core import (
+    AUDITORS,
+    MANAGERS,
+    PANEL,
+    PLANNERS,
+    SUPPLY_READERS,
+    PageUser,
+    render,
+)
 from api.routes.auth import SignInThrottled, client_address, sign_in
 from api.security import (
     DEVICE_COOKIE,
@@ -95,7 +103,7 @@ def home(request: Request, session: SessionDep, user: PageUser):
         pending = session.scalar(select(func.count()).select_from(ApprovalRequest).where(
             ApprovalRequest.status == ApprovalStatus.pending, ApprovalRequest.role == user.role))
         cards.append(("Your approvals", "/approvals", f"{pending} placements waiting for your decision"))
-    if user.role != Role.admin:
+    if user.role in SUPPLY_READERS:
         cards.append(("Providers and vacancies", "/providers", "Frameworks, lots, tier prices, homes and grades"))
     if user.role in PLANNERS:
         cards.append(("Sufficiency forecast", "/forecast-page",
@@ -104,6 +112,15 @@ def home(request: Request, session: SessionDep, user: PageUser):
                       "Framework options tested against the forecast: cost, unmet need and distance"))
     if user.role in (Role.commissioner, Role.head_of_service, Role.director):
         cards.append(("Tenders", "/tenders", "Bids scored price against quality, ranked per lot, and the award"))
+    if user.role == Role.provider:
+        from models.base import utcnow
+        from models.market import ReferralRequest
+
+        waiting = session.scalar(select(func.count()).select_from(ReferralRequest).where(
+            ReferralRequest.provider_id == user.provider_id, ReferralRequest.status == "sent",
+            ReferralRequest.deadline_at >= utcnow()))
+        cards.append(("Referrals sent to you", "/provider-portal",
+                      f"{waiting} waiting for your answer; your homes' vacancies"))
     if user.role in AUDITORS:
         cards.append(("Audit log", "/audit", "Every decision, sign-in and import: who, what, when"))
     return render(request, "home.html", user, cards=cards)

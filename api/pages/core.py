@@ -114,6 +114,8 @@ NAVIGATION = [
     ("Forecast", "/forecast-page", PLANNERS),
     ("Tender scenarios", "/tender-page", PLANNERS),
     ("Tenders", "/tenders", (Role.commissioner, Role.head_of_service, Role.director)),
+    ("Market", "/market-page", (Role.commissioner, Role.service_manager, Role.head_of_service, Role.director)),
+    ("Referrals sent to you", "/provider-portal", (Role.provider,)),
     ("Audit log", "/audit", AUDITORS),
 ]
 

@@ -55,6 +55,7 @@ from models.people import Referral
 from models.supply import Property, Vacancy
 from providers import price_benchmarks
 from providers.authorities import default_authorities
+from providers.offers import answers_by_referral
 
 router = APIRouter(include_in_schema=False)
 Panel = PageAllowed(*PANEL)
@@ -210,7 +211,9 @@ def board(request: Request, session: SessionDep, user: Panel):
     reviews = [{"p": p, "home": p.property, "overdue": p.review_due_on < today,
                 "why": [line.split(": ", 1)[0] for line in (p.review_reason or "").splitlines() if line]}
                for p in grade_changes.reviews_due(session)]
-    return render(request, "panel_board.html", user, queue=_queue(session, today), runs=runs, placed=placed,
+    queue = _queue(session, today)
+    return render(request, "panel_board.html", user, queue=queue, runs=runs, placed=placed,
+                  answers=answers_by_referral(session, [row["r"].id for row in queue]),
                   reviews=reviews,
                   run_status=RUN_STATUS, default_panel_date=today.isoformat(), default_time_limit=30)
 
@@ -574,7 +577,8 @@ def unplaced_page(request: Request, run_id: RecordId, session: SessionDep, user:
         return _not_found(request, user, f"young person {referral_id} without a proposal in match run {run_id}")
     excluded = sorted(((say(code, "RULES") if not code.startswith("side:") else say(code[5:], "SIDE_RULES"),
                         int(count)) for code, _, count in
-                       (part.partition("=") for part in (detail.get("excluded_by") or "").split(";")) if code),
+                       (part.partition("=") for part in (detail.get("excluded_by") or "").split(";"))
+                       if code and not code.startswith("declined:")),  # providers' reasons: providers_asked
                       key=lambda e: -e[1])
     decisions = _decisions_by_referral(session, run.id).get(referral.id, [])
     return render(request, "panel_unplaced.html", user, run=run, r=referral, u=detail, excluded=excluded,

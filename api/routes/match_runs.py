@@ -232,6 +232,10 @@ class UnplacedPublic(BaseModel):
                                                    "recorded before nearest misses)", examples=["bed"])
     nearest_miss_checked: str = Field("", description="yes: a re-run of the queue with the change backs it; no: "
                                                       "not checked by a re-run", examples=["yes"])
+    providers_asked: str = Field("", description="When the referral was sent to providers: how many offered, "
+                                                 "declined (with their reasons) or did not answer",
+                                 examples=["Sent to 4 providers: 3 declined (no free bed in time 2, cannot manage "
+                                           "the risks 1); 1 did not answer by the deadline."])
 
 
 # An id: no colon and, as in every parameter (api.input_checks), no control character.

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from api.deps import ANYONE, COMMISSIONING, Allowed, RecordId, SessionDep
+from api.deps import COMMISSIONING, STAFF, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, not_found
 from api.pagination import Limit, Offset, Page, columns_of, page
 from api.routes.referrals import EngineDep, ImportResult, import_upload
@@ -32,7 +32,7 @@ from models.schemas import (
 from models.supply import Framework, Lot, Property, Provider, TierPrice, Vacancy
 from providers.interchange import import_vacancies
 
-SignedIn = Allowed(*ANYONE)
+SignedIn = Allowed(*STAFF)  # council staff: providers see only their own (api.routes.market)
 Commissioner = Allowed(*COMMISSIONING)
 
 providers = APIRouter(prefix="/providers", tags=["providers"], responses=ERROR_RESPONSES)

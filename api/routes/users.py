@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from api.security import MIN_PASSWORD_LENGTH, hash_password, revoke_all_tokens
 from models.accounts import User, record
 from models.enums import Role
 from models.schemas import UserPublic
+from models.supply import Provider
 
 router = APIRouter(prefix="/users", tags=["users"], responses=ERROR_RESPONSES)
 Admin = Allowed(Role.admin)
@@ -24,6 +24,8 @@ class UserCreate(BaseModel):
     full_name: str = Field(min_length=1, max_length=200, examples=["Sam Khan"])
     role: Role = Field(examples=[Role.service_manager])
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, examples=["a long passphrase here"])
+    provider_id: str | None = Field(default=None, min_length=1, max_length=40,
+                                    description="For the provider role only: the provider whose staff they are")
 
 
 class UserUpdate(BaseModel):
@@ -34,14 +36,21 @@ class UserUpdate(BaseModel):
 
 
 def create_user(session, username: str, full_name: str, role: Role, password: str, actor=None,
-                actor_name: str = "cli") -> User:
+                actor_name: str = "cli", provider_id: str | None = None) -> User:
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ApiError(409, f"username {username} is taken", fields=[("body.username", "taken")])
-    user = User(username=username, full_name=full_name, role=role, password_hash=hash_password(password))
+    if (role == Role.provider) != (provider_id is not None):
+        raise ApiError(422, "a provider's staff are bound to their provider, and only they are: give provider_id "
+                            "with the provider role, and only with it", fields=[("body.provider_id", "with the "
+                                                                                 "provider role only")])
+    if provider_id is not None and session.get(Provider, provider_id) is None:
+        raise ApiError(422, f"there is no provider {provider_id}", fields=[("body.provider_id", "no such provider")])
+    user = User(username=username, full_name=full_name, role=role, password_hash=hash_password(password),
+                provider_id=provider_id)
     session.add(user)
     session.flush()
     record(session, "user_created", "user", user.id, actor=actor, actor_name=actor_name,
-           after={"username": username, "role": role.value})
+           after={"username": username, "role": role.value} | ({"provider": provider_id} if provider_id else {}))
     return user
 
 
@@ -59,7 +68,8 @@ def list_users(session: SessionDep, _: Admin, limit: Limit = 50, offset: Offset 
 @router.post("", response_model=UserPublic, status_code=201, summary="Create a user")
 def add_user(body: UserCreate, session: SessionDep, admin: Admin):
     return UserPublic.model_validate(
-        create_user(session, body.username, body.full_name, body.role, body.password, actor=admin), from_attributes=True)
+        create_user(session, body.username, body.full_name, body.role, body.password, actor=admin,
+                    provider_id=body.provider_id), from_attributes=True)
 
 
 def check_admin_duties(session, admin: User, user: User, body: UserUpdate) -> None:
@@ -91,6 +101,9 @@ def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin:
     if user is None:
         raise not_found("user", user_id)
     check_admin_duties(session, admin, user, body)
+    if body.role is not None and body.role != user.role and Role.provider in (body.role, user.role):
+        raise ApiError(422, "a provider's staff account and a council account are different accounts: create a "
+                            "new one rather than change the role", fields=[("body.role", "to or from provider")])
     before = {"full_name": user.full_name, "role": user.role.value, "active": user.active}
     role_changed = body.role is not None and body.role != user.role
     if body.full_name is not None:

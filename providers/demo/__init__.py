@@ -33,10 +33,12 @@ from providers.demo.build import build_demo
 from providers.demo.commissioning import PRICE_RANGES, SUPPORT_HOURS
 from providers.demo.errors import DemoError
 from providers.demo.places import DEMO_AUTHORITY
+from providers.demo.supply import DEMO_PROVIDER_STAFF_OF
 from providers.demo.summary import AreaRow, DemoSummary, TierRow, summarise
 from providers.demo.young_people import OPEN_REFERRALS
 
 __all__ = [
+    "DEMO_PROVIDER_STAFF_OF",
     "DEMO_AUTHORITY",
     "OPEN_REFERRALS",
     "PRICE_RANGES",

@@ -61,6 +61,9 @@ _KINDS: dict[str, tuple[ServiceType, str]] = {
     "bnb": (ServiceType.emergency, "spot_emergency"),
 }
 # Unregistered settings: 18+ only (the 2023 regulations cover settings housing 16-17 year olds).
+# The provider the demo's provider account (demo.provider) works for: a framework provider of
+# supported accommodation whose homes suit much of the demo's queue, so a broadcast reaches it.
+DEMO_PROVIDER_STAFF_OF = "PRV02"
 _UNREGISTERED = {"sa18", "st18", "bnb", "staying_put"}
 
 # Invented names; any likeness to a real organisation is accidental.

@@ -16,9 +16,18 @@ def username(role: Role) -> str:
 
 
 def add_users(engine) -> None:
+    """One user a role; the provider's staff member works where the demo's does (none without that
+    provider)."""
+    from models.supply import Provider
+    from providers.demo import DEMO_PROVIDER_STAFF_OF
+
     with transaction(engine) as session:
+        first = DEMO_PROVIDER_STAFF_OF if session.get(Provider, DEMO_PROVIDER_STAFF_OF) else None
         for role in Role:
-            create_user(session, username(role), role.value.replace("_", " ").title(), role, PASSWORD)
+            if role == Role.provider and first is None:
+                continue
+            create_user(session, username(role), role.value.replace("_", " ").title(), role, PASSWORD,
+                        provider_id=first if role == Role.provider else None)
 
 
 def sign_in(client: TestClient, role: Role) -> dict[str, str]:

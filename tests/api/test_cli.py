@@ -189,5 +189,23 @@ def test_demo_users_are_created_once_per_role(database):
     assert again.exit_code == 0
     from models.accounts import User
 
+    from models.enums import Role
+    from providers.demo import DEMO_PROVIDER_STAFF_OF
+
     with transaction(make_engine(database)) as s:
-        assert s.scalar(select(func.count()).select_from(User)) == 6
+        assert s.scalar(select(func.count()).select_from(User)) == len(Role)
+        staff = s.scalars(select(User).where(User.role == Role.provider)).one()
+        assert staff.username == "demo.provider" and staff.provider_id == DEMO_PROVIDER_STAFF_OF
+        assert s.scalar(select(func.count()).select_from(User).where(User.provider_id.is_not(None))) == 1
+
+
+def test_a_providers_staff_member_is_bound_to_a_provider_and_only_they_are(database):
+    assert runner.invoke(app, ["demo", "--as-of", "2026-11-23"]).exit_code == 0
+    made = []
+    for args in (["--role", "provider"], ["--role", "provider", "--provider", "NO-SUCH"],
+                 ["--role", "panel_member", "--provider", "PRV02"], ["--role", "provider", "--provider", "PRV02"]):
+        result = runner.invoke(app, ["users", "create", f"u{len(made)}", "--full-name", "A Person", *args,
+                                     "--password-stdin"], input="a long enough password\n")
+        made.append((result.exit_code, result.output))
+    assert [code for code, _ in made] == [1, 1, 1, 0], made
+    assert "provider" in made[0][1] and "NO-SUCH" in made[1][1]

@@ -76,6 +76,7 @@ def path_params(client, as_role, demo_engine, run_id) -> dict[str, str]:  # noqa
             "framework_id": s.scalars(select(Framework.id).order_by(Framework.id)).first(),
             "user_id": s.scalar(select(User.id).where(User.role == Role.director)),
             "result_id": _saved_scenario_result(s),
+            "referral_request_id": _sent_to_a_provider(s, other["referral_id"]),
         }
     assert all(v is not None for v in ids.values()), ids
     return {k: str(v) for k, v in {
@@ -86,6 +87,17 @@ def path_params(client, as_role, demo_engine, run_id) -> dict[str, str]:  # noqa
         "request_id": accepted.json()["approval_requests"][0]["id"],
         "placement_id": accepted.json()["placement"]["id"],
     }.items()}
+
+
+def _sent_to_a_provider(session, referral_id: str) -> int:
+    """A referral sent to the first provider, whose staff member is the matrix's provider user."""
+    from models.people import Referral
+    from providers.offers import send
+    from signin import username
+
+    sender = session.scalars(select(User).where(User.username == username(Role.panel_member))).one()
+    provider = session.scalars(select(Provider.id).order_by(Provider.id)).first()
+    return send(session, session.get(Referral, referral_id), [provider], sender)[0].id
 
 
 def _saved_scenario_result(session) -> int:

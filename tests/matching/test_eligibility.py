@@ -69,17 +69,29 @@ def vacancy(**changes) -> dict:
     return row
 
 
-def make(referrals=None, vacancies=None, bans=(), panel=PANEL) -> Instance:
+def make(referrals=None, vacancies=None, bans=(), panel=PANEL, answers=()) -> Instance:
     return Instance(
         panel_date=panel, placing_authority=MEDWAY,
         referrals=pd.DataFrame(referrals if referrals is not None else [referral()], columns=REFERRAL_COLUMNS),
         vacancies=pd.DataFrame(vacancies if vacancies is not None else [vacancy()], columns=VACANCY_COLUMNS),
-        bans=list(bans),
+        bans=list(bans), answers=list(answers),
     )
 
 
+def declined(referral_id: str, provider_id: str) -> dict:
+    """A provider's answer declining a young person (providers.offers.answers_for_run's shape)."""
+    return {"referral_id": referral_id, "provider_id": provider_id, "vacancy_id": None, "tier": None,
+            "weekly_price": None, "start": None}
+
+
+def offered(referral_id: str, provider_id: str, vacancy_id: str, tier: str, price: float, start) -> dict:
+    return {"referral_id": referral_id, "provider_id": provider_id, "vacancy_id": vacancy_id, "tier": tier,
+            "weekly_price": price, "start": pd.Timestamp(start).date()}
+
+
 def one_pair(case: dict) -> tuple[Instance, Policy]:
-    instance = make([referral(**case.get("referral", {}))], [vacancy(**case.get("vacancy", {}))], case.get("bans", ()))
+    instance = make([referral(**case.get("referral", {}))], [vacancy(**case.get("vacancy", {}))], case.get("bans", ()),
+                    answers=case.get("answers", ()))
     return instance, Policy(**case.get("policy", {}))
 
 
@@ -96,6 +108,7 @@ RULE_CASES = [
     ("banned_by_panel", {"bans": [("R1", "V1")]}, {"bans": [("R1", "V9")]}),
     ("beyond_distance_cap", {"vacancy": {"easting": BRIGHTON[0], "northing": BRIGHTON[1]},
                              "policy": {"distance_cap_miles": 20.0}}, {"policy": {"distance_cap_miles": 60.0}}),
+    ("declined_by_provider", {"answers": [declined("R1", "PRV1")]}, {"answers": [declined("R1", "PRV2")]}),
     ("not_available_in_time", {"vacancy": {"available_from": day(6)}}, {"vacancy": {"available_from": day(5)}}),
     ("tier_not_offered", {"referral": {"tier": "intensive"}}, {"vacancy": {"price_intensive": 3600.0}}),
     ("age_out_of_range", {"vacancy": {"age_max": 17}}, {"vacancy": {"age_max": 18}}),
@@ -390,6 +403,8 @@ def slow_faults(instance: Instance, policy: Policy, ref: dict, vac: dict) -> lis
     faults = {
         "banned_by_panel": (ref["referral_id"], vac["vacancy_id"]) in set(instance.bans),
         "beyond_distance_cap": cap is not None and not miles <= cap,  # unknown is not near
+        "declined_by_provider": any(a["vacancy_id"] is None and a["referral_id"] == ref["referral_id"]
+                                    and a["provider_id"] == vac["provider_id"] for a in instance.answers),
         "not_available_in_time": available > panel + dt.timedelta(days=within),
         "tier_not_offered": not covering,
         "age_out_of_range": not vac["age_min"] <= age <= vac["age_max"],
@@ -414,6 +429,11 @@ def slow_faults(instance: Instance, policy: Policy, ref: dict, vac: dict) -> lis
 def slow_row(instance: Instance, policy: Policy, ref: dict, vac: dict) -> dict:
     need = TIERS.index(ref["tier"])
     tier = next(t for t in TIERS[need:] if not math.isnan(vac[f"price_{t}"]))
+    price, start = vac[f"price_{tier}"], max(instance.panel_date, vac["available_from"].date())
+    offer = next((a for a in instance.answers if a["referral_id"] == ref["referral_id"]
+                  and a["vacancy_id"] == vac["vacancy_id"]), None)
+    if offer:  # the pair at the offered tier, price and (if later) start
+        tier, price, start = offer["tier"], offer["weekly_price"], max(start, offer["start"])
     authorities, la = default_authorities(), vac["la_code"]
     known = isinstance(la, str)  # an unknown authority is out of the area and not adjoining it
     in_area = known and authorities.same_area(instance.placing_authority, la)
@@ -422,7 +442,7 @@ def slow_row(instance: Instance, policy: Policy, ref: dict, vac: dict) -> dict:
     return {
         "referral_id": ref["referral_id"], "vacancy_id": vac["vacancy_id"], "property_id": vac["property_id"],
         "tier": tier, "need_tier": ref["tier"], "over_provision": TIERS.index(tier) - need,
-        "weekly_cost": vac[f"price_{tier}"],
+        "weekly_cost": price,
         "miles_from_home": pl_distance_miles(ref["home_e"], ref["home_n"], vac["easting"], vac["northing"]),
         "miles_from_education": pl_distance_miles(ref["edu_e"], ref["edu_n"], vac["easting"], vac["northing"]),
         "la_code": vac["la_code"],
@@ -433,7 +453,7 @@ def slow_row(instance: Instance, policy: Policy, ref: dict, vac: dict) -> dict:
         "suitability": ref["type_suitability"].get(vac["service_type"], "suitable"),
         "outside_preferred": not math.isnan(pref) and pref > policy.preferred_radius_miles,
         "emergency": vac["service_type"] == "emergency", "urgency": ref["urgency"],
-        "sibling_group": ref["sibling_group"], "start_date": pd.Timestamp(max(instance.panel_date, vac["available_from"].date())),
+        "sibling_group": ref["sibling_group"], "start_date": pd.Timestamp(start),
         "looked_after": ref["legal_status"] in ("looked_after", "eligible"),
     }
 
@@ -550,7 +570,7 @@ def random_instance(pick: Picker, n_ref: int, n_vac: int) -> tuple[Instance, Pol
             e_, n_ = point(40_000 if pick.chance(0.8) else 150_000)
         prices = {f"price_{t}": float(pick.integer(300, 5000)) if pick.chance(0.75) else NAN for t in TIERS}
         vacs.append(vacancy(
-            vacancy_id=f"V{j:02d}", property_id=f"P{j // 2}",
+            vacancy_id=f"V{j:02d}", property_id=f"P{j // 2}", provider_id=f"PRV{j // 4}",
             available_from=day(pick.integer(-10, 3) if pick.chance(0.8) else pick.integer(-10, 35)),
             reserved_for=pick.choice([f"R{pick.integer(0, max(n_ref, 1) - 1):02d}", None, "R99"]),
             easting=e_, northing=n_, la_code=pick.choice(AUTHORITIES), service_type=pick.choice(SERVICES + [SERVICES[0]] * 3),
@@ -561,7 +581,22 @@ def random_instance(pick: Picker, n_ref: int, n_vac: int) -> tuple[Instance, Pol
             excludes_risks=pick.subset(SELF + ["to_others:" + o for o in OTHERS] + ["sexual"], 0.1), **prices,
         ))
     bans = [(f"R{pick.integer(0, 9):02d}", f"V{pick.integer(0, 9):02d}") for _ in range(pick.integer(0, 3))]
-    return make(refs, vacs, bans), policy
+    # Providers' answers: declines (all the provider's homes), and offers of a bed at a tier the
+    # bed lists at or above the need, a price and a start (some later than the bed is free).
+    answers = []
+    for i in range(n_ref):
+        for provider in sorted({v["provider_id"] for v in vacs}):
+            if pick.chance(0.15):
+                answers.append(declined(f"R{i:02d}", provider))
+            elif pick.chance(0.2):
+                theirs = [v for v in vacs if v["provider_id"] == provider]
+                bed = theirs[pick.integer(0, len(theirs) - 1)]
+                need = TIERS.index(refs[i]["tier"])
+                listed = [t for t in TIERS[need:] if not math.isnan(bed[f"price_{t}"])]
+                if listed:
+                    answers.append(offered(f"R{i:02d}", provider, bed["vacancy_id"], pick.choice(listed),
+                                           float(pick.integer(300, 5000)), day(pick.integer(-2, 6))))
+    return make(refs, vacs, bans, answers=answers), policy
 
 
 @st.composite
@@ -637,3 +672,43 @@ def test_the_demo_council_gives_most_young_people_options_and_explains_the_rest(
     assert eligible == set(zip(e.pairs["referral_id"], e.pairs["vacancy_id"]))
     first = pd.Series([b[0] for b in every.values() if b]).value_counts().reindex(RULES, fill_value=0)
     assert first.tolist() == e.rule_totals().tolist()
+
+
+# --- providers' answers ----------------------------------------------------------------------
+
+
+def test_an_offer_prices_and_dates_its_pair_and_leaves_the_providers_other_homes_alone():
+    beds = [vacancy(), vacancy(vacancy_id="V2", property_id="P2")]  # both PRV1's
+    instance = make(vacancies=beds, answers=[offered("R1", "PRV1", "V1", "enhanced", 1650.0, day(4))])
+    e = eligible_pairs(instance, Policy()).pairs.set_index("vacancy_id")
+    assert e.loc["V1", "weekly_cost"] == 1650.0 and e.loc["V1", "start_date"] == day(4)
+    assert e.loc["V2", "weekly_cost"] == 1800.0 and e.loc["V2", "start_date"] == day(2)  # the framework price
+    # An offer above the need is over-provision at the offered tier.
+    up = make(vacancies=[vacancy(price_intensive=3000.0)], answers=[offered("R1", "PRV1", "V1", "intensive", 2900.0,
+                                                                              day(2))])
+    row = eligible_pairs(up, Policy()).pairs.iloc[0]
+    assert (row["tier"], row["over_provision"], row["weekly_cost"]) == ("intensive", 1, 2900.0)
+
+
+def test_a_decline_rules_out_every_home_of_that_provider_for_that_young_person_only():
+    beds = [vacancy(), vacancy(vacancy_id="V2", property_id="P2"), vacancy(vacancy_id="V3", provider_id="PRV2")]
+    instance = make([referral(), referral(referral_id="R2")], beds, answers=[declined("R1", "PRV1")])
+    e = eligible_pairs(instance, Policy())
+    assert sorted(map(tuple, e.pairs[["referral_id", "vacancy_id"]].astype(str).to_numpy())) == [
+        ("R1", "V3"), ("R2", "V1"), ("R2", "V2"), ("R2", "V3")]
+    assert e.funnel.loc["R1", "declined_by_provider"] == 2 and e.funnel.loc["R2", "declined_by_provider"] == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_checker_reads_providers_answers_as_the_engine_does(seed):
+    from matching import checker
+
+    instance, policy = random_instance(Picker(rng=random.Random(seed)), 12, 16)
+    assert instance.answers
+    key = ["referral_id", "vacancy_id"]
+    ours = eligible_pairs(instance, policy).pairs.sort_values(key).reset_index(drop=True)
+    theirs = checker.reference_pairs(instance, policy).sort_values(key).reset_index(drop=True)
+    assert ours[key].astype(str).equals(theirs[key].astype(str))
+    assert ours["tier"].astype(str).tolist() == theirs["tier"].astype(str).tolist()
+    assert ours["weekly_cost"].tolist() == theirs["weekly_cost"].tolist()
+    assert [pd.Timestamp(d) for d in ours["start_date"]] == [pd.Timestamp(d) for d in theirs["start_date"]]

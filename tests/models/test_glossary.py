@@ -26,6 +26,7 @@ TABLES = [
     (enums.DecisionKind, glossary.DECISIONS), (enums.ApprovalRule, glossary.APPROVAL_REASONS),
     (enums.ApprovalRule, glossary.APPROVAL_REASONS_IN_FULL), (enums.ApprovalStatus, glossary.APPROVAL_STATUSES),
     (enums.Role, glossary.ROLES), (enums.Suitability, glossary.SUITABILITY), (enums.Sex, glossary.SEXES),
+    (enums.RequestStatus, glossary.REQUEST_STATUSES), (enums.DeclineReason, glossary.DECLINE_REASONS),
 ]
 
 

@@ -172,6 +172,47 @@ def test_the_commissioners_pages(page, sign_in, upload_tender, tmp_path):
     visit(page, urlsplit(page.url).path, "a tender ranked")
 
 
+def test_the_referral_broadcast_pages(page, server, sign_in, shot):
+    """The panel's "send to providers" page, the provider portal (a referral, an offer typed
+    wrongly, another's referral not found) and the commissioners' market-engagement page."""
+    from providers.demo import DEMO_PROVIDER_STAFF_OF
+
+    sent_to_staff = None
+    with server.api(Role.panel_member) as api:
+        for referral_id in sorted(open_referrals(server)):
+            sent = api.post(f"/referrals/{referral_id}/broadcast")
+            assert sent.status_code in (201, 409), sent.text
+            mine = [r for r in sent.json().get("all_sent", []) if r["provider_id"] == DEMO_PROVIDER_STAFF_OF]
+            if mine:
+                sent_to_staff = referral_id, mine[0]["request_id"]
+                break
+    assert sent_to_staff, f"no young person waiting could go to {DEMO_PROVIDER_STAFF_OF}"
+    referral_id, request_id = sent_to_staff
+    sign_in(page, Role.panel_member)
+    visit(page, f"/panel/referrals/{referral_id}/providers", "a young person sent to providers")
+    shot(page, "market-referral")
+
+    sign_in(page, Role.provider)
+    visit(page, "/provider-portal", "provider portal")
+    shot(page, "provider-portal")
+    visit(page, f"/provider-portal/requests/{request_id}", "a referral sent to a provider")
+    shot(page, "provider-request")
+    price = page.locator("form#offer #offer-price")
+    price.evaluate("i => { i.form.noValidate = true; }")
+    price.fill("a lot")
+    with page.expect_navigation():
+        page.locator("form#offer").get_by_role("button", name="Make the offer").click()
+    assert page.locator(".error-summary").is_visible()
+    for width in (1280, 390):
+        check(page, "an offer typed wrongly", width)
+    visit(page, "/provider-portal/requests/999999", "a referral not sent to this provider", 404)
+    visit(page, "/panel", "the panel's board, not for a provider", 403)
+
+    sign_in(page, Role.commissioner)
+    visit(page, "/market-page", "market engagement")
+    shot(page, "market-engagement")
+
+
 def test_the_administrators_and_head_of_services_pages(page, sign_in):
     sign_in(page, Role.admin)
     visit(page, "/", "administrator's home")
