@@ -34,7 +34,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -42,6 +42,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api import trial_stays
 from api.panel_memory import panel_memory
 from api.refusals import Conflict, Invalid, NotFound
 from api.run_records import (
@@ -419,6 +420,9 @@ def _place(session: Session, user: User, run: MatchRun, decision: Decision, reas
     active at once with no request, else awaiting approval."""
     before = {"referral_status": referral.status.value, "vacancy_beds": vacancy.beds}
     _claim(session, referral, vacancy)
+    # A trial stay booked in this home comes first: the placement starts the day it ends.
+    facts = replace(facts, starts_on=trial_stays.kept_on_acceptance(session, user, run, referral, vacancy,
+                                                                     facts.starts_on))
     prop = vacancy.property
     placement = _new_placement(referral, prop, vacancy, facts)
     session.add(decision)

@@ -267,6 +267,13 @@ class RequestStatus(_Coded):
     declined = "declined"
 
 
+class TrialStatus(_Coded):
+    """A trial stay (models.trials.TrialStay): booked, or called off before it began."""
+
+    booked = "booked"
+    cancelled = "cancelled"
+
+
 class DeclineReason(_Coded):
     """Why a provider declined a referral: the coded reasons commissioners count."""
 

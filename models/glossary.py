@@ -224,6 +224,7 @@ SCENARIO_MEASURES = {
     "weekly_cost": "Cost a week",
     "unit_weekly_cost": "Cost a week for each young person placed",
     "void_cost": "Cost of empty block beds in the year",
+    "trial_stay_cost": "Cost of trial stays before placements in the year",
     "share_over_20_miles": "New placements more than 20 miles from home",
     "share_out_of_area": "New placements outside the council's area",
     "average_wait_days": "Average wait for a home (days)",
@@ -268,6 +269,10 @@ AUDIT_ACTIONS["referral_sent_to_providers"] = "Referral sent to providers"
 AUDIT_ACTIONS["referral_offer_made"] = "Provider offered a bed"
 AUDIT_ACTIONS["referral_declined"] = "Provider declined a referral"
 AUDIT_ACTIONS["vacancy_updated_by_provider"] = "Provider updated a vacancy"
+AUDIT_ACTIONS["home_updated_by_provider"] = "Provider updated what a home can meet"
+TRIAL_STATUSES = {"booked": "Booked", "cancelled": "Cancelled"}
+AUDIT_ACTIONS["trial_stay_booked"] = "Trial stay booked"
+AUDIT_ACTIONS["trial_stay_cancelled"] = "Trial stay cancelled"
 AUDIT_RECORDS["referral_request"] = "Referral sent to a provider"
 
 

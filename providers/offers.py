@@ -33,7 +33,17 @@ from sqlalchemy.orm import Session
 from models import glossary
 from models.accounts import User, record
 from models.base import council_today, utcnow
-from models.enums import DeclineReason, ReferralStatus, RequestStatus, Role, Tier
+from models.enums import (
+    RISK_TO_OTHERS_PREFIX,
+    DeclineReason,
+    Need,
+    ReferralStatus,
+    RequestStatus,
+    RiskToOthers,
+    RiskToSelf,
+    Role,
+    Tier,
+)
 from models.market import ReferralRequest
 from models.people import Referral
 from models.supply import LotAward, Property, Provider, TierPrice, Vacancy
@@ -241,6 +251,28 @@ def update_vacancy(session: Session, user: User, vacancy_id: str, *, beds: int, 
     record(session, "vacancy_updated_by_provider", "vacancy", vacancy.id, actor=user, before=before,
            after={"beds": beds, "available_from": available_from.isoformat()})
     return vacancy
+
+
+def update_home(session: Session, user: User, property_id: str, *, accepts_needs: list[str],
+                excludes_risks: list[str]) -> Property:
+    """A provider's staff saying what one of their homes can meet: the needs it accepts and the
+    risks it cannot manage (the match run's need_not_met and risk_excluded rules read them)."""
+    home = session.get(Property, property_id)
+    if home is None or home.provider_id != user.provider_id:
+        raise LookupError(property_id)
+    unknown = sorted(set(accepts_needs) - set(Need.codes()))
+    if unknown:
+        raise AnswerRefused(f"not a need placematch records: {', '.join(unknown)}", "accepts_needs")
+    risks = set(RiskToSelf.codes()) | {RISK_TO_OTHERS_PREFIX + r for r in RiskToOthers.codes()}
+    unknown = sorted(set(excludes_risks) - risks)
+    if unknown:
+        raise AnswerRefused(f"not a risk placematch records: {', '.join(unknown)}", "excludes_risks")
+    before = {"accepts_needs": list(home.accepts_needs), "excludes_risks": list(home.excludes_risks)}
+    home.accepts_needs, home.excludes_risks = sorted(set(accepts_needs)), sorted(set(excludes_risks))
+    session.flush()
+    record(session, "home_updated_by_provider", "property", home.id, actor=user, before=before,
+           after={"accepts_needs": home.accepts_needs, "excludes_risks": home.excludes_risks})
+    return home
 
 
 # --- what the market said, for the engine ---------------------------------------------------------

@@ -106,6 +106,10 @@ class SupportPlan:
     step_up_monthly: float = 0.01
     move_on_share: float = 0.3
     existing_max_months: int = 18  # beds occupied at the start free within this many months
+    # Trial stays (api.trial_stays): this share of the placements the panel makes start with a
+    # trial of this many nights in the home, paid by the night at its weekly price over seven.
+    trial_share: float = 0.0
+    trial_nights: int = 0
 
     def tier_table(self) -> np.ndarray:
         """tier rank during month k of a placement started at each tier: (3, MAX_PLAN_MONTHS)."""
@@ -246,9 +250,10 @@ def _fmt(m, lo, hi) -> str:
 
 
 KPIS = ["placements_made", "spot_purchases", "emergency_nights", "unmet_need", "total_cost", "weekly_cost",
-        "unit_weekly_cost", "void_cost", "share_over_20_miles", "share_out_of_area", "average_wait_days"]
+        "unit_weekly_cost", "void_cost", "trial_stay_cost", "share_over_20_miles", "share_out_of_area",
+        "average_wait_days"]
 MONTHLY = ["placed", "spot", "emergency_nights", "waiting", "placement_cost", "spot_cost", "emergency_cost",
-           "void_cost", "placed_weeks", "new_placements", "over_20", "out_of_area", "wait_days"]
+           "void_cost", "trial_cost", "placed_weeks", "new_placements", "over_20", "out_of_area", "wait_days"]
 
 
 # --- preparation (once per simulation) ----------------------------------------------------------
@@ -606,6 +611,8 @@ def _residents_frame(ctx: _Context, pool: _Pool, pl_row: np.ndarray, living: np.
 
 def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
     rng = np.random.default_rng(seed)
+    # Trial stays draw from their own stream, so adding them changes no one's placement.
+    trial_rng = np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 7919)))
     months, plan, fb = ctx.months, ctx.plan, ctx.fallback
     pool = _draw_pool(ctx, rng)
     P = _eligible(ctx, pool)
@@ -689,6 +696,10 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
         pl_end[placed] = t + pool.duration[placed]
         in_queue[placed] = False
         out[t, col["placed"]] = len(placed)
+        if plan.trial_share > 0 and plan.trial_nights > 0 and len(placed):
+            tried = trial_rng.random(len(placed)) < plan.trial_share
+            start_tier = ctx.tier_table[pool.tier[placed[tried]], 0].astype(np.int64)
+            out[t, col["trial_cost"]] = float(ctx.price[rows[tried], start_tier].sum()) * plan.trial_nights / DAYS_PER_WEEK
         out[t, col["over_20"]] += float((P.miles[chosen] > 20.0).sum())
         out[t, col["out_of_area"]] += float(P.out_of_area[chosen].sum())
         out[t, col["wait_days"]] += float((panel_day - referred[placed]).sum())
@@ -779,7 +790,8 @@ def _summarise(ctx: _Context, results: list[dict], seed: int, seconds: float) ->
         for y in range(years):
             m = slice(12 * y, min(months, 12 * (y + 1)))
             s = monthly[:, m].sum(axis=1)
-            total = s[:, col["placement_cost"]] + s[:, col["spot_cost"]] + s[:, col["emergency_cost"]] + s[:, col["void_cost"]]
+            total = (s[:, col["placement_cost"]] + s[:, col["spot_cost"]] + s[:, col["emergency_cost"]]
+                     + s[:, col["void_cost"]] + s[:, col["trial_cost"]])
             new = s[:, col["new_placements"]]
             kpi = {
                 "placements_made": s[:, col["placed"]],
@@ -790,6 +802,7 @@ def _summarise(ctx: _Context, results: list[dict], seed: int, seconds: float) ->
                 "weekly_cost": total / weeks[m].sum(),
                 "unit_weekly_cost": np.where(s[:, col["placed_weeks"]] > 0, total / s[:, col["placed_weeks"]], np.nan),
                 "void_cost": s[:, col["void_cost"]],
+                "trial_stay_cost": s[:, col["trial_cost"]],
                 "share_over_20_miles": np.where(new > 0, s[:, col["over_20"]] / new, np.nan),
                 "share_out_of_area": np.where(new > 0, s[:, col["out_of_area"]] / new, np.nan),
                 "average_wait_days": np.where(new > 0, s[:, col["wait_days"]] / new, np.nan),

@@ -37,6 +37,7 @@ question)::
     fallback:
       spot: {price_multiplier: 1.25, typical_miles: 25}
       emergency: {weekly_price: 700}
+    trial_stays: {nights: 3, share: 0.5}          # half the panel's placements start with a 3-night trial
 
 Every problem is listed with the file, line and key (``tender.yaml line 14, supply >
 block_contracts > 1 > tier: ...``); a file with problems is not run.
@@ -130,6 +131,14 @@ class Fallbacks(_Strict):
     emergency: Emergency = Field(default_factory=Emergency)
 
 
+class TrialStays(_Strict):
+    """Trial stays before placements (api.trial_stays): this share of the panel's placements
+    start with this many nights in the home, paid by the night."""
+
+    nights: int = Field(default=3, ge=1, le=7)
+    share: float = Field(default=0.0, ge=0, le=1)
+
+
 class TenderScenario(_Strict):
     name: str = Field(min_length=1, max_length=120)
     description: Optional[str] = None
@@ -140,6 +149,7 @@ class TenderScenario(_Strict):
     supply: Supply = Field(default_factory=Supply)
     step_down_speed: float = Field(default=1.0, gt=0, le=10)
     fallback: Fallbacks = Field(default_factory=Fallbacks)
+    trial_stays: TrialStays = Field(default_factory=TrialStays)
     _lines: dict = PrivateAttr(default_factory=dict)  # key path -> line in the file it was read from
 
     @model_validator(mode="after")

@@ -42,6 +42,7 @@ KPI_LABELS = {
     "weekly_cost": ("Weekly cost (£)", "{:,.0f}"),
     "unit_weekly_cost": ("Cost per placed week (£)", "{:,.0f}"),
     "void_cost": ("Void cost a year (£)", "{:,.0f}"),
+    "trial_stay_cost": ("Trial stays a year (£)", "{:,.0f}"),
     "share_over_20_miles": ("Share over 20 miles", "{:.0%}"),
     "share_out_of_area": ("Share out of area", "{:.0%}"),
     "average_wait_days": ("Average wait (days)", "{:,.1f}"),
@@ -100,7 +101,8 @@ def plan_of(scenario: TenderScenario) -> SupportPlan:
     base = SupportPlan()
     steps = {tier: max(1, round(months / scenario.step_down_speed)) if months else months
              for tier, months in base.step_down_after_months.items()}
-    return dataclasses.replace(base, step_down_after_months=steps)
+    trials = scenario.trial_stays
+    return dataclasses.replace(base, step_down_after_months=steps, trial_share=trials.share, trial_nights=trials.nights)
 
 
 def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
@@ -255,7 +257,7 @@ def year_ends(start: dt.date, year: int) -> dt.date:
 KPI_KINDS = {
     "placements_made": "count", "spot_purchases": "count", "emergency_nights": "count",
     "unmet_need": "average", "total_cost": "money", "weekly_cost": "money", "unit_weekly_cost": "money",
-    "void_cost": "money", "share_over_20_miles": "share", "share_out_of_area": "share",
+    "void_cost": "money", "trial_stay_cost": "money", "share_over_20_miles": "share", "share_out_of_area": "share",
     "average_wait_days": "average",
 }
 MINUS = "\u2212"

@@ -124,10 +124,13 @@ def _portal(request: Request, session, user, *, errors: FieldErrors | None = Non
                      and now > r.deadline_at, "left": _time_left(r.deadline_at - now)})
     waiting = [x for x in rows if x["r"].status == RequestStatus.sent and not x["late"]]
     done = [x for x in rows if x not in waiting]
-    from api.routes.market import my_vacancies
+    from api.routes.market import my_homes, my_vacancies
 
     return render(request, "provider_portal.html", user, status_code=status_code, provider=provider,
-                  waiting=waiting, done=done, vacancies=my_vacancies(session, user), errors=errors or FieldErrors(),
+                  waiting=waiting, done=done, vacancies=my_vacancies(session, user),
+                  homes=[{"h": h, "needs": [glossary.plain(n) for n in h.accepts_needs],
+                          "risks": [glossary.plain(r) for r in h.excludes_risks]} for h in my_homes(session, user)],
+                  errors=errors or FieldErrors(),
                   typed=typed or {}, today=today)
 
 
@@ -254,6 +257,9 @@ def decline_form(request: Request, request_id: RecordId, session: SessionDep, us
 def vacancy_form(request: Request, vacancy_id: str, session: SessionDep, user: ProviderStaff,
                  beds: Annotated[str, Form()] = "", available_from: Annotated[str, Form()] = ""):
     vacancy_id = vacancy_id[:40]
+    mine = session.get(Vacancy, vacancy_id)
+    if mine is None or session.get(Property, mine.property_id).provider_id != user.provider_id:
+        return not_found_page(request, user, f"vacancy {vacancy_id}")  # before the form: ids are not confirmed
     errors = FieldErrors()
     free, begins = (int(beds) if beds.strip().isdigit() else None), _date(available_from)
     field = f"beds-{vacancy_id}"

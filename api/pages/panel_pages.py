@@ -26,6 +26,7 @@ from api import (
     panel_memory,
     refusals,
     run_records,
+    trial_stays,
 )
 from api.deps import RecordId, SessionDep, get_engine
 from api.errors import ApiError
@@ -497,8 +498,23 @@ def _proposal_view(request: Request, session, user: User, run_id: int, proposal_
         and run.status == MatchRunStatus.succeeded, choices=choices, unlisted=unlisted,
         map_svg=_map(session, run, [proposal], vacancies, {referral.id: referral},
                      f"Map of {referral.id}'s home and the proposed placement") if vacancy is not None else None,
+        **_trial_context(session, user, run, referral, vacancy, decided),
         errors=errors or {}, typed=typed or {}, status_code=422 if errors else 200,
     )
+
+
+def _trial_context(session, user: User, run: MatchRun, referral: Referral, vacancy: Vacancy | None,
+                   decided: bool) -> dict:
+    """The trial-stay section of a proposal's page (api.trial_stays has the rules)."""
+    trials = trial_stays.trials_for(session, referral.id)
+    panel = user.role in PANEL
+    bookable = (panel and not decided and run.status == MatchRunStatus.succeeded and vacancy is not None
+                and vacancy.beds > 0 and referral.status == ReferralStatus.open
+                and trial_stays.booked_for(session, referral.id) is None)
+    return {"trials": trials, "can_book_trial": bookable, "can_cancel_trial": panel,
+            "trial_earliest": max(trial_stays.today(), vacancy.available_from) if vacancy is not None
+            else trial_stays.today(),
+            "trial_within": trial_stays.BOOK_WITHIN_DAYS, "trial_max_nights": trial_stays.MAX_NIGHTS}
 
 
 def _why_this_home(p: ProposedMatch, r: Referral, v: Vacancy | None, alternatives: list[dict]) -> str:

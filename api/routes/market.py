@@ -30,7 +30,7 @@ from api.deps import (
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from models import glossary
 from models.accounts import User
-from models.enums import DeclineReason, Tier
+from models.enums import RISK_TO_OTHERS_PREFIX, DeclineReason, Need, RiskToOthers, RiskToSelf, Tier
 from models.market import ReferralRequest
 from models.people import Referral
 from models.supply import Property, Provider, Vacancy
@@ -305,6 +305,61 @@ def change_my_vacancy(vacancy_id: VacancyId, body: VacancyChange, session: Sessi
     except offers.AnswerRefused as exc:
         raise ApiError(422, exc.reason, fields=[(f"body.{exc.field}", exc.reason)]) from None
     return next(v for v in my_vacancies(session, user) if v.vacancy_id == vacancy_id)
+
+
+class MyHome(BaseModel):
+    property_id: str
+    name: str
+    postcode: str
+    service_type: str
+    setting: str
+    total_beds: int
+    age_min: int
+    age_max: int
+    sex: str
+    ofsted_grade: Optional[str] = Field(description="The provider's Ofsted grade")
+    tier_prices: dict[str, float] = Field(description="Weekly price by tier, as the framework lists them")
+    accepts_needs: list[str]
+    excludes_risks: list[str]
+
+
+RiskCode = Literal[tuple(RiskToSelf.codes() + [RISK_TO_OTHERS_PREFIX + r for r in RiskToOthers.codes()])]
+
+
+class HomeChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accepts_needs: list[Need] = Field(max_length=50, description="The needs the home can meet")
+    excludes_risks: list[RiskCode] = Field(max_length=50, description="The risks it cannot manage "
+                                                                      "(a risk to others is to_others:...)")
+
+
+def my_homes(session, user: User) -> list[MyHome]:
+    stmt = (select(Property).where(Property.provider_id == user.provider_id).order_by(Property.name, Property.id))
+    return [MyHome(property_id=p.id, name=p.name or p.id, postcode=p.postcode, service_type=str(p.service_type),
+                   setting=str(p.setting), total_beds=p.total_beds, age_min=p.age_min, age_max=p.age_max,
+                   sex=str(p.sex), ofsted_grade=str(p.provider.ofsted_grade) if p.provider.ofsted_grade else None,
+                   tier_prices={str(tp.tier): float(tp.weekly_price) for tp in p.prices},
+                   accepts_needs=list(p.accepts_needs), excludes_risks=list(p.excludes_risks))
+            for p in session.scalars(stmt)]
+
+
+@router.get("/provider/properties", response_model=list[MyHome], summary="Your homes, as the council's market lists them")
+def list_my_homes(session: SessionDep, user: ProviderStaff):
+    return my_homes(session, user)
+
+
+@router.put("/provider/properties/{property_id}", response_model=MyHome,
+            summary="Say what one of your homes can meet: the needs it accepts, the risks it cannot manage")
+def change_my_home(property_id: VacancyId, body: HomeChange, session: SessionDep, user: ProviderStaff):
+    try:
+        offers.update_home(session, user, property_id, accepts_needs=[n.value for n in body.accepts_needs],
+                           excludes_risks=list(body.excludes_risks))
+    except LookupError:
+        raise not_found("home", property_id) from None
+    except offers.AnswerRefused as exc:
+        raise ApiError(422, exc.reason, fields=[(f"body.{exc.field}", exc.reason)]) from None
+    return next(h for h in my_homes(session, user) if h.property_id == property_id)
 
 
 # --- the commissioners' view ------------------------------------------------------------------------

@@ -40,11 +40,11 @@ def create_user(session, username: str, full_name: str, role: Role, password: st
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ApiError(409, f"username {username} is taken", fields=[("body.username", "taken")])
     if (role == Role.provider) != (provider_id is not None):
-        raise ApiError(422, "a provider's staff are bound to their provider, and only they are: give provider_id "
+        raise ApiError(409, "a provider's staff are bound to their provider, and only they are: give provider_id "
                             "with the provider role, and only with it", fields=[("body.provider_id", "with the "
                                                                                  "provider role only")])
     if provider_id is not None and session.get(Provider, provider_id) is None:
-        raise ApiError(422, f"there is no provider {provider_id}", fields=[("body.provider_id", "no such provider")])
+        raise ApiError(409, f"there is no provider {provider_id}", fields=[("body.provider_id", "no such provider")])
     user = User(username=username, full_name=full_name, role=role, password_hash=hash_password(password),
                 provider_id=provider_id)
     session.add(user)
@@ -102,7 +102,7 @@ def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin:
         raise not_found("user", user_id)
     check_admin_duties(session, admin, user, body)
     if body.role is not None and body.role != user.role and Role.provider in (body.role, user.role):
-        raise ApiError(422, "a provider's staff account and a council account are different accounts: create a "
+        raise ApiError(409, "a provider's staff account and a council account are different accounts: create a "
                             "new one rather than change the role", fields=[("body.role", "to or from provider")])
     before = {"full_name": user.full_name, "role": user.role.value, "active": user.active}
     role_changed = body.role is not None and body.role != user.role

@@ -358,3 +358,28 @@ def _an_offer(engine, request: dict, chosen: dict) -> dict:
                 return {"vacancy_id": v.id, "tier": tp.tier.value, "weekly_price": tp.weekly_price,
                         "start": str(max(DEMO_DAY, v.available_from))}
     return {"vacancy_id": "none", "tier": "standard", "weekly_price": 1, "start": str(DEMO_DAY)}
+
+
+def test_a_provider_sees_its_own_homes_and_says_what_they_can_meet(client, as_role, demo_engine):
+    with transaction(demo_engine) as s:
+        home = s.scalars(select(Property).order_by(Property.id)).first()
+        other = s.scalars(select(Property).where(Property.provider_id != home.provider_id)).first()
+        count = len(s.scalars(select(Property).where(Property.provider_id == home.provider_id)).all())
+    headers = staff_of(client, demo_engine, home.provider_id)
+    mine = client.get("/provider/properties", headers=headers).json()
+    assert len(mine) == count and all(provider_of_home(demo_engine, h["property_id"]) == home.provider_id
+                                      for h in mine)
+    change = {"accepts_needs": ["mental_health", "bsl"], "excludes_risks": ["to_others:fire_setting"]}
+    ok = client.put(f"/provider/properties/{home.id}", json=change, headers=headers)
+    assert ok.status_code == 200 and ok.json()["accepts_needs"] == ["bsl", "mental_health"]
+    wrong = client.put(f"/provider/properties/{home.id}", json={**change, "accepts_needs": ["flying"]},
+                       headers=headers)
+    assert wrong.status_code == 422 and wrong.json()["error"]["fields"][0]["path"].startswith("body.accepts_needs")
+    assert client.put(f"/provider/properties/{other.id}", json=change, headers=headers).status_code == 404
+    with transaction(demo_engine) as s:
+        assert s.get(Property, home.id).excludes_risks == ["to_others:fire_setting"]
+
+
+def provider_of_home(engine, property_id: str) -> str:
+    with transaction(engine) as s:
+        return s.get(Property, property_id).provider_id

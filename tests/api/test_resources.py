@@ -228,9 +228,11 @@ def test_case_readers_read_case_data(client, as_role, role):
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_anyone_signed_in_reads_supply(client, as_role, role):
+def test_the_councils_staff_read_supply_and_a_providers_staff_do_not(client, as_role, role):
+    """The council's market (every provider's homes and prices) is the council's: a provider's
+    staff see their own homes on the provider routes (api.routes.market), not this."""
     for path in SUPPLY_PATHS:
-        assert client.get(path, headers=as_role(role)).status_code == 200, path
+        assert client.get(path, headers=as_role(role)).status_code == (403 if role == Role.provider else 200), path
 
 
 def test_nothing_is_read_without_signing_in(client):

@@ -77,6 +77,7 @@ def path_params(client, as_role, demo_engine, run_id) -> dict[str, str]:  # noqa
             "user_id": s.scalar(select(User.id).where(User.role == Role.director)),
             "result_id": _saved_scenario_result(s),
             "referral_request_id": _sent_to_a_provider(s, other["referral_id"]),
+            "trial_id": _a_trial_stay(s, other),
         }
     assert all(v is not None for v in ids.values()), ids
     return {k: str(v) for k, v in {
@@ -98,6 +99,23 @@ def _sent_to_a_provider(session, referral_id: str) -> int:
     sender = session.scalars(select(User).where(User.username == username(Role.panel_member))).one()
     provider = session.scalars(select(Provider.id).order_by(Provider.id)).first()
     return send(session, session.get(Referral, referral_id), [provider], sender)[0].id
+
+
+def _a_trial_stay(session, proposal: dict) -> int:
+    """A trial stay booked in a proposed home (as api.trial_stays books one)."""
+    import datetime as dt
+
+    from models.trials import TrialStay
+    from signin import username
+
+    booker = session.scalars(select(User).where(User.username == username(Role.panel_member))).one()
+    trial = TrialStay(referral_id=proposal["referral_id"], vacancy_id=proposal["vacancy_id"],
+                      property_id=proposal["property_id"], proposed_match_id=proposal["id"],
+                      starts_on=dt.date.today() + dt.timedelta(days=3), nights=2, nightly_cost=200.0,
+                      reason="To meet the home first.", booked_by_id=booker.id)
+    session.add(trial)
+    session.flush()
+    return trial.id
 
 
 def _saved_scenario_result(session) -> int:

@@ -123,6 +123,23 @@ def test_the_fast_path_finds_the_engines_optimum(monkeypatch):
     assert result.engine_calls < result.month_solves
 
 
+def test_trial_stays_cost_by_the_night_and_change_no_one_s_placement():
+    """A trial before every panel placement: its cost is the nights at the home's weekly price
+    over seven, counted in the total, and nothing else moves (trials draw from their own stream)."""
+    sup = supply(6, 2)
+    none = run(sup, plan=S.SupportPlan(), replications=1)  # one replication: medians are its values
+    one_night = run(sup, plan=S.SupportPlan(trial_share=1.0, trial_nights=1), replications=1)
+    a_week = run(sup, plan=S.SupportPlan(trial_share=1.0, trial_nights=7), replications=1)
+    half = run(sup, plan=S.SupportPlan(trial_share=0.5, trial_nights=7), replications=1)
+    assert kpi(none, "trial_stay_cost") == 0.0
+    for other in ("placements_made", "spot_purchases", "unmet_need", "void_cost"):
+        assert kpi(one_night, other) == kpi(none, other) == kpi(a_week, other), other
+    assert kpi(one_night, "trial_stay_cost") > 0
+    assert kpi(a_week, "trial_stay_cost") == pytest.approx(7 * kpi(one_night, "trial_stay_cost"))
+    assert kpi(a_week, "total_cost") - kpi(none, "total_cost") == pytest.approx(kpi(a_week, "trial_stay_cost"))
+    assert 0 < kpi(half, "trial_stay_cost") < kpi(a_week, "trial_stay_cost")
+
+
 def test_support_plan_steps_down_and_ends():
     table = S.SupportPlan().tier_table()
     assert list(table[2, :13]) == [2] * 6 + [1] * 6 + [0]

@@ -132,3 +132,13 @@ def test_the_cli_checks_files_against_the_market_and_refuses_a_bad_one(demo_db, 
     refused = CliRunner().invoke(app, ["scenario", "check", str(EXAMPLES / "baseline.yaml"), str(bad)])
     assert refused.exit_code == 1
     assert "tender.yaml line 3, supply > remove_providers > 1: no provider 'PRV99'" in refused.output
+
+
+def test_trial_stays_are_read_into_the_support_plan_and_refused_outside_their_range(tmp_path):
+    from scenarios.tender_run import plan_of
+
+    plan = plan_of(read_scenario(write(tmp_path, "name: Trials\ntrial_stays: {nights: 3, share: 0.5}\n")))
+    assert (plan.trial_nights, plan.trial_share) == (3, 0.5)
+    assert plan_of(read_scenario(write(tmp_path, "name: None\n"))).trial_share == 0.0  # none unless asked for
+    with pytest.raises(TenderFileError, match=r"line 2, trial_stays > nights"):
+        read_scenario(write(tmp_path, "name: Too long\ntrial_stays: {nights: 9, share: 0.5}\n"))
