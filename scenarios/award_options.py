@@ -211,6 +211,8 @@ def tenders_from(session=None, folder: Path | None = None) -> Tenders:
         if folder is None:
             raise LookupError("name the tender by its number on the tenders page")
         path = (folder / ref).resolve()
+        if not path.is_relative_to(Path(folder).resolve()):  # "next to" means inside: never ../ elsewhere
+            raise LookupError(f"the tender {ref} must be in the scenario file's folder")
         if not path.is_file():
             raise LookupError(f"there is no file {ref} next to the scenario file")
         return read_tender(path)

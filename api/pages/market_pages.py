@@ -31,7 +31,16 @@ from api.pages.field_errors import FieldErrors
 from api.routes.market import broadcast, offer_checked, sent_for
 from models import glossary
 from models.base import utcnow
-from models.enums import DeclineReason, ReferralStatus, RequestStatus, Tier
+from models.enums import (
+    RISK_TO_OTHERS_PREFIX,
+    DeclineReason,
+    Need,
+    ReferralStatus,
+    RequestStatus,
+    RiskToOthers,
+    RiskToSelf,
+    Tier,
+)
 from models.market import ReferralRequest
 from models.people import Referral
 from models.spreadsheet import inert_row
@@ -130,6 +139,7 @@ def _portal(request: Request, session, user, *, errors: FieldErrors | None = Non
                   waiting=waiting, done=done, vacancies=my_vacancies(session, user),
                   homes=[{"h": h, "needs": [glossary.plain(n) for n in h.accepts_needs],
                           "risks": [glossary.plain(r) for r in h.excludes_risks]} for h in my_homes(session, user)],
+                  need_options=NEED_OPTIONS, risk_options=RISK_OPTIONS,
                   errors=errors or FieldErrors(),
                   typed=typed or {}, today=today)
 
@@ -251,6 +261,28 @@ def decline_form(request: Request, request_id: RecordId, session: SessionDep, us
                              typed={"reason": reason, "note": note})
     return back_to("/provider-portal", done=f"Declined referral {row.id}: "
                                             f"{glossary.DECLINE_REASONS[reason].lower()}")
+
+
+NEED_OPTIONS = [(n.value, glossary.NEEDS[n.value]) for n in Need]
+RISK_OPTIONS = [(r.value, glossary.RISKS_TO_SELF[r.value]) for r in RiskToSelf] + \
+    [(RISK_TO_OTHERS_PREFIX + r.value, glossary.RISKS_TO_OTHERS[r.value]) for r in RiskToOthers]
+
+
+@router.post("/provider-portal/homes/{property_id}")
+def home_form(request: Request, property_id: str, session: SessionDep, user: ProviderStaff,
+              accepts_needs: Annotated[list[str], Form(max_length=60)] = [],  # noqa: B006 (FastAPI's form default)
+              excludes_risks: Annotated[list[str], Form(max_length=60)] = []):  # noqa: B006
+    """What one of the provider's homes can meet, from its checkboxes (providers.offers.update_home)."""
+    property_id = property_id[:40]
+    try:
+        home = offers.update_home(session, user, property_id, accepts_needs=accepts_needs, excludes_risks=excludes_risks)
+    except LookupError:
+        return not_found_page(request, user, f"home {property_id}")
+    except offers.AnswerRefused as exc:
+        return back_to("/provider-portal#homes", problem=f"Not saved: {exc.reason}")
+    return back_to("/provider-portal#homes", done=f"Saved what {home.name or home.id} can meet: "
+                                                 f"{len(home.accepts_needs)} needs, {len(home.excludes_risks)} risks "
+                                                 "it cannot manage")
 
 
 @router.post("/provider-portal/vacancies/{vacancy_id}")

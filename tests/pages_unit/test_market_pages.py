@@ -133,3 +133,24 @@ def test_commissioners_read_the_market_engagement_page_and_csv(client, sign_in_a
     assert (mine["Referrals sent"], mine["Declines"], mine["Offer rate"]) == ("1", "1", "0%")
     assert any(r["Grouped by"] == "Tier needed" for r in rows)
     assert sign_in_as(Role.panel_member).get("/market-page").status_code == 403
+
+
+def test_a_provider_says_what_its_home_can_meet_from_the_portal(client, sign_in_as, demo_engine):
+    provider = staff_provider(demo_engine)
+    with transaction(demo_engine) as s:
+        home = s.scalars(select(Property).where(Property.provider_id == provider).order_by(Property.id)).first()
+        theirs = s.scalars(select(Property).where(Property.provider_id != provider).order_by(Property.id)).first()
+        before = list(theirs.accepts_needs)
+    staff = sign_in_as(Role.provider)
+    assert f'id="home-{home.id}"' in staff.get("/provider-portal").text
+    saved = staff.post(f"/provider-portal/homes/{home.id}", follow_redirects=False,
+                       data={"accepts_needs": ["bsl", "mental_health"], "excludes_risks": ["to_others:fire_setting"]})
+    assert saved.status_code == 303 and done_of(saved).startswith("Saved what")
+    refused = staff.post(f"/provider-portal/homes/{home.id}", follow_redirects=False,
+                         data={"accepts_needs": ["flying"]})
+    assert "Not saved" in problem_of(refused) and "flying" in problem_of(refused)
+    assert staff.post(f"/provider-portal/homes/{theirs.id}", data={"accepts_needs": ["bsl"]}).status_code == 404
+    with transaction(demo_engine) as s:
+        assert (s.get(Property, home.id).accepts_needs, s.get(Property, home.id).excludes_risks) == (
+            ["bsl", "mental_health"], ["to_others:fire_setting"])
+        assert s.get(Property, theirs.id).accepts_needs == before

@@ -151,6 +151,11 @@ def test_an_option_leaving_a_lot_empty_or_naming_no_tender_is_refused_at_its_key
     assert "lot 1 (Supported accommodation) would have no provider" in problem.reason
     with pytest.raises(TenderFileError, match="there is no file other.yaml next to the scenario file"):
         apply(parse_scenario("name: x\nsupply:\n  award: {tender: other.yaml}\n", "x.yaml"), market, tenders=find)
+    outside = tender_folder.parent / "elsewhere.yaml"  # a real tender file, but not next to the scenario
+    outside.write_text((tender_folder / "tender.yaml").read_text())
+    with pytest.raises(TenderFileError, match="must be in the scenario file's folder"):
+        apply(parse_scenario("name: x\nsupply:\n  award: {tender: ../elsewhere.yaml}\n", "x.yaml"), market,
+              tenders=find)
     with pytest.raises(TenderFileError, match="give top: N or min_score: S, not both"):
         scenario("    top: 2\n    min_score: 50\n")
     with pytest.raises(TenderFileError, match="is kept in the service"):
