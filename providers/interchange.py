@@ -36,17 +36,14 @@ from models.bulk import BulkWrite
 from models.db import session_factory, transaction
 from models.enums import (
     RISK_TO_OTHERS_PREFIX,
-    LegalStatus,
     LivingWith,
     Need,
-    OfstedGrade,
     PlacementStatus,
     ReferralStatus,
     RiskToOthers,
     RiskToSelf,
     ServiceType,
     Setting,
-    Sex,
     Suitability,
     Tier,
     Urgency,
@@ -55,6 +52,7 @@ from models.enums import (
 from models.people import Placement, Referral
 from models.schemas import ReferralIn, VacancyIn
 from models.supply import Property, Provider, TierPrice, Vacancy
+from providers import codings
 from providers import csvfiles as cf
 from providers.csvfiles import ErrorLog, ImportFailed, RowError, Source
 from providers.geography import Location, locate
@@ -93,8 +91,8 @@ def _codes(enum_cls, what: str) -> cf.Parser:
 _SERVICE_TYPES = cf.list_of(_codes(ServiceType, "service type"))
 
 REFERRAL_CELLS: dict[str, cf.Parser] = {
-    "id": cf.text, "date_of_birth": cf.date, "sex": _codes(Sex, "sex"),
-    "legal_status": _codes(LegalStatus, "legal status"), "home_postcode": cf.text,
+    "id": cf.text, "date_of_birth": cf.date, "sex": codings.reader(*codings.REFERRAL_CODINGS["sex"]),
+    "legal_status": codings.reader(*codings.REFERRAL_CODINGS["legal_status"]), "home_postcode": cf.text,
     "education_postcode": cf.text, "tier": _codes(Tier, "tier"), "urgency": _codes(Urgency, "urgency"),
     "needs": cf.list_of(_codes(Need, "need")),
     "risks_to_self": cf.list_of(_codes(RiskToSelf, "risk to self")),
@@ -108,11 +106,11 @@ REFERRAL_CELLS: dict[str, cf.Parser] = {
 
 VACANCY_CELLS: dict[str, cf.Parser] = {
     "id": cf.text, "provider_id": cf.text, "provider_name": cf.text, "property_id": cf.text,
-    "postcode": cf.text, "service_type": _codes(ServiceType, "service type"),
+    "postcode": cf.text, "service_type": codings.reader(*codings.VACANCY_CODINGS["service_type"]),
     "setting": _codes(Setting, "setting"), "ofsted_registered": cf.boolean,
-    "ofsted_grade": _codes(OfstedGrade, "Ofsted grade"), "beds": cf.integer,
+    "ofsted_grade": codings.reader(*codings.VACANCY_CODINGS["ofsted_grade"]), "beds": cf.integer,
     "available_from": cf.date, "age_min": cf.integer, "age_max": cf.integer,
-    "sex": _codes(Sex, "sex"), "tiers": cf.list_of(_codes(Tier, "tier")),
+    "sex": codings.reader(*codings.VACANCY_CODINGS["sex"]), "tiers": cf.list_of(_codes(Tier, "tier")),
     "price_standard": cf.number, "price_enhanced": cf.number, "price_intensive": cf.number,
     "accepts_needs": cf.list_of(_codes(Need, "need")),
     "excludes_risks": cf.list_of(cf.code(risk_codes(), "risk code")),
