@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from demo_council import DEMO_DAY
@@ -66,6 +67,8 @@ def test_the_panel_sends_a_young_person_and_a_provider_answers_in_the_portal(cli
 
     staff = sign_in_as(Role.provider)
     portal = staff.get("/provider-portal").text
+    assert re.search(r"<title>([^<]*)</title>", portal).group(1).strip().startswith("Referrals for ")
+    assert portal.count('id="homes"') == 1
     assert f'href="/provider-portal/requests/{request_id}"' in portal
     assert referral_id not in portal  # the council's reference is never shown to a provider
     form = staff.get(f"/provider-portal/requests/{request_id}").text
