@@ -81,6 +81,29 @@ VACANCY_CODINGS: dict[str, tuple[dict[str, str], Sequence[str], str]] = {
 }
 
 
+# --- other names for the columns -----------------------------------------------------------------
+# How case-system exports and SSDA903 extracts head the documented columns (compared as
+# providers.csvfiles.column_key: lower case, spaces and hyphens as "_"). A heading neither
+# documented nor here is still an unknown column.
+
+REFERRAL_COLUMN_ALIASES: dict[str, str] = {
+    "child": "id", "child_id": "id", "person_id": "id", "referral_id": "id",
+    "dob": "date_of_birth", "birth_date": "date_of_birth",
+    "gender": "sex",
+    "ls": "legal_status", "legal_status_code": "legal_status",
+    "home_post": "home_postcode",
+    "support_tier": "tier", "support_level": "tier",
+    "referral_date": "referred_on", "date_referred": "referred_on",
+}
+VACANCY_COLUMN_ALIASES: dict[str, str] = {
+    "vacancy_id": "id",
+    "urn": "ofsted_urn", "place": "service_type", "placement_type": "service_type",
+    "pl_post": "postcode", "ofsted_rating": "ofsted_grade",
+    "gender": "sex", "free_beds": "beds", "beds_free": "beds",
+    "available_date": "available_from", "date_available": "available_from",
+}
+
+
 class NotACoding(CellError):
     """A spelling no table reads: the message names the forms accepted (a cell error, so the
     importer reports it with the file, row and column)."""

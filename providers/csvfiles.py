@@ -16,7 +16,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ class RowError:
     row: int | None
     column: str | None
     reason: str
+    spelled_as: str | None = None  # the column's heading in the file, when it is another name for it
 
     def __str__(self) -> str:
         where = self.file
@@ -61,6 +62,8 @@ class RowError:
             where += f" row {self.row}"
         if self.column is not None:
             where += f"{',' if self.row is not None else ''} column {self.column}"
+            if self.spelled_as:
+                where += f" (headed {self.spelled_as} in the file)"
         return f"{where}: {self.reason}"
 
 
@@ -105,11 +108,12 @@ class ErrorLog:
         self.columns = list(columns)
         self._errors: list[RowError] = []
         self._cells: set[tuple[int | None, str | None]] = set()
+        self.spelled: dict[str, str] = {}  # column -> its heading in the file, where an alias was read
 
     def add(self, row: int | None, column: str | None, reason: str) -> None:
         if len(self._errors) >= MAX_ERRORS_COLLECTED:
             raise ImportFailed(self.sorted(self.columns), stopped=True)
-        self._errors.append(RowError(self.file, row, column, reason))
+        self._errors.append(RowError(self.file, row, column, reason, self.spelled.get(column or "")))
         self._cells.add((row, column))
 
     def has(self, row: int | None, column: str | None) -> bool:
@@ -305,10 +309,18 @@ def _cell_problem(cell: str, clean: bool) -> str | None:
     return None
 
 
+def column_key(heading: str) -> str:
+    """A heading compared as the alias tables hold them: lower case, spaces and hyphens as ``_``."""
+    return re.sub(r"[\s\-]+", "_", heading.strip().lower())
+
+
 def read_table(
-    source: Source, file: str, required: Sequence[str], optional: Sequence[str], errors: ErrorLog
+    source: Source, file: str, required: Sequence[str], optional: Sequence[str], errors: ErrorLog,
+    aliases: Mapping[str, str] | None = None,
 ) -> Table | None:
     """The header and non-blank rows of a CSV file, checked for shape; None if unreadable.
+    ``aliases`` (column_key(heading) -> column) reads other names for the documented columns,
+    as case-system exports head them; errors then say how the file headed the column.
 
     Errors go to ``errors``; reading goes on past them where the rest can still be trusted, so
     one pass reports everything.
@@ -348,6 +360,12 @@ def read_table(
         return None
 
     header = [cell.strip().lower() for cell in records[0]]
+    if aliases:
+        for i, cell in enumerate(records[0]):
+            column = aliases.get(column_key(cell))
+            if column is not None and header[i] != column:
+                errors.spelled.setdefault(column, cell.strip())
+                header[i] = column
     if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):
         # A spreadsheet in a continental locale saves "CSV" with ';' between cells.
         errors.add(1, None, f"the header is one cell; the file looks separated by {sep!r} rather than commas")

@@ -171,7 +171,8 @@ def read_referrals(source: Source, *, name: str | None = None) -> list[ReferralR
 def _read_referrals(source: Source, name: str | None) -> tuple[list[ReferralRow], list[str]]:
     file = name or cf.source_name(source, REFERRALS_FILE)
     errors = ErrorLog(file, REFERRAL_COLUMNS + REFERRAL_OPTIONAL_COLUMNS)
-    table = cf.read_table(source, file, REFERRAL_COLUMNS, REFERRAL_OPTIONAL_COLUMNS, errors)
+    table = cf.read_table(source, file, REFERRAL_COLUMNS, REFERRAL_OPTIONAL_COLUMNS, errors,
+                          aliases=codings.REFERRAL_COLUMN_ALIASES)
     if table is None:
         errors.raise_if_any()
     parsed = [(row, cells, cf.parse_row(row, cells, REFERRAL_CELLS, errors)) for row, cells in table.rows]
@@ -218,7 +219,8 @@ def _read_vacancies(
 ) -> tuple[list[VacancyRow], list[str]]:
     file = name or cf.source_name(source, VACANCIES_FILE)
     errors = ErrorLog(file, VACANCY_COLUMNS + VACANCY_OPTIONAL_COLUMNS)
-    table = cf.read_table(source, file, VACANCY_COLUMNS, VACANCY_OPTIONAL_COLUMNS, errors)
+    table = cf.read_table(source, file, VACANCY_COLUMNS, VACANCY_OPTIONAL_COLUMNS, errors,
+                          aliases=codings.VACANCY_COLUMN_ALIASES)
     if table is None:
         errors.raise_if_any()
     parsed = [(row, cells, cf.parse_row(row, cells, VACANCY_CELLS, errors)) for row, cells in table.rows]

@@ -115,3 +115,48 @@ def test_an_unknown_spelling_names_its_file_row_and_column_and_nothing_is_writte
     mixed = refused(engine, tmp_path, import_referrals, write_referrals(tmp_path, [referral(id="R1", sex="Mixed")]))
     assert "'Mixed' is not a valid sex" in str(mixed)  # "mixed" is a home's word, not a young person's
     assert table_counts(engine) == before
+
+
+# --- other names for the columns -------------------------------------------------------------
+
+
+def test_every_alias_names_a_documented_column_and_none_hides_one():
+    from providers.interchange import (
+        REFERRAL_COLUMNS,
+        REFERRAL_OPTIONAL_COLUMNS,
+        VACANCY_COLUMNS,
+        VACANCY_OPTIONAL_COLUMNS,
+    )
+
+    for aliases, documented in ((codings.REFERRAL_COLUMN_ALIASES, REFERRAL_COLUMNS + REFERRAL_OPTIONAL_COLUMNS),
+                                (codings.VACANCY_COLUMN_ALIASES, VACANCY_COLUMNS + VACANCY_OPTIONAL_COLUMNS)):
+        assert set(aliases.values()) <= set(documented)
+        assert not set(aliases) & set(documented)
+
+
+def headed(path, renames: dict[str, str]):
+    """The file with its header's columns renamed as a case system's export heads them."""
+    lines = path.read_text().splitlines(keepends=True)
+    lines[0] = ",".join(renames.get(c, c) for c in lines[0].rstrip("\r\n").split(",")) + "\n"
+    path.write_text("".join(lines))
+    return path
+
+
+def test_a_file_headed_as_a_case_system_exports_it_imports_and_its_errors_say_the_heading(engine, tmp_path):
+    renames = {"id": "CHILD", "date_of_birth": "DOB", "sex": "Gender", "legal_status": "LS",
+               "referred_on": "Referral date"}
+    import_referrals(engine, headed(write_referrals(tmp_path, [referral(id="R1", sex="2", legal_status="C2")]),
+                                    renames))
+    with transaction(engine) as s:
+        r = s.get(Referral, "R1")
+        assert (r.sex.value, r.legal_status.value) == ("female", "looked_after")
+    failure = refused(engine, tmp_path, import_referrals,
+                      headed(write_referrals(tmp_path, [referral(id="R2", sex="X")]), renames))
+    error = one(failure, "referrals.csv", 2, "sex", "'X' is not a valid sex")
+    assert str(error).startswith("referrals.csv row 2, column sex (headed Gender in the file): ")
+
+
+def test_a_heading_no_table_knows_is_still_an_unknown_column(engine, tmp_path):
+    failure = refused(engine, tmp_path, import_referrals,
+                      headed(write_referrals(tmp_path, [referral(id="R1")]), {"sex": "Sex at birth"}))
+    one(failure, "referrals.csv", 1, "sex at birth", "unknown column")
