@@ -139,27 +139,31 @@ def _table(title: str, headings, rows) -> Table:
 
 
 @import_app.command("referrals")
-def import_referrals(file: Path = typer.Argument(..., help="referrals.csv (see README)")) -> None:
+def import_referrals(file: Path = typer.Argument(..., help="referrals.csv or an Excel workbook (see README)"),
+                     sheet: Optional[str] = typer.Option(None, "--sheet", help="The workbook's sheet (default: the first)"),
+                     ) -> None:
     """Import referrals (young people and their needs); existing ids are updated."""
     from providers.interchange import import_referrals as run
 
-    _run_import(run, file)
+    _run_import(run, file, sheet)
 
 
 @import_app.command("vacancies")
-def import_vacancies(file: Path = typer.Argument(..., help="vacancies.csv (see README)")) -> None:
+def import_vacancies(file: Path = typer.Argument(..., help="vacancies.csv or an Excel workbook (see README)"),
+                     sheet: Optional[str] = typer.Option(None, "--sheet", help="The workbook's sheet (default: the first)"),
+                     ) -> None:
     """Import vacancies with their providers, properties and tier prices."""
     from providers.interchange import import_vacancies as run
 
-    _run_import(run, file)
+    _run_import(run, file, sheet)
 
 
-def _run_import(run, file: Path) -> None:
+def _run_import(run, file: Path, sheet: str | None = None) -> None:
     from providers.interchange import ImportFailed
 
     engine = _engine()
     try:
-        report = run(engine, file)
+        report = run(engine, file, sheet=sheet)
     except ImportFailed as failure:
         err.print(f"[bold red]Nothing imported[/]: {len(failure.errors)} problem(s) in {file}")
         for line in str(failure).splitlines():

@@ -56,6 +56,7 @@ from providers import codings
 from providers import csvfiles as cf
 from providers.csvfiles import ErrorLog, ImportFailed, RowError, Source
 from providers.geography import Location, locate
+from providers.workbooks import read_csv_or_sheet
 
 __all__ = [
     "REFERRAL_COLUMNS", "REFERRAL_OPTIONAL_COLUMNS", "VACANCY_COLUMNS", "VACANCY_OPTIONAL_COLUMNS",
@@ -163,16 +164,17 @@ class ImportReport:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_referrals(source: Source, *, name: str | None = None) -> list[ReferralRow]:
-    """The validated rows of a referrals file with their postcodes located, or ImportFailed."""
-    return _read_referrals(source, name)[0]
+def read_referrals(source: Source, *, name: str | None = None, sheet: str | None = None) -> list[ReferralRow]:
+    """The validated rows of a referrals file (CSV, or a sheet of an Excel workbook: the first
+    unless ``sheet`` names one) with their postcodes located, or ImportFailed."""
+    return _read_referrals(source, name, sheet)[0]
 
 
-def _read_referrals(source: Source, name: str | None) -> tuple[list[ReferralRow], list[str]]:
+def _read_referrals(source: Source, name: str | None, sheet: str | None = None) -> tuple[list[ReferralRow], list[str]]:
     file = name or cf.source_name(source, REFERRALS_FILE)
     errors = ErrorLog(file, REFERRAL_COLUMNS + REFERRAL_OPTIONAL_COLUMNS)
-    table = cf.read_table(source, file, REFERRAL_COLUMNS, REFERRAL_OPTIONAL_COLUMNS, errors,
-                          aliases=codings.REFERRAL_COLUMN_ALIASES)
+    table = read_csv_or_sheet(source, file, REFERRAL_COLUMNS, REFERRAL_OPTIONAL_COLUMNS, errors, sheet=sheet,
+                              aliases=codings.REFERRAL_COLUMN_ALIASES)
     if table is None:
         errors.raise_if_any()
     parsed = [(row, cells, cf.parse_row(row, cells, REFERRAL_CELLS, errors)) for row, cells in table.rows]
@@ -202,8 +204,9 @@ def read_vacancies(
     session: Session | None = None,
     referral_risks: Mapping[str, list[str]] | None = None,
     name: str | None = None,
+    sheet: str | None = None,
 ) -> list[VacancyRow]:
-    """The validated rows of a vacancies file, or ImportFailed. Referral ids in shared_with and
+    """The validated rows of a vacancies file (CSV or a sheet of an Excel workbook), or ImportFailed. Referral ids in shared_with and
     reserved_for must be in the database of ``session``, or among ``referral_risks`` (referral
     id -> risk codes, e.g. read from a referrals file beside it); otherwise only risk codes pass."""
     if session is not None:
@@ -211,16 +214,16 @@ def read_vacancies(
     else:
         known = referral_risks or {}
         lookup = lambda ids: {i: list(known[i]) for i in ids if i in known}  # noqa: E731
-    return _read_vacancies(source, name, lookup)[0]
+    return _read_vacancies(source, name, lookup, sheet)[0]
 
 
 def _read_vacancies(
-    source: Source, name: str | None, referral_risks: ReferralLookup
+    source: Source, name: str | None, referral_risks: ReferralLookup, sheet: str | None = None
 ) -> tuple[list[VacancyRow], list[str]]:
     file = name or cf.source_name(source, VACANCIES_FILE)
     errors = ErrorLog(file, VACANCY_COLUMNS + VACANCY_OPTIONAL_COLUMNS)
-    table = cf.read_table(source, file, VACANCY_COLUMNS, VACANCY_OPTIONAL_COLUMNS, errors,
-                          aliases=codings.VACANCY_COLUMN_ALIASES)
+    table = read_csv_or_sheet(source, file, VACANCY_COLUMNS, VACANCY_OPTIONAL_COLUMNS, errors, sheet=sheet,
+                              aliases=codings.VACANCY_COLUMN_ALIASES)
     if table is None:
         errors.raise_if_any()
     parsed = [(row, cells, cf.parse_row(row, cells, VACANCY_CELLS, errors)) for row, cells in table.rows]
@@ -449,11 +452,11 @@ def _codes_of(values: Iterable[Any]) -> list[str]:
 
 
 def import_referrals(
-    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None
+    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None, sheet: str | None = None
 ) -> ImportReport:
     """Validate a referrals file and upsert it in one transaction; ImportFailed writes nothing.
     New referrals are open; an existing referral keeps its status."""
-    rows, columns = _read_referrals(path, name)
+    rows, columns = _read_referrals(path, name, sheet)
     file = name or cf.source_name(path, REFERRALS_FILE)
     with transaction(engine) as session:
         upsert = _Upsert(session, Referral, (r.referral.id for r in rows), columns)
@@ -486,7 +489,7 @@ def _referral_values(r: ReferralRow) -> dict[str, Any]:
 
 
 def import_vacancies(
-    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None
+    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None, sheet: str | None = None
 ) -> ImportReport:
     """Validate a vacancies file and upsert its providers, properties, tier prices and
     vacancies in one transaction; ImportFailed writes nothing.
@@ -501,7 +504,7 @@ def import_vacancies(
     file = name or cf.source_name(path, VACANCIES_FILE)
     with transaction(engine) as session:
         # Validation reads referral ids from this transaction, before anything is written.
-        rows, columns = _read_vacancies(path, name, lambda ids: _referral_risks(session, ids))
+        rows, columns = _read_vacancies(path, name, lambda ids: _referral_risks(session, ids), sheet)
         first_of_provider: dict[str, VacancyRow] = {}
         first_of_property: dict[str, VacancyRow] = {}
         free_beds: dict[str, int] = defaultdict(int)

@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from providers.csvfiles import ErrorLog, Source, Table, read_bytes, read_table
 from providers.limits import MAX_CELLS_PER_ROW, MAX_FILE_BYTES, MAX_ROWS, MB
@@ -92,7 +92,8 @@ def sheet_as_csv(data: bytes, errors: ErrorLog, sheet: str | None = None) -> byt
 
 
 def read_csv_or_sheet(source: Source, file: str, required: Sequence[str], optional: Sequence[str],
-                      errors: ErrorLog, *, sheet: str | None = None) -> Table | None:
+                      errors: ErrorLog, *, sheet: str | None = None,
+                      aliases: Mapping[str, str] | None = None) -> Table | None:
     """A CSV file, or a sheet of an Excel workbook, as providers.csvfiles reads a CSV file: the
     same checks, the same problems, with Excel's row numbers."""
     data = read_bytes(source, errors)
@@ -105,4 +106,4 @@ def read_csv_or_sheet(source: Source, file: str, required: Sequence[str], option
     elif sheet is not None:
         errors.add(None, None, f"a sheet ({sheet!r}) is named, but this is a CSV file, not an Excel workbook")
         return None
-    return read_table(data, file, required, optional, errors)
+    return read_table(data, file, required, optional, errors, aliases=aliases)

@@ -363,3 +363,23 @@ def test_an_empty_upload_is_refused_in_the_error_shape(client, as_role):
     response = _upload(client, as_role(Role.panel_member), "/referrals/upload", "empty.csv", b"")
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["path"] == "empty.csv"
+
+
+def test_an_excel_workbook_uploads_as_its_csv_would(client, as_role, demo_engine, tmp_path):
+    """Commissioners live in Excel: the exported vacancies saved as a workbook upload the same."""
+    from openpyxl import Workbook
+
+    columns, rows = _exported(demo_engine, tmp_path, "vacancies")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row[c] for c in columns])
+    out = io.BytesIO()
+    book.save(out)
+    response = client.post("/vacancies/upload", headers=as_role(Role.commissioner),
+                           files={"file": ("vacancies.xlsx", out.getvalue(),
+                                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    assert response.status_code == 200, response.text
+    assert (response.json()["file"], response.json()["rows"], response.json()["created"]) == (
+        "vacancies.xlsx", len(rows), 0)

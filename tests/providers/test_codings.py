@@ -160,3 +160,66 @@ def test_a_heading_no_table_knows_is_still_an_unknown_column(engine, tmp_path):
     failure = refused(engine, tmp_path, import_referrals,
                       headed(write_referrals(tmp_path, [referral(id="R1")]), {"sex": "Sex at birth"}))
     one(failure, "referrals.csv", 1, "sex at birth", "unknown column")
+
+
+# --- Excel, wherever CSV is ------------------------------------------------------------------
+
+
+def workbook(path, rows: list[dict], columns: list[str], sheet: str = "Referrals", first: str | None = "Notes"):
+    """The rows as a sheet of a workbook, behind a notes sheet as councils' workbooks often have."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    notes = book.active
+    if first:
+        notes.title = first
+        notes.append(["Exported from the case system"])
+        data = book.create_sheet(sheet)
+    else:
+        notes.title, data = sheet, notes
+    data.append(columns)
+    for row in rows:
+        data.append([row.get(c, "") for c in columns])
+    book.save(path)
+    return path
+
+
+def test_a_workbook_sheet_imports_and_an_error_on_row_7_names_row_7(engine, tmp_path):
+    from test_interchange import REF_ALL
+
+    rows = [referral(id=f"R{k}", sex="F" if k % 2 else "M", legal_status="C2") for k in range(1, 8)]
+    rows[5]["tier"] = "enhnced"  # the 6th young person: Excel's row 7 (the header is row 1)
+    path = workbook(tmp_path / "referrals.xlsx", rows, list(REF_ALL))
+    failure = refused(engine, tmp_path, lambda e, p: import_referrals(e, p, sheet="Referrals"), path)
+    one(failure, "referrals.xlsx", 7, "tier", "'enhnced' is not a valid tier")
+    rows[5]["tier"] = "enhanced"
+    import_referrals(engine, workbook(tmp_path / "referrals.xlsx", rows, list(REF_ALL)), sheet="Referrals")
+    with transaction(engine) as s:
+        assert len(s.scalars(select(Referral)).all()) == 7
+
+
+def test_a_sheet_the_workbook_lacks_is_refused_naming_its_sheets(engine, tmp_path):
+    from test_interchange import VAC_ALL
+
+    path = workbook(tmp_path / "vacancies.xlsx", [vacancy(shared_with="")], list(VAC_ALL), sheet="Vacancies")
+    failure = refused(engine, tmp_path, lambda e, p: import_vacancies(e, p, sheet="Beds"), path)
+    assert "no sheet named 'Beds'; its sheets are: Notes, Vacancies" in str(failure)
+    import_vacancies(engine, path, sheet="Vacancies")
+    with transaction(engine) as s:
+        assert s.scalars(select(Property)).one() is not None
+
+
+def test_the_command_line_imports_a_workbook_by_sheet(tmp_path, monkeypatch):
+    from test_interchange import REF_ALL
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init-db"]).exit_code == 0
+    path = workbook(tmp_path / "referrals.xlsx", [referral(id="R1", sex="2")], list(REF_ALL))
+    done = runner.invoke(app, ["import", "referrals", str(path), "--sheet", "Referrals"])
+    assert done.exit_code == 0, done.output
+    wrong = runner.invoke(app, ["import", "referrals", str(path), "--sheet", "Nope"])
+    assert wrong.exit_code == 1 and "no sheet named 'Nope'" in wrong.output
