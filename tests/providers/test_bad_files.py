@@ -161,7 +161,6 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\
 @pytest.mark.parametrize("data, kind", [
     (PNG, "a PNG image"),
     (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "a PDF document"),
-    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "an Excel workbook (.xlsx)"),
     (csv_text(REF_ALL, [referral()]).encode("utf-16"), "UTF-16"),  # with its byte-order mark
     (csv_text(REF_ALL, [referral()]).encode("utf-16-le"), "UTF-16"),  # without
 ])
@@ -169,6 +168,13 @@ def test_a_file_that_is_not_csv_text_gets_one_named_refusal(data, kind):
     [problem] = refusals(data, "upload.csv")
     assert problem.startswith("upload.csv: this ") and kind in problem
     assert "CSV UTF-8" in problem  # what to do about it
+
+
+def test_a_damaged_workbook_gets_one_named_refusal():
+    """A workbook is read like a CSV file (providers.workbooks); one that cannot be opened is
+    refused with what to do about it."""
+    [problem] = refusals(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "upload.xlsx")
+    assert problem == "upload.xlsx: this is not an Excel workbook (.xlsx) that can be opened: save it again from Excel"
 
 
 def test_a_stray_latin1_byte_in_a_heading_is_named_with_what_it_says():
