@@ -205,7 +205,7 @@ def accept_proposal(session: Session, user: User, run_id: int, proposal_id: int,
     if vacancy is None:
         raise Conflict(f"vacancy {proposal.vacancy_id} no longer exists")
     _check_free(session, run, referral, vacancy)
-    facts, broken = _checked(session, run, referral, vacancy, _siblings_proposed_with(session, run, referral))
+    facts, broken = _checked(session, run, referral, vacancy, siblings_proposed_with(session, run, referral))
     if broken:
         rules = "; ".join(f"{b.words} ({b.detail})" for b in broken)
         raise NoLongerAllowed(
@@ -222,7 +222,7 @@ def accept_proposal(session: Session, user: User, run_id: int, proposal_id: int,
     return _place(session, user, run, decision, reason, referral, vacancy, facts, approvals)
 
 
-def _siblings_proposed_with(session: Session, run: MatchRun, referral: Referral) -> list[tuple[str, str]]:
+def siblings_proposed_with(session: Session, run: MatchRun, referral: Referral) -> list[tuple[str, str]]:
     """The run's proposals for the young person's siblings still waiting: the engine placed the
     group together, so one of them is accepted as part of the group, not as a split."""
     if not referral.sibling_group:

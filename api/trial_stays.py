@@ -77,7 +77,7 @@ def _dates(starts_on: dt.date, nights: int, vacancy: Vacancy) -> None:
 def book(session: Session, user: User, run_id: int, proposal_id: int, *, starts_on: dt.date, nights: int,
          reason: str) -> TrialStay:
     """Book a trial stay in the proposal's home (see the module for the rules)."""
-    from api.panel_decisions import _siblings_proposed_with, analyze_choice
+    from api.panel_decisions import analyze_choice, siblings_proposed_with
 
     run = decidable_run(session, run_id)
     proposal = session.get(ProposedMatch, proposal_id)
@@ -94,7 +94,7 @@ def book(session: Session, user: User, run_id: int, proposal_id: int, *, starts_
     if vacancy is None or vacancy.beds < 1:
         raise Conflict(f"the bed at {proposal.vacancy_id} is no longer free", code="no_free_bed")
     _dates(starts_on, nights, vacancy)
-    facts, broken = analyze_choice(session, run, referral, vacancy, _siblings_proposed_with(session, run, referral))
+    facts, broken = analyze_choice(session, run, referral, vacancy, siblings_proposed_with(session, run, referral))
     if broken or facts is None:
         rules = "; ".join(b.words for b in broken) or "no support at the tier needed"
         raise Conflict(f"{referral.id} could not be placed in that home now ({rules}), so a trial stay there is "

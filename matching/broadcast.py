@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from matching.eligibility import eligible_pairs
+from matching.eligibility import broken_rules, eligible_pairs
 from matching.instance import (
+    PRICE_COLUMNS,
     Instance,
     home_columns,
     referrals_frame,
@@ -27,8 +28,9 @@ from matching.instance import (
     vacancies_frame,
 )
 from matching.policy import Policy
+from models.enums import Tier
 from models.people import Referral
-from models.supply import Property, Provider
+from models.supply import Property, Provider, Vacancy
 from providers.offers import framework_providers
 
 
@@ -71,11 +73,6 @@ def offer_breaks(session: Session, referral: Referral, vacancy_id: str, tier: st
     """The hard rules a provider's offer (one of its vacancies, at a tier, price and start date)
     would break for this young person, as codes in funnel order ([] when the panel could accept
     it): refused before the bed is held, rather than offered and then never proposed."""
-    from matching.eligibility import broken_rules
-    from matching.instance import PRICE_COLUMNS
-    from models.enums import Tier
-    from models.supply import Vacancy
-
     vacancy = session.get(Vacancy, vacancy_id)
     prop = session.get(Property, vacancy.property_id) if vacancy is not None else None
     if prop is None:
