@@ -139,11 +139,12 @@ def _table(title: str, headings, rows) -> Table:
 
 
 @import_app.command("referrals")
-def import_referrals(file: Path = typer.Argument(..., help="referrals.csv or an Excel workbook (see README)"),
+def import_referrals(file: Path = typer.Argument(..., help="referrals.csv, an Excel workbook or a Placements Data "
+                                                         "Standard document (.json; see README)"),
                      sheet: Optional[str] = typer.Option(None, "--sheet", help="The workbook's sheet (default: the first)"),
                      ) -> None:
     """Import referrals (young people and their needs); existing ids are updated."""
-    from providers.interchange import import_referrals as run
+    from providers.placements_standard import import_referrals_file as run
 
     _run_import(run, file, sheet)
 

@@ -32,6 +32,7 @@ SIDE_CODES = {
     "locks": "lock_not_honoured",
     "bans": "banned_by_panel",
     "budget": "over_budget",
+    "support_hours": "support_hours_exceeded",
 }
 
 

@@ -35,6 +35,7 @@ class _Homes:
     risks: dict[str, set[str]] = field(default_factory=dict)
     intensive: dict[str, int] = field(default_factory=dict)
     budget_left: float = float("inf")  # a panel with a weekly budget cap keeps to it too
+    hours: dict[str, int] = field(default_factory=dict)  # support package -> free hours a week
 
     def clashes(self, prop: str, tokens: set[str]) -> bool:
         present = self.risks.get(prop, set())
@@ -49,9 +50,11 @@ class _Homes:
         return cap is not None and self.intensive.get(prop, 0) + extra > cap
 
     def take(self, vacancy: str, prop: str, tokens: set[str], shared: bool, intensive: bool,
-             cost: float = 0.0) -> None:
+             cost: float = 0.0, hours: int = 0) -> None:
         self.beds[vacancy] -= 1
         self.budget_left -= cost
+        if vacancy in self.hours:
+            self.hours[vacancy] -= hours
         if shared:
             self.risks.setdefault(prop, set()).update(tokens)
             self.intensive[prop] = self.intensive.get(prop, 0) + int(intensive)
@@ -69,7 +72,9 @@ def greedy(pairs: pd.DataFrame, instance: Instance, policy: Policy) -> tuple[pd.
     """The pairs a one-at-a-time panel would choose, and the seconds it took."""
     started = time.perf_counter()
     homes = _Homes(policy, dict(zip(instance.vacancies["vacancy_id"], instance.vacancies["beds"].astype(int))),
-                   budget_left=float("inf") if policy.weekly_budget_cap is None else float(policy.weekly_budget_cap))
+                   budget_left=float("inf") if policy.weekly_budget_cap is None else float(policy.weekly_budget_cap),
+                   hours={str(v): int(h) for v, h in zip(instance.vacancies["vacancy_id"], instance.vacancies["support_hours"])
+                          if int(h) > 0})
     for row in instance.residents.itertuples(index=False):
         homes.risks.setdefault(row.property_id, set()).update(row.risks or [])
         homes.intensive[row.property_id] = homes.intensive.get(row.property_id, 0) + int(row.tier == "intensive")
@@ -78,7 +83,7 @@ def greedy(pairs: pd.DataFrame, instance: Instance, policy: Policy) -> tuple[pd.
         for r in instance.referrals.itertuples(index=False)
     }
     # Nearest first, then cheaper, then by id: each young person's options in preference order.
-    options = _Options(pairs)
+    options = _Options(pairs, policy)
     groups = (
         instance.referrals.dropna(subset=["sibling_group"]).groupby("sibling_group")["referral_id"].apply(list)
     )
@@ -112,8 +117,10 @@ class _Options:
     """Every young person's options in preference order, as arrays (a panel reads down its
     list until a bed fits; building a row object per option would cost more than the choice)."""
 
-    def __init__(self, pairs: pd.DataFrame) -> None:
+    def __init__(self, pairs: pd.DataFrame, policy: Policy) -> None:
         ranked = pairs.sort_values(["referral_id", "miles_from_home", "weekly_cost", "vacancy_id"], kind="stable")
+        needed = {str(t.value): h for t, h in policy.support_hours_needed.items()}
+        self.hours = ranked["tier"].astype(str).map(needed).fillna(0).to_numpy(dtype=np.int64)
         self.label = ranked.index.to_numpy()
         self.vacancy = ranked["vacancy_id"].astype(str).to_numpy(dtype=object)
         self.home = ranked["property_id"].astype(str).to_numpy(dtype=object)
@@ -132,6 +139,8 @@ class _Options:
     def fits(self, i: int, homes: _Homes, tokens: set[str], extra_intensive: int = 0) -> bool:
         if homes.beds.get(self.vacancy[i], 0) <= 0 or self.cost[i] > homes.budget_left + 1e-9:
             return False
+        if self.vacancy[i] in homes.hours and self.hours[i] > homes.hours[self.vacancy[i]]:
+            return False
         if not self.shared[i]:
             return True
         return not homes.clashes(self.home[i], tokens) and not homes.intensive_full(
@@ -139,7 +148,7 @@ class _Options:
 
     def take(self, i: int, homes: _Homes, tokens: set[str]) -> None:
         homes.take(self.vacancy[i], self.home[i], tokens, bool(self.shared[i]), bool(self.intensive[i]),
-                   float(self.cost[i]))
+                   float(self.cost[i]), int(self.hours[i]))
 
 
 def _first_fit(options: _Options, rows, homes: _Homes, tokens: set[str]) -> int | None:
@@ -159,7 +168,7 @@ def _place_siblings(members, options: _Options, homes: _Homes, tokens) -> list[i
     distance = {p: sum(min(options.miles[i] for i in r if options.home[i] == p) for r in rows) for p in common}
     for prop in sorted(common, key=lambda p: (distance[p], p)):
         trial = _Homes(homes.policy, dict(homes.beds), {k: set(v) for k, v in homes.risks.items()}, dict(homes.intensive),
-                       homes.budget_left)
+                       homes.budget_left, dict(homes.hours))
         picks = []
         for member, r in zip(members, rows):
             pick = _first_fit(options, [i for i in r if options.home[i] == prop], trial, tokens[member])
@@ -168,7 +177,7 @@ def _place_siblings(members, options: _Options, homes: _Homes, tokens) -> list[i
             picks.append(pick)
         if len(picks) == len(members):
             homes.beds, homes.risks, homes.intensive = trial.beds, trial.risks, trial.intensive
-            homes.budget_left = trial.budget_left
+            homes.budget_left, homes.hours = trial.budget_left, trial.hours
             return picks
     return []
 

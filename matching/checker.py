@@ -19,9 +19,13 @@ Readings of the issue it makes (where the text leaves room):
   supported lodgings (the settings the 2023 regulations register) when Ofsted-registered;
 * an under-16 may go only to foster care or a children's home; only a Staying Put vacancy is
   reserved (for the former foster child named on it, or nobody);
+* a service type the referral does not judge is suitable, except floating support (support into
+  a home the young person already has), which is for those whose referral asks for it;
 * an ungraded provider is not "below good"; a vacancy whose authority is unknown counts as out
   of area and at a distance;
-* the budget cap compares the summed weekly prices with the cap in pounds.
+* the budget cap compares the summed weekly prices with the cap in pounds;
+* a vacancy with support hours (a floating support or outreach package) is given no more than
+  its free hours a week, each young person taking the policy's hours for the tier provided.
 """
 
 from __future__ import annotations
@@ -177,7 +181,9 @@ def derive(instance: Instance, policy: Policy, referral: dict, vacancy: dict) ->
     excluded = sorted(_risks_of(referral) & set(map(str, _list(vacancy["excludes_risks"]))))
     if excluded:
         faults.append(("risk_excluded", ", ".join(excluded)))
-    suitability = dict(referral["type_suitability"] or {}).get(service, "suitable")
+    # A type not judged is suitable, except floating support: only for those who asked for it.
+    suitability = dict(referral["type_suitability"] or {}).get(
+        service, "unsuitable" if service == "floating_support" else "suitable")
     if suitability == "unsuitable":
         faults.append(("type_unsuitable", service))
     if bool(referral["deprivation_of_liberty"]) and bool(vacancy["ofsted_registered"]) and service in SUPPORTED_ACCOMMODATION:
@@ -327,6 +333,14 @@ def check(assignment, instance: Instance, policy: Policy) -> list[Violation]:
     for v, n in sorted(Counter(v for _, v in pairs).items()):
         if v in vacancies and n > int(vacancies[v]["beds"]):
             out.append(Violation("beds_exceeded", None, v, f"{n} placed in {vacancies[v]['beds']} beds"))
+    hours_taken: dict[str, int] = defaultdict(int)
+    for (r, v), d in facts.items():
+        if int(vacancies[v].get("support_hours") or 0) > 0:
+            hours_taken[v] += policy.hours_needed(d["tier"])
+    for v, taken in sorted(hours_taken.items()):
+        free = int(vacancies[v]["support_hours"])
+        if taken > free:
+            out.append(Violation("support_hours_exceeded", None, v, f"{taken} support hours a week given, {free} free"))
 
     # Who lives in each shared home already.
     residents: dict[str, list[dict]] = defaultdict(list)

@@ -84,7 +84,9 @@ class MatchResult:
 
 
 def _eligibility(instance: Instance, policy: Policy):
-    from matching.eligibility import eligible_pairs  # lazily: the engine works on given pairs too
+    from matching.eligibility import (
+        eligible_pairs,  # lazily: the engine works on given pairs too
+    )
 
     return eligible_pairs(instance, policy)
 
@@ -171,7 +173,7 @@ def _infeasible_reason(side: Side, pairs: pd.DataFrame, policy: Policy) -> str:
             parts.append(f"the locked placements cost £{total:,.2f} a week, above the budget cap "
                          f"£{policy.weekly_budget_cap:,}")
     for b in constraints.breaches(locked, side):
-        if b.constraint not in ("locks", "siblings", "budget"):
+        if b.constraint not in ("locks", "siblings", "budget"):  # support_hours: its detail says it
             parts.append(b.detail)
     if not parts:
         what = "the locks" + (" and the weekly budget cap" if side.budget_pence is not None else "")
@@ -230,10 +232,13 @@ def _held_side(side: Side, held: pd.DataFrame) -> Side:
     """The side constraints for the others once ``held`` placements are fixed: their beds are
     taken, they live in their homes (risks, intensive tier), their cost is spent."""
     beds = dict(side.beds)
+    hours = dict(side.hours)
     residents = {p: list(r) for p, r in side.resident_risks.items()}
     intensive = dict(side.intensive_residents)
     for r, v, p, tier in held[["referral_id", "vacancy_id", "property_id", "tier"]].itertuples(index=False):
         beds[v] = beds.get(v, 0) - 1
+        if v in hours:
+            hours[v] -= side.hours_needed.get(str(tier), 0)
         if p in side.shared:
             residents.setdefault(p, []).append(side.risks.get(r, frozenset()))
             intensive[p] = intensive.get(p, 0) + (tier == "intensive")
@@ -243,7 +248,7 @@ def _held_side(side: Side, held: pd.DataFrame) -> Side:
         budget -= int(constraints.pence(held["weekly_cost"]).sum())
     spent = measures.of(held)  # the held placements' share of each measure held no worse
     return dataclasses.replace(
-        side, beds=beds, resident_risks={p: tuple(r) for p, r in residents.items()},
+        side, beds=beds, hours=hours, resident_risks={p: tuple(r) for p, r in residents.items()},
         intensive_residents=intensive, budget_pence=budget,
         locks=tuple(lock for lock in side.locks if lock[0] not in held_ids),
         limits=tuple((name, limit - spent[name]) for name, limit in side.limits),

@@ -78,6 +78,7 @@ WHY_NOT_WORDS = {
     "siblings": "would separate the sibling group",
     "risk_clash": "shares a home with someone whose risks clash",
     "budget": "would take the week's total over the budget cap",
+    "support_hours": "the support package would then be asked for more hours a week than it has free",
     "further_from_home": "{:.1f} miles further from home",
     "further_from_education": "{:.1f} miles further from school, college or work",
     "dearer": "£{} a week dearer",
@@ -428,6 +429,11 @@ class _Proposal:
             self.at_property.setdefault(str(r["property_id"]), []).append(r)
         self.group_of = {m: g for g, members in side.sibling_groups.items() for m in members}
         self.total_pence = sum(_pence(r["weekly_cost"]) for r in rows)
+        self.hours_at: dict[str, int] = {}  # support package -> hours the proposal gives there
+        for r in rows:
+            if str(r["vacancy_id"]) in side.hours:
+                key = str(r["vacancy_id"])
+                self.hours_at[key] = self.hours_at.get(key, 0) + side.hours_needed.get(str(r["tier"]), 0)
 
 
 def _pence(pounds: float) -> int:
@@ -457,6 +463,13 @@ def _what_stops(alt: dict, home: _Proposal, side: Side, holders: dict[str, list[
         total = home.total_pence - (_pence(now["weekly_cost"]) if now is not None else 0) + _pence(alt["weekly_cost"])
         if total > side.budget_pence:
             stops.append(WHY_NOT_WORDS["budget"])
+    package = str(alt["vacancy_id"])
+    if package in side.hours and package not in holders:
+        now = home.row_of.get(rid)
+        given = home.hours_at.get(package, 0) - (side.hours_needed.get(str(now["tier"]), 0)
+                                                  if now is not None and str(now["vacancy_id"]) == package else 0)
+        if given + side.hours_needed.get(str(alt["tier"]), 0) > side.hours[package]:
+            stops.append(WHY_NOT_WORDS["support_hours"])
     return stops
 
 

@@ -18,7 +18,9 @@ sibling_group (None when not in one), deprivation_of_liberty.
 ``vacancies``: vacancy_id, property_id, provider_id, beds, available_from, reserved_for,
 postcode, easting, northing, la_code, service_type, setting, ofsted_registered, ofsted_grade
 (None when not graded), sex, age_min, age_max, accepts_needs, excludes_risks, price_standard,
-price_enhanced, price_intensive (NaN where the tier is not offered).
+price_enhanced, price_intensive (NaN where the tier is not offered); optionally support_hours
+(the free support hours a week of a floating support or outreach package; 0, or the column
+left out, for a home counted in beds alone).
 
 ``residents``: property_id, tier (None when not known), risks (risk codes, risks to others
 written ``to_others:<code>``) for young people already living in each home.
@@ -51,6 +53,8 @@ VACANCY_COLUMNS = [
     "ofsted_registered", "ofsted_grade", "sex", "age_min", "age_max", "accepts_needs",
     "excludes_risks", "price_standard", "price_enhanced", "price_intensive",
 ]
+# Optional: a frame without it has no package counted in hours (beds alone, as before hours).
+SUPPORT_HOURS = "support_hours"
 RESIDENT_COLUMNS = ["property_id", "tier", "risks"]
 PRICE_COLUMNS = {t: f"price_{t.value}" for t in Tier}
 
@@ -84,6 +88,8 @@ class Instance:
                 raise ValueError(f"{name} frame lacks columns: {', '.join(missing)}")
         self.referrals = self.referrals.reset_index(drop=True)
         self.vacancies = self.vacancies.reset_index(drop=True)
+        if SUPPORT_HOURS not in self.vacancies.columns:
+            self.vacancies = self.vacancies.assign(**{SUPPORT_HOURS: 0})
         self.residents = self.residents.reset_index(drop=True)
 
 
@@ -154,9 +160,11 @@ def vacancies_frame(records: list[dict]) -> pd.DataFrame:
     # A home's name, where the records have it (the database's; vacancies.csv has none), only
     # to name it in the proposal's reasons (matching.why): no rule reads it.
     named = any("property_name" in r for r in records)
-    frame = pd.DataFrame.from_records(records, columns=VACANCY_COLUMNS + (["property_name"] if named else []))
+    frame = pd.DataFrame.from_records(records, columns=VACANCY_COLUMNS + [SUPPORT_HOURS]
+                                      + (["property_name"] if named else []))
     frame["available_from"] = pd.to_datetime(frame["available_from"])
     frame["beds"] = frame["beds"].astype(int)
+    frame[SUPPORT_HOURS] = pd.to_numeric(frame[SUPPORT_HOURS], errors="coerce").fillna(0).astype(int)
     for col in PRICE_COLUMNS.values():
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame.sort_values("vacancy_id", kind="stable").reset_index(drop=True)
@@ -199,7 +207,8 @@ def from_database(
         homes.add(prop.id)
         vacancies.append({
             "vacancy_id": vac.id, "beds": vac.beds, "available_from": vac.available_from,
-            "reserved_for": vac.reserved_for_referral_id, **home_columns(prop, prov), "property_name": prop.name,
+            "reserved_for": vac.reserved_for_referral_id, SUPPORT_HOURS: vac.support_hours or 0,
+            **home_columns(prop, prov), "property_name": prop.name,
         })
     residents = residents_from_database(session, panel_date, homes if vacancy_ids is not None else None)
     from providers.offers import answers_by_referral, answers_for_run
@@ -287,7 +296,7 @@ def from_files(
         vacancies.append({
             "vacancy_id": v.id, "property_id": v.property_id, "provider_id": v.provider_id,
             "beds": v.beds, "available_from": v.available_from,
-            "reserved_for": v.reserved_for,
+            "reserved_for": v.reserved_for, SUPPORT_HOURS: v.support_hours or 0,
             "postcode": row.location.postcode, "easting": row.location.easting,
             "northing": row.location.northing, "la_code": row.location.la_code,
             "service_type": str(v.service_type), "setting": str(v.setting),

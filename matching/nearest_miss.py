@@ -174,6 +174,10 @@ class _Finder:
                                  matches["tier"].astype(str), strict=True):
             self.living.setdefault(home, []).append((q, tier))
         self.spent_pence = int(constraints.pence(matches["weekly_cost"]).sum()) if len(matches) else 0
+        self.hours_given = Counter()  # support package -> hours a week the proposal gives there
+        for v, tier in (matches[["vacancy_id", "tier"]].itertuples(index=False) if len(matches) else ()):
+            if str(v) in self.side.hours:
+                self.hours_given[str(v)] += self.side.hours_needed.get(str(tier), 0)
         self.before = _placements(result.matches)
         unplaced = set(result.unplaced)
         self.options = _own_options(result, pairs, unplaced, policy)
@@ -235,6 +239,8 @@ class _Finder:
         row = change.row
         v, home, tier = str(row["vacancy_id"]), str(row["property_id"]), str(row["tier"])
         if (rid, v) in side.bans or self.taken.get(v, 0) + 1 > side.beds.get(v, 0):
+            return False
+        if v in side.hours and self.hours_given.get(v, 0) + side.hours_needed.get(tier, 0) > side.hours[v]:
             return False
         living = self.living.get(home, [])
         if home in side.shared:

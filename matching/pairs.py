@@ -197,6 +197,9 @@ def compile_tables(instance: Instance, policy: Policy) -> Tables:
     service_col = {s: i for i, s in enumerate(service_codes)}
     suit_code = {code: i for i, code in enumerate(SUITABILITY_CODES)}
     suitability = np.full((len(refs), len(service_codes)), suit_code[Suitability.suitable.value], dtype=np.int8)
+    # Floating support goes into a home the young person already has: only for those whose
+    # social worker asked for it (a type left out is otherwise suitable).
+    suitability[:, service_col[ServiceType.floating_support.value]] = suit_code[Suitability.unsuitable.value]
     for i, wishes in enumerate(refs["type_suitability"]):
         for service, judgement in (wishes or {}).items():
             if str(judgement) not in suit_code:

@@ -20,7 +20,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from models.enums import RiskToOthers, RiskToSelf, Urgency
+from models.enums import RiskToOthers, RiskToSelf, Tier, Urgency
 from providers import safe_yaml
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.yaml")
@@ -111,6 +111,10 @@ class Policy(_Strict):
         (RiskToOthers.fire_setting, RiskToSelf.self_harm),
     ]
     weekly_budget_cap: Optional[int] = Field(None, ge=0)
+    # Floating support and outreach packages have support hours a week, not beds: a young person
+    # takes this many of a package's free hours at the tier they are proposed at (DOMAIN: standard
+    # up to about 7 hours, enhanced about 8-20, intensive above 20).
+    support_hours_needed: dict[Tier, int] = {Tier.standard: 6, Tier.enhanced: 14, Tier.intensive: 25}
     penalties: Penalties = Penalties()
     pounds: Pounds = Pounds()
     solver: SolverSettings = SolverSettings()
@@ -125,6 +129,19 @@ class Policy(_Strict):
         if any(x < 0 for x in v.values()):
             raise ValueError("values must not be negative")
         return v
+
+    @field_validator("support_hours_needed")
+    @classmethod
+    def _every_tier(cls, v: dict) -> dict:
+        missing = [t.value for t in Tier if t not in v]
+        if missing:
+            raise ValueError("missing tier: " + ", ".join(missing))
+        if any(x < 1 or x > 168 for x in v.values()):
+            raise ValueError("hours a week are from 1 to 168")
+        return v
+
+    def hours_needed(self, tier: str) -> int:
+        return int(self.support_hours_needed[Tier(tier)])
 
 
 class PolicyError(ValueError):

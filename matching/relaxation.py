@@ -64,16 +64,16 @@ import math
 import os
 import sys
 import time
-from importlib import metadata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 
 import highspy
 import numpy as np
 import pandas as pd
 
 from matching import constraints, measures
-from matching.constraints import Side
+from matching.constraints import Side, support_hours
 from matching.constraints.intensive import INTENSIVE, room
 from matching.policy import Policy
 from matching.scoring import levels
@@ -264,6 +264,32 @@ def _one_placement_each(b: _Builder, referral: np.ndarray, n_referrals: int) -> 
 def _free_beds(b: _Builder, vacancy: np.ndarray, vacancies: np.ndarray, side: Side) -> None:
     beds = np.array([side.beds.get(v, 0) for v in vacancies], dtype=np.float64)
     _group_rows(b, vacancy, np.ones(len(vacancy), bool), beds)
+
+
+def _support_hours(b: _Builder, pairs: pd.DataFrame, vacancy: np.ndarray, vacancies: np.ndarray,
+                   side: Side) -> None:
+    """A support package's hours a week: one ``sum hours x <= free`` row per package its
+    options could over-commit (as in the model)."""
+    if not side.hours:
+        return
+    hours = support_hours.hours_of(pairs, side).astype(np.float64)
+    free = np.array([side.hours.get(v, _INF) for v in vacancies], dtype=np.float64)
+    binding = np.bincount(vacancy, weights=hours, minlength=len(vacancies)) > free
+    positions = np.flatnonzero(binding[vacancy] & (hours > 0))
+    if positions.size == 0:
+        return
+    row_of_code = np.cumsum(binding) - 1
+    b.rows(row_of_code[vacancy[positions]], positions, hours[positions], -_INF, free[binding], int(binding.sum()))
+    # Chvatal-Gomory cuts, one per tier's hours g: sum floor(h / g) x <= floor(free / g) holds for
+    # every whole assignment (divide the row by g, round down), and cuts the LP's fractional
+    # young people at a package; without them the bound on placements stays a fraction above the
+    # optimum on every package that binds.
+    for g in sorted({h for h in side.hours_needed.values() if h > 0}):
+        coefficient = np.floor(hours[positions] / g)
+        keep = coefficient > 0
+        if keep.any():
+            b.rows(row_of_code[vacancy[positions[keep]]], positions[keep], coefficient[keep], -_INF,
+                   np.floor(free[binding] / g), int(binding.sum()))
 
 
 def _intensive_cap(b: _Builder, pairs: pd.DataFrame, home: np.ndarray, homes: np.ndarray,
@@ -480,6 +506,7 @@ def build_lp(pairs: pd.DataFrame, side: Side) -> _LP:
     infeasible = _panel_choices(pairs, side, col_lower, col_upper)
     _one_placement_each(b, referral, len(referrals))
     _free_beds(b, vacancy, vacancies, side)
+    _support_hours(b, pairs, vacancy, vacancies, side)
     col_upper[_resident_clashes(home, referral, homes, referrals, shared, side)] = 0.0
     _co_residency(b, home, referral, shared, referrals, side)
     _intensive_cap(b, pairs, home, homes, shared, side)

@@ -152,6 +152,7 @@ RULES = {
     "solo_needs_self_contained": "needs to live alone (self-contained only)",
     "resident_risk_clash": "a current resident's risks clash with theirs",
     "intensive_cap_full": "the home already has its most intensive-support residents",
+    "support_hours": "the support package has fewer hours a week free than they need",
     "sibling_no_common_property": "no home can take the sibling group together",
     "locked_elsewhere": "the bed is locked for someone else",
     "unknown_referral": "no such young person in the queue",
@@ -165,6 +166,7 @@ SIDE_RULES = {
     "intensive_cap": "the home would have more young people needing intensive support than it allows",
     "beds_exceeded": "more young people than free beds",
     "over_budget": "it would take the week's total over the budget cap",
+    "support_hours_exceeded": "the support package would be asked for more hours a week than it has free",
     "placed_twice": "the young person would be placed twice",
 }
 # What the engine weighs in choosing between homes (never shown with its weight)
@@ -225,6 +227,7 @@ SCENARIO_MEASURES = {
     "unit_weekly_cost": "Cost a week for each young person placed",
     "void_cost": "Cost of empty block beds in the year",
     "trial_stay_cost": "Cost of trial stays before placements in the year",
+    "floating_support_cost": "Cost of floating support packages in the year (part of the total)",
     "share_over_20_miles": "New placements more than 20 miles from home",
     "share_out_of_area": "New placements outside the council's area",
     "average_wait_days": "Average wait for a home (days)",

@@ -141,9 +141,11 @@ class ReferralIn(_Schema):
 
         The social worker names the types that suit (``suitable_types``: preferred) and those
         that do not (``unsuitable_types``); a type named in neither list is suitable but not
-        preferred, which matching allows with a penalty.
+        preferred, which matching allows with a penalty. Floating support is the exception: it
+        goes into a home the young person already has, so it is left out unless named, and
+        matching then offers it to nobody (``matching.pairs``).
         """
-        out = {t.value: Suitability.suitable.value for t in ServiceType}
+        out = {t.value: Suitability.suitable.value for t in ServiceType if t != ServiceType.floating_support}
         out.update({t.value: Suitability.preferred.value for t in self.suitable_types})
         out.update({t.value: Suitability.unsuitable.value for t in self.unsuitable_types})
         return out
@@ -162,6 +164,9 @@ class VacancyIn(_Schema):
     ofsted_registered: bool
     ofsted_grade: Optional[OfstedGrade] = None
     beds: int = Field(ge=0, le=500)
+    # Floating support / outreach: the support hours a week free (what the matching counts);
+    # beds is then the most young people the package takes at once.
+    support_hours: Optional[int] = Field(default=None, ge=1, le=1000)
     available_from: dt.date
     age_min: int = Field(ge=MIN_AGE, le=MAX_AGE)
     age_max: int = Field(ge=MIN_AGE, le=MAX_AGE)
@@ -200,6 +205,8 @@ class VacancyIn(_Schema):
                 raise ValueError(f"price_{tier.value} is missing for offered tier {tier.value}")
         if self.reserved_for and self.service_type != ServiceType.staying_put:
             raise ValueError("reserved_for is only for staying_put vacancies")
+        if self.service_type == ServiceType.floating_support and self.support_hours is None:
+            raise ValueError("support_hours is needed for floating_support: a package is sized in hours a week")
         return self
 
     def price(self, tier: Tier) -> Optional[float]:
@@ -304,6 +311,7 @@ class VacancyPublic(_Public):
     id: str
     property_id: str
     beds: int
+    support_hours: Optional[int]
     available_from: dt.date
     reserved_for_referral_id: Optional[str]
 

@@ -8,17 +8,16 @@ from typing import Optional
 
 from sqlalchemy import (
     CheckConstraint,
-    LargeBinary,
-    Text,
-    case,
     Column,
     Float,
     ForeignKey,
-    Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    case,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -254,10 +253,15 @@ class Vacancy(Timestamped, Base):
     property_id: Mapped[str] = mapped_column(ForeignKey("property.id", ondelete="CASCADE"))
     beds: Mapped[int]
     available_from: Mapped[dt.date]
+    # A floating support or outreach package: the support hours a week it has free, which is
+    # what the matching counts (beds is then the most young people it takes at once).
+    support_hours: Mapped[Optional[int]] = mapped_column(default=None)
     reserved_for_referral_id: Mapped[Optional[str]] = mapped_column(
         ForeignKey("referral.id", ondelete="SET NULL")
     )
 
     property: Mapped[Property] = relationship(back_populates="vacancies")
 
-    __table_args__ = (CheckConstraint("beds >= 0", name="beds_not_negative"),)
+    __table_args__ = (CheckConstraint("beds >= 0", name="beds_not_negative"),
+                      CheckConstraint("support_hours IS NULL OR support_hours BETWEEN 1 AND 1000",
+                                      name="support_hours_in_range"))

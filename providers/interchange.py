@@ -82,7 +82,7 @@ VACANCY_COLUMNS = [
     "tiers", "price_standard", "price_enhanced", "price_intensive", "accepts_needs",
     "excludes_risks", "shared_with",
 ]
-VACANCY_OPTIONAL_COLUMNS = ["reserved_for", "ofsted_urn", "in_house"]
+VACANCY_OPTIONAL_COLUMNS = ["reserved_for", "ofsted_urn", "in_house", "support_hours"]
 
 
 def _codes(enum_cls, what: str) -> cf.Parser:
@@ -116,7 +116,7 @@ VACANCY_CELLS: dict[str, cf.Parser] = {
     "accepts_needs": cf.list_of(_codes(Need, "need")),
     "excludes_risks": cf.list_of(cf.code(risk_codes(), "risk code")),
     "shared_with": cf.list_of(cf.text), "reserved_for": cf.text, "ofsted_urn": cf.text,
-    "in_house": cf.boolean,
+    "in_house": cf.boolean, "support_hours": cf.integer,
 }
 
 # Columns that describe the property or the provider rather than the vacancy: every row of
@@ -538,7 +538,7 @@ def import_vacancies(
         for r in rows:
             v = r.vacancy
             vacancies(v.id, dict(property_id=v.property_id, beds=v.beds, available_from=v.available_from,
-                                 reserved_for_referral_id=v.reserved_for))
+                                 reserved_for_referral_id=v.reserved_for, support_hours=v.support_hours))
         # Everything is built: now the writes, parents before the rows that point at them.
         bulk = BulkWrite(session)
         for step in (providers, properties, prices, vacancies):
@@ -688,7 +688,7 @@ def _vacancy_rows(session: Session) -> list[dict[str, Any]]:
             "excludes_risks": sorted(set(prop.excludes_risks or [])),
             "shared_with": sorted(set(prop.resident_risks or []) | residents.get(prop.id, set())),
             "reserved_for": vac.reserved_for_referral_id, "ofsted_urn": prov.ofsted_urn,
-            "in_house": prov.in_house,
+            "in_house": prov.in_house, "support_hours": vac.support_hours,
         })
     return rows
 

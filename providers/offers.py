@@ -231,9 +231,11 @@ def decline(session: Session, request: ReferralRequest, user: User, *, reason: s
            after={"provider": request.provider_id, "reason": reason})
 
 
-def update_vacancy(session: Session, user: User, vacancy_id: str, *, beds: int, available_from: dt.date) -> Vacancy:
-    """A provider's staff changing one of their homes' vacancies (free beds, from when); not a
-    bed kept for one young person (Staying Put), which the council arranges."""
+def update_vacancy(session: Session, user: User, vacancy_id: str, *, beds: int, available_from: dt.date,
+                   support_hours: int | None = None) -> Vacancy:
+    """A provider's staff changing one of their homes' vacancies (free beds, from when, and for
+    a floating support package its free support hours a week); not a bed kept for one young
+    person (Staying Put), which the council arranges."""
     vacancy = session.get(Vacancy, vacancy_id)
     home = session.get(Property, vacancy.property_id) if vacancy is not None else None
     if home is None or home.provider_id != user.provider_id or vacancy.reserved_for_referral_id is not None:
@@ -245,11 +247,21 @@ def update_vacancy(session: Session, user: User, vacancy_id: str, *, beds: int, 
     if not on - dt.timedelta(days=31) <= available_from <= on + dt.timedelta(days=MAX_START_DAYS):
         raise AnswerRefused(f"give the date the beds are free from, up to {MAX_START_DAYS} days ahead",
                             "available_from")
+    package = vacancy.support_hours is not None
+    if support_hours is not None and not package:
+        raise AnswerRefused("only a floating support package has support hours: this vacancy is counted in beds",
+                            "support_hours")
+    if package and support_hours is not None and not 1 <= support_hours <= 1000:
+        raise AnswerRefused("give the support hours a week free as a whole number from 1 to 1000", "support_hours")
     before = {"beds": vacancy.beds, "available_from": vacancy.available_from.isoformat()}
+    after = {"beds": beds, "available_from": available_from.isoformat()}
+    if package:
+        before["support_hours"] = vacancy.support_hours
+        vacancy.support_hours = support_hours if support_hours is not None else vacancy.support_hours
+        after["support_hours"] = vacancy.support_hours
     vacancy.beds, vacancy.available_from = beds, available_from
     session.flush()
-    record(session, "vacancy_updated_by_provider", "vacancy", vacancy.id, actor=user, before=before,
-           after={"beds": beds, "available_from": available_from.isoformat()})
+    record(session, "vacancy_updated_by_provider", "vacancy", vacancy.id, actor=user, before=before, after=after)
     return vacancy
 
 

@@ -73,6 +73,7 @@ def sheet_as_csv(data: bytes, errors: ErrorLog, sheet: str | None = None) -> byt
             return None
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
+        width = 0
         for number, row in enumerate(book[sheet or names[0]].iter_rows(values_only=True), start=1):
             if number > MAX_ROWS + 1:
                 errors.add(None, None, f"the sheet has more than {MAX_ROWS:,} rows after its header; "
@@ -85,6 +86,12 @@ def sheet_as_csv(data: bytes, errors: ErrorLog, sheet: str | None = None) -> byt
                 errors.add(number, None, f"the row has {len(cells):,} cells; the limit for one row is "
                                          f"{MAX_CELLS_PER_ROW}")
                 return None
+            if number == 1:
+                width = len(cells)
+            elif cells and len(cells) < width:
+                # Excel keeps no difference between an empty trailing cell and a missing one, so a
+                # row that stops early is a row whose last columns are blank, not a short row.
+                cells += [None] * (width - len(cells))
             writer.writerow([_cell(v) for v in cells])
         return out.getvalue().encode("utf-8")
     finally:

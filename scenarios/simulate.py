@@ -48,6 +48,12 @@ Assumptions (each is a parameter with a documented default):
   times ``spot_price_multiplier``; ``spot_typical_miles`` from home; out of area when
   ``spot_out_of_area``); otherwise emergency accommodation until the next panel (its nights
   counted, at ``emergency_weekly_price``) and stays in the queue.
+* **Floating support** packages (rows with ``support_hours``) hold support hours a week, not
+  beds: a young person placed there holds the hours of their current tier (the policy's
+  ``support_hours_needed``, so stepping down frees hours), a young person there at the start
+  holds a standard tier's hours; a package takes nobody whose tier needs more hours than it has
+  free, exactly as the engine rules it. Their weekly price is paid as any placement's and
+  reported on its own as ``floating_support_cost``.
 * **Void**: each block bed empty during a month costs its ``void_weekly_cost`` a week; an
   occupied block bed costs the price of the young person's tier.
 
@@ -71,7 +77,15 @@ import numpy as np
 import pandas as pd
 
 from matching.engine import MatchError
-from matching.instance import PRICE_COLUMNS, REFERRAL_COLUMNS, RESIDENT_COLUMNS, VACANCY_COLUMNS, Instance, risk_tokens
+from matching.instance import (
+    PRICE_COLUMNS,
+    REFERRAL_COLUMNS,
+    RESIDENT_COLUMNS,
+    SUPPORT_HOURS,
+    VACANCY_COLUMNS,
+    Instance,
+    risk_tokens,
+)
 from matching.policy import Policy
 from models.enums import RISK_TO_OTHERS_PREFIX, Setting, Tier
 
@@ -250,10 +264,10 @@ def _fmt(m, lo, hi) -> str:
 
 
 KPIS = ["placements_made", "spot_purchases", "emergency_nights", "unmet_need", "total_cost", "weekly_cost",
-        "unit_weekly_cost", "void_cost", "trial_stay_cost", "share_over_20_miles", "share_out_of_area",
-        "average_wait_days"]
+        "unit_weekly_cost", "void_cost", "trial_stay_cost", "floating_support_cost", "share_over_20_miles",
+        "share_out_of_area", "average_wait_days"]
 MONTHLY = ["placed", "spot", "emergency_nights", "waiting", "placement_cost", "spot_cost", "emergency_cost",
-           "void_cost", "trial_cost", "placed_weeks", "new_placements", "over_20", "out_of_area", "wait_days"]
+           "void_cost", "trial_cost", "floating_support_cost", "placed_weeks", "new_placements", "over_20", "out_of_area", "wait_days"]
 
 
 # --- preparation (once per simulation) ----------------------------------------------------------
@@ -284,6 +298,8 @@ class _Context:
     month_start: np.ndarray  # day numbers (months + 1,)
     incompatible: tuple[tuple[str, str], ...]
     fast: bool
+    hours_cap: np.ndarray  # per row: a floating support package's support hours a week (0: beds only)
+    tier_hours: np.ndarray  # (3,): the hours a week each tier takes (policy.support_hours_needed)
 
 
 def _day(d) -> int:
@@ -305,6 +321,8 @@ def _prepare_supply(supply: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     s["occupied"] = s["occupied"].fillna(0).astype(int).clip(0, s["beds"].astype(int))
     s["block"] = s["block"].fillna(False).astype(bool)
     s["void_weekly_cost"] = pd.to_numeric(s["void_weekly_cost"], errors="coerce").fillna(0.0)
+    hours = s[SUPPORT_HOURS] if SUPPORT_HOURS in s.columns else pd.Series(0, index=s.index)
+    s[SUPPORT_HOURS] = pd.to_numeric(hours, errors="coerce").fillna(0).astype(int).clip(lower=0)
     return s
 
 
@@ -343,7 +361,7 @@ def _context(supply, arrivals, months, policy, fallback, plan, authority, start,
         initial_queue = initial_queue[REFERRAL_COLUMNS].reset_index(drop=True)
     lexicographic = policy.mode == "lexicographic" and policy.weekly_budget_cap is None
     return _Context(
-        supply=s[VACANCY_COLUMNS].reset_index(drop=True), capacity=s["beds"].to_numpy(np.int64),
+        supply=s[[*VACANCY_COLUMNS, SUPPORT_HOURS]].reset_index(drop=True), capacity=s["beds"].to_numpy(np.int64),
         occupied=s["occupied"].to_numpy(np.int64), block=block, void=s["void_weekly_cost"].to_numpy(float),
         price=_effective_prices(s), shared=s["setting"].astype(str).isin(SHARED_SETTINGS).to_numpy(bool),
         prop_code=prop_codes, spot_price=medians * fallback.spot_price_multiplier, rate=arrivals.rate(months),
@@ -351,7 +369,8 @@ def _context(supply, arrivals, months, policy, fallback, plan, authority, start,
         fallback=fallback, plan=plan, tier_table=plan.tier_table(), authority=authority, start=start,
         months=months, month_start=days,
         incompatible=tuple((RISK_TO_OTHERS_PREFIX + str(x), str(y)) for x, y in policy.incompatible),
-        fast=lexicographic,
+        fast=lexicographic, hours_cap=s[SUPPORT_HOURS].to_numpy(np.int64),
+        tier_hours=np.array([policy.hours_needed(t) for t in TIERS], dtype=np.int64),
     )
 
 
@@ -465,7 +484,8 @@ def _eligible(ctx: _Context, pool: _Pool) -> _Pairs:
 
 
 def _fast_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, free: np.ndarray,
-                 residents: dict[int, list[tuple[frozenset, int]]]) -> tuple[np.ndarray, np.ndarray] | None:
+                 residents: dict[int, list[tuple[frozenset, int]]],
+                 hours_free: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The engine's optimum without calling it, when that can be proven (see the module
     docstring): the relaxation without side constraints solved exactly, then checked against
     every side constraint. None when the engine must decide."""
@@ -477,6 +497,7 @@ def _fast_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, free:
     offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
     cand = P.order[offsets]
     cand = cand[free[P.row[cand]] > 0]
+    cand = cand[_hours_fit(ctx, P, cand, hours_free)]
     cand = cand[_not_excluded(ctx, P, pool, cand, residents)]
     if not len(cand):
         return empty
@@ -488,7 +509,18 @@ def _fast_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, free:
         if chosen is None:
             return None
         rows = P.row[chosen]
+    if ctx.hours_cap.any():
+        given = np.bincount(rows, weights=ctx.tier_hours[P.tier[chosen]], minlength=len(free))
+        if (given > np.where(ctx.hours_cap > 0, hours_free, np.inf)).any():
+            return None  # a package's hours over-committed: the engine decides
     return (chosen, rows) if _side_ok(ctx, P, pool, chosen, rows, residents) else None
+
+
+def _hours_fit(ctx: _Context, P: _Pairs, cand: np.ndarray, hours_free: np.ndarray) -> np.ndarray:
+    """The engine's own exclusion (``matching.constraints.support_hours``): a package with fewer
+    hours free than the pair's tier takes."""
+    rows = P.row[cand]
+    return (ctx.hours_cap[rows] == 0) | (ctx.tier_hours[P.tier[cand]] <= hours_free[rows])
 
 
 def _assignment(P: _Pairs, cand: np.ndarray, refs: np.ndarray, free: np.ndarray) -> np.ndarray | None:
@@ -576,7 +608,8 @@ def _clash(incompatible, a: frozenset, b: frozenset) -> bool:
 
 
 def _engine_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, free: np.ndarray,
-                   residents_frame: pd.DataFrame, panel_day: int) -> tuple[np.ndarray, np.ndarray]:
+                   residents_frame: pd.DataFrame, panel_day: int,
+                   hours_free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from matching.eligibility import Eligibility
     from matching.engine import match
 
@@ -586,7 +619,8 @@ def _engine_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, fre
     if not mask.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     rows = np.flatnonzero(free > 0)
-    vacancies = ctx.supply.iloc[rows].assign(beds=free[rows])
+    vacancies = ctx.supply.iloc[rows].assign(beds=free[rows], **{SUPPORT_HOURS: np.where(
+        ctx.hours_cap[rows] > 0, hours_free[rows], 0)})
     instance = Instance(pd.Timestamp(panel_day, unit="D").date(), ctx.authority, pool.frame.iloc[queue],
                         vacancies, residents_frame)
     eligibility = Eligibility(pairs=P.frame[mask].reset_index(drop=True), funnel=pd.DataFrame(), seconds=0.0)
@@ -598,6 +632,19 @@ def _engine_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, fre
     index = pd.MultiIndex.from_arrays([P.frame["referral_id"], P.frame["vacancy_id"]])
     chosen = index.get_indexer(pd.MultiIndex.from_arrays([result.matches["referral_id"], result.matches["vacancy_id"]]))
     return chosen, P.row[chosen]
+
+
+def _hours_free(ctx: _Context, pool: _Pool, pl_row: np.ndarray, pl_month: np.ndarray, staying: np.ndarray,
+                there_at_start: np.ndarray, t: int) -> np.ndarray:
+    """Support hours a week each package has free at month ``t``'s panel: its hours less those
+    of the young people it supports, at their tier now (0 for a row counted in beds)."""
+    if not ctx.hours_cap.any():
+        return np.zeros(len(ctx.hours_cap), dtype=np.int64)
+    cap = ctx.tier_table.shape[1] - 1
+    tier = ctx.tier_table[pool.tier[staying], np.minimum(t - pl_month[staying], cap)].astype(np.int64)
+    used = np.bincount(pl_row[staying], weights=ctx.tier_hours[tier], minlength=len(ctx.hours_cap))
+    used += np.bincount(there_at_start, minlength=len(ctx.hours_cap)) * ctx.tier_hours[0]
+    return np.where(ctx.hours_cap > 0, np.maximum(0, ctx.hours_cap - used), 0).astype(np.int64)
 
 
 def _residents_frame(ctx: _Context, pool: _Pool, pl_row: np.ndarray, living: np.ndarray, tier: np.ndarray) -> pd.DataFrame:
@@ -645,7 +692,9 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
         crisis = (rng.random(len(active)) < plan.step_up_monthly) & (tier_now < 2)
         tier_now = tier_now + crisis
         in_supply = pl_row[active] >= 0
-        out[t, col["placement_cost"]] = ctx.price[pl_row[active][in_supply], tier_now[in_supply]].sum() * weeks
+        paid = ctx.price[pl_row[active][in_supply], tier_now[in_supply]]
+        out[t, col["placement_cost"]] = paid.sum() * weeks
+        out[t, col["floating_support_cost"]] = paid[ctx.hours_cap[pl_row[active][in_supply]] > 0].sum() * weeks
         out[t, col["spot_cost"]] = ctx.spot_price[tier_now[~in_supply]].sum() * weeks
         out[t, col["placed_weeks"]] = len(active) * weeks
         occupied = np.bincount(pl_row[active][in_supply], minlength=n_rows) + np.bincount(
@@ -663,6 +712,8 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
         staying = np.flatnonzero((pl_row >= 0) & (pl_month >= 0) & (pl_end > t))
         held = np.bincount(pl_row[staying], minlength=n_rows) + np.bincount(init_row[init_free > t], minlength=n_rows)
         free = np.maximum(0, ctx.capacity - held)
+        hours_free = _hours_free(ctx, pool, pl_row, pl_month, staying, init_row[init_free > t], t)
+        free[(ctx.hours_cap > 0) & (hours_free < ctx.tier_hours.min())] = 0  # no hours left for anyone
         queue = np.flatnonzero(in_queue)
         chosen = rows = np.zeros(0, np.int64)
         if len(queue):
@@ -672,12 +723,12 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
             stay_tier = ctx.tier_table[pool.tier[stay_shared], np.minimum(t - pl_month[stay_shared], cap_tier)]
             for p, tr in zip(stay_shared, stay_tier):
                 residents.setdefault(int(ctx.prop_code[pl_row[p]]), []).append((pool.risks[p], int(tr)))
-            fast = _fast_choice(ctx, P, pool, queue, free, residents) if ctx.fast else None
+            fast = _fast_choice(ctx, P, pool, queue, free, residents, hours_free) if ctx.fast else None
             if fast is None:
                 t0 = time.perf_counter()
                 frame = _residents_frame(ctx, pool, pl_row, stay_shared, stay_tier)
                 try:
-                    chosen, rows = _engine_choice(ctx, P, pool, queue, free, frame, panel_day)
+                    chosen, rows = _engine_choice(ctx, P, pool, queue, free, frame, panel_day, hours_free)
                 except MatchError:  # no proposal within the time limit: nobody placed by the panel this month
                     engine_failures += 1
                 engine_calls += 1
@@ -686,7 +737,7 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
                 chosen, rows = fast
                 if VERIFY_FAST_PATH:  # tests: the engine must find the same objective
                     frame = _residents_frame(ctx, pool, pl_row, stay_shared, stay_tier)
-                    check, _ = _engine_choice(ctx, P, pool, queue, free, frame, panel_day)
+                    check, _ = _engine_choice(ctx, P, pool, queue, free, frame, panel_day, hours_free)
                     ours = [int(P.reward[chosen].sum()), int(P.penalty[chosen].sum()), int(P.cost[chosen].sum())]
                     theirs = [int(P.reward[check].sum()), int(P.penalty[check].sum()), int(P.cost[check].sum())]
                     if ours != theirs:
@@ -803,6 +854,7 @@ def _summarise(ctx: _Context, results: list[dict], seed: int, seconds: float) ->
                 "unit_weekly_cost": np.where(s[:, col["placed_weeks"]] > 0, total / s[:, col["placed_weeks"]], np.nan),
                 "void_cost": s[:, col["void_cost"]],
                 "trial_stay_cost": s[:, col["trial_cost"]],
+                "floating_support_cost": s[:, col["floating_support_cost"]],
                 "share_over_20_miles": np.where(new > 0, s[:, col["over_20"]] / new, np.nan),
                 "share_out_of_area": np.where(new > 0, s[:, col["out_of_area"]] / new, np.nan),
                 "average_wait_days": np.where(new > 0, s[:, col["wait_days"]] / new, np.nan),

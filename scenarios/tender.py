@@ -233,14 +233,26 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
     columns (``matching.instance``) with its capacity in ``beds`` and the beds taken today in
     ``occupied``, and: ``block`` (beds bought whether used or not),
     ``void_weekly_cost``, ``lot`` ("framework: lot") and ``framework``."""
-    from matching.instance import VACANCY_COLUMNS, home_columns, vacancies_frame
+    from matching.instance import (
+        SUPPORT_HOURS,
+        VACANCY_COLUMNS,
+        home_columns,
+        vacancies_frame,
+    )
+    from matching.policy import Policy
     from models.supply import Lot, Property, Provider, TierPrice, Vacancy
 
     # Beds not free are taken: by this council's young people or by others' (the vacancies are
     # the free beds; a home's other beds are occupied, whoever placed there).
     free: dict[str, int] = {}
-    for prop_id, beds in session.execute(select(Vacancy.property_id, Vacancy.beds)):
+    hours: dict[str, int] = {}  # a floating support package's free support hours a week
+    for prop_id, beds, support in session.execute(select(Vacancy.property_id, Vacancy.beds, Vacancy.support_hours)):
         free[prop_id] = free.get(prop_id, 0) + int(beds)
+        if support:
+            hours[prop_id] = hours.get(prop_id, 0) + int(support)
+    # Those a package supports at the start hold a standard tier's hours each in the simulation
+    # (scenarios.simulate), so its size is its free hours plus theirs.
+    standard_hours = Policy().hours_needed("standard")
     rows = []
     stmt = (select(Property, Provider).join(Provider, Property.provider_id == Provider.id)
             .options(selectinload(Property.prices).selectinload(TierPrice.lot).selectinload(Lot.framework)))
@@ -257,10 +269,12 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
             "framework": lot.framework.name if lot else None,
             "occupied": max(0, int(prop.total_beds) - free.get(prop.id, 0)),
         })
+        if prop.id in hours:
+            rows[-1][SUPPORT_HOURS] = hours[prop.id] + rows[-1]["occupied"] * standard_hours
     frame = vacancies_frame(rows)
     for column in ("block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"):
         frame[column] = [r[column] for r in rows]
-    return frame[VACANCY_COLUMNS + ["block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"]]
+    return frame[VACANCY_COLUMNS + [SUPPORT_HOURS, "block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"]]
 
 
 def new_home(vacancy_id: str, provider_id: str, beds: int, place, service_type: str, prices: dict, lot: str, *,

@@ -43,6 +43,7 @@ KPI_LABELS = {
     "unit_weekly_cost": ("Cost per placed week (£)", "{:,.0f}"),
     "void_cost": ("Void cost a year (£)", "{:,.0f}"),
     "trial_stay_cost": ("Trial stays a year (£)", "{:,.0f}"),
+    "floating_support_cost": ("Floating support a year (£)", "{:,.0f}"),
     "share_over_20_miles": ("Share over 20 miles", "{:.0%}"),
     "share_out_of_area": ("Share out of area", "{:.0%}"),
     "average_wait_days": ("Average wait (days)", "{:,.1f}"),
@@ -257,7 +258,8 @@ def year_ends(start: dt.date, year: int) -> dt.date:
 KPI_KINDS = {
     "placements_made": "count", "spot_purchases": "count", "emergency_nights": "count",
     "unmet_need": "average", "total_cost": "money", "weekly_cost": "money", "unit_weekly_cost": "money",
-    "void_cost": "money", "trial_stay_cost": "money", "share_over_20_miles": "share", "share_out_of_area": "share",
+    "void_cost": "money", "trial_stay_cost": "money", "floating_support_cost": "money",
+    "share_over_20_miles": "share", "share_out_of_area": "share",
     "average_wait_days": "average",
 }
 MINUS = "\u2212"

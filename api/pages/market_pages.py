@@ -287,7 +287,8 @@ def home_form(request: Request, property_id: str, session: SessionDep, user: Pro
 
 @router.post("/provider-portal/vacancies/{vacancy_id}")
 def vacancy_form(request: Request, vacancy_id: str, session: SessionDep, user: ProviderStaff,
-                 beds: Annotated[str, Form()] = "", available_from: Annotated[str, Form()] = ""):
+                 beds: Annotated[str, Form()] = "", available_from: Annotated[str, Form()] = "",
+                 support_hours: Annotated[str, Form()] = ""):
     vacancy_id = vacancy_id[:40]
     mine = session.get(Vacancy, vacancy_id)
     if mine is None or session.get(Property, mine.property_id).provider_id != user.provider_id:
@@ -299,16 +300,23 @@ def vacancy_form(request: Request, vacancy_id: str, session: SessionDep, user: P
         errors.add(field, "Enter the free beds as a whole number, like 2")
     if begins is None:
         errors.add(f"from-{vacancy_id}", "Enter the date the beds are free from, like 2026-12-14")
+    hours = None
+    if mine.support_hours is not None:
+        hours = int(support_hours) if support_hours.strip().isdigit() else None
+        if hours is None:
+            errors.add(f"hours-{vacancy_id}", "Enter the support hours a week free as a whole number, like 40")
     if not errors:
         try:
-            offers.update_vacancy(session, user, vacancy_id, beds=free, available_from=begins)
+            offers.update_vacancy(session, user, vacancy_id, beds=free, available_from=begins, support_hours=hours)
         except LookupError:
             return not_found_page(request, user, f"vacancy {vacancy_id}")
         except offers.AnswerRefused as exc:
-            errors.add(field if exc.field == "beds" else f"from-{vacancy_id}", exc.reason[:1].upper() + exc.reason[1:])
+            where = {"beds": field, "support_hours": f"hours-{vacancy_id}"}.get(exc.field, f"from-{vacancy_id}")
+            errors.add(where, exc.reason[:1].upper() + exc.reason[1:])
     if errors:
         return _portal(request, session, user, errors=errors, status_code=422,
-                       typed={"vacancy": vacancy_id, "beds": beds, "available_from": available_from})
+                       typed={"vacancy": vacancy_id, "beds": beds, "available_from": available_from,
+                              "support_hours": support_hours})
     return back_to("/provider-portal#vacancies", done=f"Saved vacancy {vacancy_id}: {free} bed"
                                                       f"{'s' if free != 1 else ''} free from {begins:%-d %B %Y}")
 

@@ -30,7 +30,14 @@ from api.deps import (
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from models import glossary
 from models.accounts import User
-from models.enums import RISK_TO_OTHERS_PREFIX, DeclineReason, Need, RiskToOthers, RiskToSelf, Tier
+from models.enums import (
+    RISK_TO_OTHERS_PREFIX,
+    DeclineReason,
+    Need,
+    RiskToOthers,
+    RiskToSelf,
+    Tier,
+)
 from models.market import ReferralRequest
 from models.people import Referral
 from models.supply import Property, Provider, Vacancy
@@ -218,6 +225,15 @@ def my_request(referral_request_id: RecordId, session: SessionDep, user: Provide
     return for_provider(session, _mine(session, user, referral_request_id))
 
 
+@router.get("/provider/requests/{referral_request_id}/placements-standard", response_model=dict,
+            summary="One referral sent to your organisation, as the Placements Data Standard's needs profile (JSON)")
+def my_request_in_the_standard(referral_request_id: RecordId, session: SessionDep, user: ProviderStaff):
+    from providers.placements_standard import needs_profile
+
+    row = _mine(session, user, referral_request_id)
+    return needs_profile(session.get(Referral, row.referral_id), offers.today(), row.id)
+
+
 class OfferBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -271,6 +287,8 @@ class MyVacancy(BaseModel):
     postcode: str
     beds: int
     available_from: dt.date
+    support_hours: Optional[int] = Field(None, description="A floating support package's free support hours a week "
+                                                           "(none for a home counted in beds)")
     kept_for_one_young_person: bool = Field(description="Kept for one young person by the council (Staying Put): "
                                                         "the council changes it, not you")
 
@@ -278,15 +296,19 @@ class MyVacancy(BaseModel):
 class VacancyChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    beds: int = Field(ge=0, le=500, description="Beds free")
+    beds: int = Field(ge=0, le=500, description="Beds free (a floating support package: the most young people "
+                                                "it takes at once)")
     available_from: dt.date
+    support_hours: Optional[int] = Field(None, ge=1, le=1000, description="A floating support package's free "
+                                                                        "support hours a week")
 
 
 def my_vacancies(session, user: User) -> list[MyVacancy]:
     stmt = (select(Vacancy, Property).join(Property, Vacancy.property_id == Property.id)
             .where(Property.provider_id == user.provider_id).order_by(Property.name, Vacancy.id))
     return [MyVacancy(vacancy_id=v.id, property_id=p.id, home=p.name or p.id, postcode=p.postcode, beds=v.beds,
-                      available_from=v.available_from, kept_for_one_young_person=v.reserved_for_referral_id is not None)
+                      available_from=v.available_from, support_hours=v.support_hours,
+                      kept_for_one_young_person=v.reserved_for_referral_id is not None)
             for v, p in session.execute(stmt)]
 
 
@@ -299,7 +321,8 @@ def list_my_vacancies(session: SessionDep, user: ProviderStaff):
             summary="Change a vacancy of one of your homes: the beds free and from when")
 def change_my_vacancy(vacancy_id: VacancyId, body: VacancyChange, session: SessionDep, user: ProviderStaff):
     try:
-        offers.update_vacancy(session, user, vacancy_id, beds=body.beds, available_from=body.available_from)
+        offers.update_vacancy(session, user, vacancy_id, beds=body.beds, available_from=body.available_from,
+                              support_hours=body.support_hours)
     except LookupError:
         raise not_found("vacancy", vacancy_id) from None
     except offers.AnswerRefused as exc:

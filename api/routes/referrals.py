@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, case, select
+from sqlalchemy import Engine, case
 
 from api.deps import CASE_READERS, PANEL, Allowed, SessionDep, get_engine
 from api.errors import ERROR_RESPONSES, ApiError, not_found
@@ -24,8 +24,9 @@ from models.enums import ReferralStatus, Tier, Urgency
 from models.people import Referral
 from models.schemas import ReferralPublic
 from providers.csvfiles import ImportFailed
-from providers.interchange import ImportReport, import_referrals
+from providers.interchange import ImportReport
 from providers.limits import MAX_ERRORS_SHOWN, MAX_FILE_BYTES
+from providers.placements_standard import import_referrals_file
 
 router = APIRouter(prefix="/referrals", tags=["referrals"], responses=ERROR_RESPONSES)
 CaseReader = Allowed(*CASE_READERS)
@@ -137,4 +138,4 @@ def upload_referrals(engine: EngineDep, user: PanelMember,
     """The same checks and upsert as ``placematch import referrals``: new ids are created as
     open referrals, known ids are updated (keeping their status). A refused file returns 422
     with one field per problem, ``<file> row R column C``, and nothing is written."""
-    return import_upload(import_referrals, engine, file, user, "referrals.csv")
+    return import_upload(import_referrals_file, engine, file, user, "referrals.csv")

@@ -47,6 +47,10 @@ class Side:
     locks: tuple[tuple[str, str], ...]
     bans: frozenset[tuple[str, str]]
     budget_pence: int | None
+    # Floating support / outreach packages: vacancy_id -> free support hours a week (only the
+    # packages; a home counted in beds alone is not here), and the hours each tier takes.
+    hours: dict[str, int] = field(default_factory=dict)
+    hours_needed: dict[str, int] = field(default_factory=dict)
     # Headline measures held no worse than practice: ((measure name, limit), ...), see
     # :mod:`matching.constraints.dominance`; empty unless the engine sets them.
     limits: tuple[tuple[str, int], ...] = ()
@@ -88,6 +92,8 @@ def side_data(instance: Instance, policy: Policy) -> Side:
         locks=tuple((str(r), str(v)) for r, v in instance.locks),
         bans=frozenset((str(r), str(v)) for r, v in instance.bans),
         budget_pence=None if cap is None else int(cap) * 100,
+        hours={str(v): int(h) for v, h in zip(vac["vacancy_id"], vac["support_hours"], strict=True) if int(h) > 0},
+        hours_needed={str(t.value): int(h) for t, h in policy.support_hours_needed.items()},
     )
 
 
@@ -149,9 +155,10 @@ from matching.constraints import (  # noqa: E402  (modules use the helpers above
     intensive,
     panel,
     siblings,
+    support_hours,
 )
 
-MODULES = (panel, assignment, coresidency, intensive, siblings, budget, dominance)
+MODULES = (panel, assignment, support_hours, coresidency, intensive, siblings, budget, dominance)
 
 
 def exclusions(pairs: pd.DataFrame, side: Side) -> pd.Series:

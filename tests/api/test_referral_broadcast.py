@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import jsonschema
 import pytest
 from demo_council import DEMO_DAY
 from signin import PASSWORD
@@ -32,6 +33,7 @@ from models.people import Referral
 from models.supply import Property, Vacancy
 from providers import offers
 from providers.demo import DEMO_AUTHORITY
+from providers.placements_standard import PROFILE_SCHEMA
 
 
 @pytest.fixture(autouse=True)
@@ -125,6 +127,13 @@ def test_a_provider_sees_only_what_was_sent_to_it_and_nothing_that_names_the_you
     profile = listed.json()[0]["profile"]
     assert profile["home_district"] == district and " " not in district
     assert profile["age"] == r.age_on(DEMO_DAY) and profile["tier"] == str(r.tier)
+    # The same profile in the Placements Data Standard's form (issue 16): valid, and as anonymous.
+    rid = request_id(demo_engine, chosen["referral_id"], mine)
+    standard = client.get(f"/provider/requests/{rid}/placements-standard", headers=headers)
+    assert standard.status_code == 200 and not [x for x in secrets if x and x in standard.text]
+    jsonschema.Draft202012Validator(PROFILE_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(standard.json())
+    assert standard.json()["PlacementAvailability"]["childId"] == rid
+    assert standard.json()["placematchProfile"]["homeDistrict"] == district
 
     # A provider not sent this young person sees nothing of them.
     other = next(p for p in _framework_providers(demo_engine) if p != mine and
@@ -147,7 +156,8 @@ def test_another_providers_request_or_vacancy_is_not_found_exactly_as_one_that_d
     theirs = request_id(demo_engine, chosen["referral_id"], mine)
     other = next(p for p in _framework_providers(demo_engine) if p != mine)
     guessing = staff_of(client, demo_engine, other)
-    for path in (f"/provider/requests/{theirs}", f"/provider/requests/{2**31 - 1}"):
+    for path in (f"/provider/requests/{theirs}", f"/provider/requests/{2**31 - 1}",
+                 f"/provider/requests/{theirs}/placements-standard"):
         got = client.get(path, headers=guessing)
         assert got.status_code == 404 and got.json()["error"]["code"] == "not_found"
     offer = {"vacancy_id": chosen["vacancy_id"], "tier": chosen["tier"], "weekly_price": 1000, "start": str(DEMO_DAY)}
@@ -183,6 +193,29 @@ def test_a_provider_keeps_its_own_vacancies_and_only_within_the_homes_beds(clien
     assert too_many.status_code == 422 and str(total) in too_many.json()["error"]["message"]
     with transaction(demo_engine) as s:
         assert s.get(Vacancy, vacancy.id).beds == 1
+
+
+def test_a_floating_support_package_keeps_its_hours_and_a_bed_has_none(client, demo_engine):
+    with transaction(demo_engine) as s:
+        rows = s.scalars(select(Vacancy).where(Vacancy.reserved_for_referral_id.is_(None)).order_by(Vacancy.id)).all()
+        package, bed = rows[0], next(v for v in rows[1:] if s.get(Property, v.property_id).provider_id
+                                     == s.get(Property, rows[0].property_id).provider_id)
+        package.support_hours = 40  # the provider's outreach team, sized in hours
+        provider = s.get(Property, package.property_id).provider_id
+    headers = staff_of(client, demo_engine, provider)
+    later = str(DEMO_DAY + dt.timedelta(days=3))
+    listed = {v["vacancy_id"]: v for v in client.get("/provider/vacancies", headers=headers).json()}
+    assert listed[package.id]["support_hours"] == 40 and listed[bed.id]["support_hours"] is None
+    ok = client.put(f"/provider/vacancies/{package.id}", json={"beds": 1, "available_from": later, "support_hours": 25},
+                    headers=headers)
+    assert ok.status_code == 200 and ok.json()["support_hours"] == 25
+    refused = client.put(f"/provider/vacancies/{bed.id}", json={"beds": 1, "available_from": later, "support_hours": 25},
+                         headers=headers)
+    assert refused.status_code == 422 and "counted in beds" in refused.json()["error"]["message"]
+    with transaction(demo_engine) as s:
+        assert s.get(Vacancy, package.id).support_hours == 25 and s.get(Vacancy, bed.id).support_hours is None
+        instance = from_database(s, DEMO_AUTHORITY, DEMO_DAY, vacancy_ids=[package.id])
+        assert list(instance.vacancies["support_hours"]) == [25]  # what the next match run counts
 
 
 # --- answering ------------------------------------------------------------------------------------

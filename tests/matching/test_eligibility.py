@@ -15,9 +15,16 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from matching.eligibility import PAIR_COLUMNS, RULES, Eligibility, broken_rules, eligible_pairs
+from matching.eligibility import (
+    PAIR_COLUMNS,
+    RULES,
+    Eligibility,
+    broken_rules,
+    eligible_pairs,
+)
 from matching.instance import REFERRAL_COLUMNS, VACANCY_COLUMNS, Instance
 from matching.policy import Policy
 from models.db import transaction
@@ -413,7 +420,9 @@ def slow_faults(instance: Instance, policy: Policy, ref: dict, vac: dict) -> lis
         "sex_restricted": vac["sex"] != "any" and vac["sex"] != ref["sex"],
         "need_not_met": not set(ref["needs"]) <= set(vac["accepts_needs"]),
         "risk_excluded": bool(risks & set(vac["excludes_risks"])),
-        "type_unsuitable": ref["type_suitability"].get(service) == "unsuitable",
+        # floating support only for those whose plan names it; any other type left out is suitable
+        "type_unsuitable": ref["type_suitability"].get(
+            service, "unsuitable" if service == "floating_support" else "suitable") == "unsuitable",
         "dol_in_registered_supported_accommodation": ref["deprivation_of_liberty"] and vac["ofsted_registered"]
         and service in ("supported_accommodation", "supported_tenancy", "supported_lodgings"),
         "inside_exclusion_zone": zone,

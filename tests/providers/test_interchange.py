@@ -602,10 +602,10 @@ def test_export_writes_design_columns_plain_values_and_residents_risks(engine, t
         "V1,PR1,Medway Youth Homes,P1,ME4 4TR,supported_accommodation,shared_care_experienced,true,"
         "good,2,2026-01-19,16,21,any,standard;enhanced,1250,1800.5,,esol;mental_health,"
         "to_others:fire_setting,drugs_alcohol;self_harm;to_others:fire_setting;to_others:physical,"
-        ",2600001,false"
+        ",2600001,false,"  # no support hours: a home counted in beds
     )
     assert vac_lines[3].startswith("V3,PR2,Kent Lodgings,P2,ME14 1AA,staying_put,private_residence,false,,1,")
-    assert vac_lines[3].endswith(",standard,350,,,,,going_missing,R3,,true")
+    assert vac_lines[3].endswith(",standard,350,,,,,going_missing,R3,,true,")
 
 
 def test_export_import_export_is_byte_identical_on_a_small_market(engine, tmp_path):
@@ -670,8 +670,8 @@ def test_demo_council_round_trips_byte_for_byte(engine, tmp_path):
 
 def test_reimporting_an_export_into_the_same_database_changes_nothing(sqlite_engine, tmp_path):
     """Placed residents' risks come from their placements and are not copied onto the home."""
-    from providers.demo import build_demo
     from models.orm import Property
+    from providers.demo import build_demo
 
     with transaction(sqlite_engine) as s:
         build_demo(s, seed=2026, as_of=dt.date(2026, 1, 12))
@@ -685,3 +685,26 @@ def test_reimporting_an_export_into_the_same_database_changes_nothing(sqlite_eng
     second = export_dir(sqlite_engine, tmp_path / "second")
     for kind in ("referrals", "vacancies"):
         assert second[kind].read_bytes() == first[kind].read_bytes(), kind
+
+
+def test_a_floating_support_package_is_sized_in_hours(engine, tmp_path):
+    outreach = dict(id="V4", provider_id="PR3", provider_name="Medway Outreach", property_id="P3",
+                    postcode="ME14 1AA", service_type="floating_support", setting="private_residence",
+                    ofsted_registered="false", ofsted_grade="good", beds="6", age_min="18", age_max="25",
+                    tiers="standard;enhanced", price_standard="180", price_enhanced="420", accepts_needs="",
+                    excludes_risks="", shared_with="", in_house="no")
+    failure = refused(engine, tmp_path, import_vacancies,
+                      write_vacancies(tmp_path, [*vacancies(), vacancy(**outreach)]))
+    hits = [e for e in failure.errors if e.row == 5]
+    assert hits and all("support_hours is needed for floating_support" in e.reason for e in hits), failure
+    (tmp_path / "ok").mkdir()
+    import_referrals(engine, write_referrals(tmp_path / "ok"))
+    rows = [*vacancies(), vacancy(**outreach, support_hours="40"), vacancy(id="V5", support_hours="0")]
+    failure = refused(engine, tmp_path, import_vacancies, write_vacancies(tmp_path / "ok", rows))
+    assert [(e.row, e.column) for e in failure.errors] == [(6, "support_hours")]
+    one(failure, "vacancies.csv", 6, "support_hours", "below the minimum of 1")
+    import_vacancies(engine, write_vacancies(tmp_path / "ok", rows[:4]))
+    with transaction(engine) as s:
+        assert s.get(Vacancy, "V4").support_hours == 40 and s.get(Vacancy, "V1").support_hours is None
+    exported = export_dir(engine, tmp_path / "out")["vacancies"].read_text().splitlines()
+    assert exported[0].endswith(",support_hours") and exported[4].startswith("V4,") and exported[4].endswith(",40")
