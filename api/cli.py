@@ -65,6 +65,14 @@ def init_db() -> None:
     out.print(f"{'Created' if fresh else 'Upgraded'} database at {_where()}")
 
 
+def _as_of_day(as_of: Optional[str]) -> dt.date:
+    try:
+        return dt.date.fromisoformat(as_of) if as_of else council_today()
+    except ValueError:
+        err.print(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2)
+
+
 @app.command()
 def demo(
     seed: int = typer.Option(2026, help="Seed of the generator: the same seed gives the same council."),
@@ -78,11 +86,7 @@ def demo(
     from models.orm import Referral
     from providers.demo import DEMO_AUTHORITY, build_demo, summarise
 
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else council_today()
-    except ValueError:
-        err.print(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2)
+    day = _as_of_day(as_of)
     engine = make_engine()
     if reset:
         _drop_everything(engine)
@@ -181,6 +185,37 @@ def export(directory: Path = typer.Argument(..., help="Folder to write referrals
     written = export_dir(_engine(), directory)
     for name, path in written.items():
         out.print(f"wrote {name}: {path}")
+
+
+@app.command("export-903")
+def export_903(
+    directory: Path = typer.Argument(..., help="Folder to write header.csv and episodes.csv into"),
+    year: str = typer.Option(..., help="Collection year, 1 April to 31 March, e.g. 2026-27"),
+    placing_authority: str = typer.Option("E06000035", help="ONS code of the council making the return"),
+    check: bool = typer.Option(False, help="Check the files with the DfE's own validator (make dfe903)"),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", help="Report up to this day in a year not yet over (YYYY-MM-DD); default today."),
+) -> None:
+    """Write the looked-after young people's placements as SSDA903 Header and Episodes tables."""
+    from providers import dfe_validator
+    from providers.ssda903_export import CollectionYear, ExportRefused, build_export
+
+    try:
+        export = build_export(_engine(), CollectionYear.parse(year), placing_authority, today=_as_of_day(as_of))
+    except ExportRefused as refused:
+        err.print(f"[bold red]Nothing written[/]: {refused}")
+        raise typer.Exit(2)
+    written = export.write(directory)
+    out.print(str(export), markup=False, highlight=False)
+    for name, path in written.items():
+        out.print(f"wrote {name}: {path}")
+    if check:
+        report = dfe_validator.check(written["header"], written["episodes"], export.year.start,
+                                     export.placing_authority, directory / "dfe-validator")
+        out.print(f"DfE validator ({report.ruleset}): {len(report.ran)} rules ran, {len(report.issues)} rows flagged")
+        for rule, count in report.counts().items():
+            message = next(i.message for i in report.issues if i.rule == rule)
+            out.print(f"  rule {rule}: {count} - {message}", markup=False, highlight=False)
 
 
 def _pairs_option(values: list[str], what: str) -> list[tuple[str, str]]:

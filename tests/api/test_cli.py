@@ -188,7 +188,6 @@ def test_demo_users_are_created_once_per_role(database):
     again = runner.invoke(app, ["demo", "--as-of", "2026-11-23", "--users"])
     assert again.exit_code == 0
     from models.accounts import User
-
     from models.enums import Role
     from providers.demo import DEMO_PROVIDER_STAFF_OF
 
@@ -209,3 +208,16 @@ def test_a_providers_staff_member_is_bound_to_a_provider_and_only_they_are(datab
         made.append((result.exit_code, result.output))
     assert [code for code, _ in made] == [1, 1, 1, 0], made
     assert "provider" in made[0][1] and "NO-SUCH" in made[1][1]
+
+
+def test_the_ssda903_export_is_written_and_a_wrong_year_refused(database, tmp_path):
+    assert runner.invoke(app, ["demo", "--as-of", "2026-11-23"]).exit_code == 0
+    wrong = runner.invoke(app, ["export-903", str(tmp_path / "903"), "--year", "2026-28"])
+    assert wrong.exit_code == 2 and "Nothing written" in wrong.output and "e.g. 2026-27" in wrong.output
+    assert not (tmp_path / "903").exists()
+    result = runner.invoke(app, ["export-903", str(tmp_path / "903"), "--year", "2026-27", "--as-of", "2026-11-23"])
+    assert result.exit_code == 0, result.output
+    assert "SSDA903 2026-27 for Medway: 24 young people, 24 episodes" in result.output
+    with (tmp_path / "903" / "episodes.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 24 and all(r["DECOM"][2] == "/" and r["PL_DISTANCE"] for r in rows)
