@@ -23,6 +23,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from api.forecast_cli import backtest_table
 from scenarios import cohort as C
 from scenarios.backtest import coverage, run_backtest
 from scenarios.demo_history import write as write_returns
@@ -76,22 +77,12 @@ def main() -> None:
         values = [r[k] for r in rows]
         table.add_row(step, f"{statistics.median(values):.2f}", f"{min(values):.2f}", f"{max(values):.2f}")
     console.print(table)
-    cells = backtest.cells
-    cover80, cover95 = coverage(cells)
-    summary = backtest.summary[backtest.summary["verdict"] != "too few"]
-    bt = Table(title=f"Backtest on the demo council ({backtest_s:.1f} s): states with enough data")
-    for col in ("age band", "state", "mean actual", "MAE model", "MAE persistence", "MAE trend", "cover 80%",
-                "cover 95%", "verdict"):
-        bt.add_column(col, justify="left" if col in ("age band", "state", "verdict") else "right")
-    for r in summary.itertuples(index=False):
-        d = r._asdict()
-        bt.add_row(r.band, r.state, f"{d['_3']:.1f}", f"{d['_4']:.1f}", f"{d['_6']:.1f}", f"{d['_8']:.1f}",
-                   f"{d['_10']:.0%}", f"{d['_11']:.0%}", r.verdict)
-    console.print(bt)
-    console.print(f"All cells with anyone in them: 80% intervals cover {cover80:.0%}, 95% cover {cover95:.0%}. "
-                  f"Peak memory (RSS) {peak:.0f} MiB; total under {TARGET_S:.0f} s: "
+    cover80, cover95 = coverage(backtest.cells[backtest.cells["horizon"] == 1])
+    console.print(backtest_table(backtest.by_horizon, f"Backtest on the demo council ({backtest_s:.1f} s), all cells"))
+    console.print(backtest_table(backtest.folds, "Each fold (the year the forecast was made from)"))
+    console.print(f"One year ahead, cells with anyone in them: 80% intervals cover {cover80:.0%}, 95% cover "
+                  f"{cover95:.0%}. Peak memory (RSS) {peak:.0f} MiB; total under {TARGET_S:.0f} s: "
                   f"{'yes' if max(r[3] for r in rows) < TARGET_S else 'no'}.", style="dim")
-
 
 if __name__ == "__main__":
     main()

@@ -80,13 +80,23 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
     return _assemble(last, horizon, mean, sims, mix, notes)
 
 
+def band_summary(mean: np.ndarray, sims: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Per age band: the mean and the interval bounds by (year, state). A band's interval is taken
+    from each replication's band total (a band's people rise and fall together), never by adding
+    the ages' own bounds, which would be far too wide. The forecast ships these and the backtest
+    scores these same intervals."""
+    out = {}
+    for band, (lo, hi) in C.AGE_BANDS.items():
+        rows = slice(lo - C.FIRST_AGE, hi - C.FIRST_AGE + 1)
+        out[band] = _summary(mean[:, rows].sum(axis=1), sims[:, :, rows].sum(axis=2))
+    return out
+
+
 def _assemble(last: dt.date, horizon: int, mean: np.ndarray, sims: np.ndarray, mix: NeedMix,
               notes: list[str]) -> Forecast:
     dates = [dt.date(last.year + k, 3, 31) for k in range(horizon + 1)]
     people_rows, bed_rows = [], []
-    for band, (lo, hi) in C.AGE_BANDS.items():
-        rows = slice(lo - C.FIRST_AGE, hi - C.FIRST_AGE + 1)
-        stats = _summary(mean[:, rows].sum(axis=1), sims[:, :, rows].sum(axis=2))
+    for band, stats in band_summary(mean, sims).items():
         for k, day in enumerate(dates):
             for s, state in enumerate(C.STATES):
                 people_rows.append({"date": day, "band": band, "state": state,

@@ -15,9 +15,14 @@ from typer.testing import CliRunner
 from api.cli import app
 from scenarios import cohort as C
 from scenarios.aggregate import TableError, read_table
-from scenarios.backtest import run_backtest
+from scenarios.backtest import coverage, run_backtest, scores
 from scenarios.demo_history import demo_history
-from scenarios.forecast import ForecastError, forecast_history, forecast_table
+from scenarios.forecast import (
+    ForecastError,
+    band_summary,
+    forecast_history,
+    forecast_table,
+)
 from scenarios.ssda903 import SSDA903Error, history_from_folder
 from scenarios.what_if import WhatIfError, parse_adjustment
 
@@ -185,15 +190,54 @@ def test_an_age_table_with_a_missing_year_is_refused_and_a_good_one_projects(tmp
 # --- the backtest --------------------------------------------------------------------------------
 
 
-def test_the_backtest_on_the_public_samples_beats_persistence_where_there_is_data(samples):
+def test_the_backtest_on_the_public_samples_beats_both_baselines_one_year_ahead(samples):
     history = history_from_folder(samples, repair=True)
     result = run_backtest(history, C.Rules(continue_to_25_share=0.0), replications=100)
-    enough = result.summary[result.summary["verdict"] != "too few"]
-    assert len(enough) >= 3
-    assert (enough["MAE model"] < enough["MAE persistence"]).all(), enough
-    seen = result.cells[result.cells["actual"] > 0]
-    inside95 = ((seen["actual"] >= seen["lo95"]) & (seen["actual"] <= seen["hi95"])).mean()
-    assert inside95 >= 0.85  # near the nominal 95%
+    for h in (1, 3):  # one year ahead and three years ahead, scored apart
+        row = result.by_horizon[result.by_horizon["horizon"] == h].iloc[0]
+        assert row["WAPE model"] < row["WAPE persistence"] and row["WAPE model"] < row["WAPE trend"], row
+    one_year = result.folds[result.folds["horizon"] == 1]
+    assert len(one_year) == 3 and (one_year["WAPE model"] < one_year["WAPE persistence"]).all(), one_year
+    enough = result.summary[(result.summary["verdict"] != "too few") & (result.summary["horizon"] == 1)]
+    assert len(enough) >= 3 and (enough["verdict"] == "model better").sum() >= len(enough) - 1, enough
+    cover80, cover95 = coverage(result.cells[result.cells["horizon"] == 1])
+    assert cover80 >= 0.7 and cover95 >= 0.9  # near the nominal 80% and 95%
+
+
+def test_backtest_scores_follow_the_documented_formulas_on_a_hand_checked_case():
+    # two cells one year ahead (actual 10 and 30), one three years ahead (actual 0: no coverage)
+    cells = pd.DataFrame([
+        {"origin": 2020, "horizon": 1, "actual": 10, "model": 12, "persistence": 7, "trend": 10,
+         "lo80": 9, "hi80": 11, "lo95": 8, "hi95": 13},
+        {"origin": 2021, "horizon": 1, "actual": 30, "model": 27, "persistence": 30, "trend": 38,
+         "lo80": 28, "hi80": 33, "lo95": 25, "hi95": 35},
+        {"origin": 2020, "horizon": 3, "actual": 0, "model": 2, "persistence": 1, "trend": 0,
+         "lo80": 0, "hi80": 3, "lo95": 0, "hi95": 4},
+    ])
+    one = scores(cells, ["horizon"]).set_index("horizon").loc[1]
+    # WAPE = sum |error| / sum actual: (2 + 3) / 40, (3 + 0) / 40, (0 + 8) / 40; MAE the mean error
+    assert one["WAPE model"] == pytest.approx(5 / 40) and one["MAE model"] == pytest.approx(2.5)
+    assert one["WAPE persistence"] == pytest.approx(3 / 40) and one["WAPE trend"] == pytest.approx(8 / 40)
+    # 10 lies in [9, 11] and 30 in [28, 33]: the 80% intervals cover both, the 95% too
+    assert (one["cover 80"], one["cover 95"]) == (1.0, 1.0)
+    three = scores(cells, ["horizon"]).set_index("horizon").loc[3]
+    assert np.isnan(three["WAPE model"]) and np.isnan(three["cover 80"])  # nobody there: nothing to score
+    folds = scores(cells, ["horizon", "origin"])
+    assert list(zip(folds["horizon"], folds["origin"], folds["WAPE model"])) == \
+        [(1, 2020, pytest.approx(0.2)), (1, 2021, pytest.approx(0.1)), (3, 2020, pytest.approx(np.nan, nan_ok=True))]
+
+
+def test_a_bands_interval_comes_from_each_replications_total_not_from_adding_the_ages_bounds():
+    # Two ages of a band that swap people between replications: the band total is always 10.
+    ages, states = C.LAST_AGE - C.FIRST_AGE + 1, len(C.STATES)
+    sims = np.zeros((200, 1, ages, states))
+    high = np.arange(200) % 2 == 0
+    sims[high, 0, 2, 0], sims[~high, 0, 2, 0] = 8, 2  # age 16
+    sims[high, 0, 3, 0], sims[~high, 0, 3, 0] = 2, 8  # age 17
+    shipped = band_summary(sims.mean(axis=0), sims)["16-17"]
+    assert shipped["lo95"][0, 0] == shipped["hi95"][0, 0] == 10  # what the forecast ships
+    added = np.percentile(sims[:, 0, 2, 0], 97.5) + np.percentile(sims[:, 0, 3, 0], 97.5)
+    assert added == 16  # adding the ages' own bounds would claim up to 16
 
 
 # --- the command line ----------------------------------------------------------------------------
@@ -264,3 +308,14 @@ def test_a_misnamed_column_is_named_with_the_likely_intended_one_and_nothing_els
     assert refused.value.problems == [refused.value.problems[0]]  # not also "an episodes file is needed"
     assert "episodes.csv row 1, column PLACE: missing from this episodes table (the file has 'PLAC': did you mean PLACE?)" \
         in str(refused.value)
+
+
+def test_the_cli_backtest_reports_each_horizon_and_fold_in_words(samples, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'placematch.db'}")
+    result = CliRunner().invoke(app, ["forecast", "backtest", "--input", str(samples), "--repair",
+                                      "--replications", "100", "--out", str(tmp_path / "bt")])
+    assert result.exit_code == 0, result.output
+    assert "1 year ahead" in result.output and "3 years ahead" in result.output
+    assert "Care leaver" in result.output and "care_leaver" not in result.output
+    cells = pd.read_csv(tmp_path / "bt" / "backtest.csv")
+    assert {"origin", "horizon", "band", "state", "actual", "model", "persistence", "trend", "lo80", "hi95"} <= set(cells.columns)
