@@ -36,7 +36,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _load(input: Optional[str], out_dir: Path, repair: bool, year: Optional[int]):
+def _load(input: Optional[str], out_dir: Path, repair: bool, year: Optional[int], group: Optional[str] = None):
     """(history, None) for SSDA903 files or the demo; (None, table) for an age table."""
     from scenarios.aggregate import read_table
     from scenarios.demo_history import demo_history
@@ -51,7 +51,7 @@ def _load(input: Optional[str], out_dir: Path, repair: bool, year: Optional[int]
         if path.is_dir():
             return history_from_folder(path, default_year=year, repair=repair), None
         if path.is_file():
-            return None, read_table(path)
+            return None, read_table(path, group=group)
         _fail(f"{input}: no such file or folder")
     except SSDA903Error as exc:
         _fail(str(exc))
@@ -70,6 +70,9 @@ def forecast(
     la: Optional[str] = LaOption,
     repair: bool = RepairOption,
     year: Optional[int] = YearOption,
+    group: Optional[str] = typer.Option(
+        None, "--group", help="Whose counts an age table without a group column holds: "
+                              "'looked after', 'care leavers' or 'all' (the default)"),
 ) -> None:
     """Project people by age band and state and beds by service type, tier and area, each 31
     March, with 80% and 95% intervals; write the CSV files and a fan chart."""
@@ -94,7 +97,7 @@ def forecast(
             adjustments = saved + adjustments
     except (ForecastError, WhatIfError) as exc:
         _fail(str(exc))
-    history, table = _load(input, out_dir, repair, year)
+    history, table = _load(input, out_dir, repair, year, group)
     try:
         if table is not None:
             if adjustments:

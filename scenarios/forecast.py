@@ -42,6 +42,7 @@ class Forecast:
     people: pd.DataFrame  # date, band, state, mean, lo95, lo80, hi80, hi95
     beds: pd.DataFrame  # date, service_type, tier, area, mean, lo95, lo80, hi80, hi95
     notes: list[str] = field(default_factory=list)
+    ages: pd.DataFrame | None = None  # from an age table: date, group, age, mean and bounds per single age
 
     @property
     def dates(self) -> list[dt.date]:
@@ -115,12 +116,16 @@ def _assemble(last: dt.date, horizon: int, mean: np.ndarray, sims: np.ndarray, m
 
 
 def write(forecast: Forecast, out: Path) -> list[Path]:
-    """projection.csv (people), beds.csv and fan_chart.png in ``out``."""
+    """projection.csv (people), beds.csv, fan_chart.png, and from an age table ages.csv (each
+    single age), in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "projection.csv", out / "beds.csv", out / "fan_chart.png"]
     inert_frame(forecast.people.round(2)).to_csv(paths[0], index=False)  # opened in spreadsheets
     inert_frame(forecast.beds.round(2)).to_csv(paths[1], index=False)
     fan_chart(forecast, paths[2])
+    if forecast.ages is not None:
+        paths.append(out / "ages.csv")
+        inert_frame(forecast.ages.round(2)).to_csv(paths[-1], index=False)
     return paths
 
 
@@ -144,25 +149,36 @@ def _fan(ax, frame: pd.DataFrame, label: str, colour: str) -> None:
 
 def forecast_table(table, horizon: int, *, replications: int = 500, seed: int = 2026) -> Forecast:
     """A published age table projected by cohort-change ratios (scenarios.aggregate): people by
-    age band only (the table has no states, so no beds)."""
-    from scenarios.aggregate import project_table
+    single year of age and by age band, for each group the table has (it has no states, so no
+    beds); the notes say where each group's first ages come from."""
+    from scenarios.aggregate import GROUPS, project_table, warnings
 
     horizon = check_horizon(horizon)
-    mean, sims = project_table(table, horizon, replications, seed)
+    mean, sims, plan = project_table(table, horizon, replications, seed)
     last = table.dates[-1]
-    rows = []
-    bands = {band: [i for i, a in enumerate(table.ages) if lo <= a <= hi] for band, (lo, hi) in C.AGE_BANDS.items()}
-    bands["under 14"] = [i for i, a in enumerate(table.ages) if a < C.FIRST_AGE]
-    for band, idx in bands.items():
-        if not idx:
-            continue
-        stats = _summary(mean[:, idx].sum(axis=1), sims[:, :, idx].sum(axis=2))
-        for k in range(horizon + 1):
-            rows.append({"date": dt.date(last.year + k, 3, 31), "band": band, "state": "all (table)",
-                         **{name: float(v[k]) for name, v in stats.items()}})
-    notes = [f"cohort-change ratios from {len(table.dates)} observed years; the table has no states, so no beds"]
+    dates = [dt.date(last.year + k, 3, 31) for k in range(horizon + 1)]
+    rows, age_rows = [], []
+    groups = list(dict.fromkeys(table.group_of(r) for r in range(len(table.ages))))
+    for group in groups:
+        in_group = [r for r in range(len(table.ages)) if table.group_of(r) == group]
+        state = f"{GROUPS[group].lower()} (table)"
+        bands = {band: [r for r in in_group if lo <= table.ages[r] <= hi] for band, (lo, hi) in C.AGE_BANDS.items()}
+        bands = {"under 14": [r for r in in_group if table.ages[r] < C.FIRST_AGE], **bands}
+        for band, idx in bands.items():
+            if not idx:
+                continue
+            stats = _summary(mean[:, idx].sum(axis=1), sims[:, :, idx].sum(axis=2))
+            rows += [{"date": day, "band": band, "state": state, **{n: float(v[k]) for n, v in stats.items()}}
+                     for k, day in enumerate(dates)]
+        for r in in_group:
+            stats = _summary(mean[:, r], sims[:, :, r])
+            age_rows += [{"date": day, "group": GROUPS[group], "age": int(table.ages[r]),
+                          **{n: float(v[k]) for n, v in stats.items()}, "comes from": plan[r].words}
+                         for k, day in enumerate(dates)]
+    notes = [f"cohort-change ratios from {len(table.dates)} observed years, each single age projected; "
+             "the table has no states, so no beds", *(f.why for f in plan if f.why), *warnings(table)]
     if table.projected:
         notes.append("the table's own projected columns: " + ", ".join(f"{d:%d %b %Y}" for d in table.projected)
                      + " (shown for comparison, not used)")
     empty = pd.DataFrame(columns=["date", "service_type", "tier", "area", "mean", *QUANTILES])
-    return Forecast(last, horizon, pd.DataFrame(rows), empty, notes)
+    return Forecast(last, horizon, pd.DataFrame(rows), empty, notes, ages=pd.DataFrame(age_rows))

@@ -30,8 +30,10 @@ def fan_chart(forecast: Forecast, path: Path) -> None:
         "Care leavers and Staying Put, 18-25": people["band"].isin(["18-20", "21-25"])
                                                & people["state"].isin(["care_leaver", "staying_put"]),
     }
-    if not people["state"].isin(C.STATES).any():  # a published table: by age band
-        groups = {band: people["band"] == band for band in people["band"].unique()}
+    if not people["state"].isin(C.STATES).any():  # a published table: by group and age band
+        groups = {f"{state.removesuffix(' (table)').capitalize()}, {band}": (people["band"] == band)
+                  & (people["state"] == state)
+                  for state, band in people[["state", "band"]].drop_duplicates().itertuples(index=False)}
     for (label, mask), colour in zip(groups.items(), COLOURS):
         _fan(axes[0], people[mask].groupby("date")[["mean", *QUANTILES]].sum(), label, colour)
     axes[0].set_title("Young people")

@@ -187,6 +187,85 @@ def test_an_age_table_with_a_missing_year_is_refused_and_a_good_one_projects(tmp
     assert {"16-17", "18-20"} <= set(result.people["band"]) and result.beds.empty
 
 
+CARE_LEAVERS = "age,2012-03-31,2013-03-31,2014-03-31\n17,6,4,5\n18,66,70,64\n19,62,65,68\n20,60,58,64\n"
+
+
+def _rows(table):
+    return {(table.group_of(r), int(a)): r for r, a in enumerate(table.ages)}
+
+
+def test_a_single_age_table_of_care_leavers_ages_each_year_exactly_and_keeps_its_18s(tmp_path):
+    path = tmp_path / "care_leavers.csv"
+    path.write_text(CARE_LEAVERS)
+    table = read_table(path, group="care leavers")
+    result = forecast_table(table, 3, replications=200)
+    ages = result.ages
+    assert set(ages["age"]) == {17, 18, 19, 20} and (ages["lo80"] <= ages["mean"]).all() \
+        and (ages["mean"] <= ages["hi80"]).all()
+    at = lambda day, age: ages[(ages["date"] == day) & (ages["age"] == age)].iloc[0]  # noqa: E731
+    # 19s next year are this year's 18s times the pooled 18 -> 19 ratio (65 + 68) / (66 + 70); 20s likewise
+    assert at(dt.date(2015, 3, 31), 19)["mean"] == pytest.approx(64 * (65 + 68) / (66 + 70))
+    assert at(dt.date(2015, 3, 31), 20)["mean"] == pytest.approx(68 * (58 + 64) / (62 + 65))
+    # the 18s come from care, not from the few 17-year-old care leavers: their recent level, every year
+    for year in (2015, 2016, 2017):
+        eighteen = at(dt.date(year, 3, 31), 18)
+        assert eighteen["mean"] == pytest.approx((66 + 70 + 64) / 3) and eighteen["lo95"] > 20
+        assert eighteen["comes from"] == "their recent level"
+    assert any("care leavers aged 18: at their recent level" in n and "no looked-after 17-year-olds" in n
+               for n in result.notes)
+    band = result.people[(result.people["band"] == "18-20") & (result.people["date"] == dt.date(2017, 3, 31))]
+    assert band.iloc[0]["mean"] > 150  # the band does not collapse (it was 196 at the last 31 March)
+
+
+def test_care_leavers_at_18_are_fed_by_the_looked_after_17s_when_the_table_has_them(tmp_path):
+    path = tmp_path / "both.csv"
+    path.write_text("age,group,2012-03-31,2013-03-31,2014-03-31\n17,Looked after,88,84,92\n"
+                    "17,Care leavers,6,4,5\n18,CL,66,70,64\n19,care leaver,62,65,68\n")
+    table = read_table(path)
+    rows = _rows(table)
+    result = forecast_table(table, 2, replications=100)
+    eighteen = result.ages[(result.ages["age"] == 18) & (result.ages["group"] == "Care leavers")
+                           & (result.ages["date"] == dt.date(2015, 3, 31))].iloc[0]
+    assert eighteen["mean"] == pytest.approx(92 * (70 + 64) / (88 + 84))
+    assert eighteen["comes from"] == "the looked-after a year younger"
+    assert any("care leavers aged 18: from the looked-after 17-year-olds" in n for n in result.notes)
+    assert {("looked_after", 17), ("care_leaver", 17), ("care_leaver", 18), ("care_leaver", 19)} == set(rows)
+
+
+@pytest.mark.parametrize("spelling, group", [("Looked after", "looked_after"), ("CLA", "looked_after"),
+                                             ("Care leavers", "care_leaver"), ("former relevant", "care_leaver"),
+                                             ("All", "all")])
+def test_an_age_tables_group_is_read_in_the_spellings_councils_use(tmp_path, spelling, group):
+    path = tmp_path / "t.csv"
+    path.write_text(f"age,Group,2013-03-31,2014-03-31\n18,{spelling},10,12\n19,{spelling},9,11\n")
+    assert read_table(path).group_of(0) == group
+
+
+def test_an_age_tables_group_is_refused_naming_the_forms_accepted(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("age,group,2013-03-31,2014-03-31\n18,leavers?,10,12\n20,care leavers,9,11\n")
+    with pytest.raises(TableError) as refused:
+        read_table(path)
+    text = str(refused.value)
+    assert "t.csv row 2, column group: 'leavers?' is not a group; write looked after, care leavers or all" in text
+    with pytest.raises(TableError, match="has its own group column"):
+        read_table(path, group="care leavers")
+    path.write_text("age,group,2013-03-31,2014-03-31\n18,care leavers,10,12\n20,care leavers,9,11\n")
+    with pytest.raises(TableError, match="missing age.s. among care leavers: 19"):
+        read_table(path)
+    plain = tmp_path / "p.csv"
+    plain.write_text(CARE_LEAVERS)
+    with pytest.raises(TableError, match="group 'leavers': write looked after, care leavers or all"):
+        read_table(plain, group="leavers")
+
+
+def test_a_table_of_everyone_that_looks_like_care_leavers_only_says_how_to_describe_it(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(CARE_LEAVERS)
+    result = forecast_table(read_table(path), 2, replications=50)
+    assert any("--group 'care leavers'" in n for n in result.notes)
+
+
 # --- the backtest --------------------------------------------------------------------------------
 
 
