@@ -153,6 +153,18 @@ def test_split_bound_recovers_each_level():
     assert got["reward"] == 8.0 and np.isnan(got["penalty"]) and np.isnan(got["cost"])
 
 
+def draw_assignment(data, kept: pd.DataFrame):
+    """A random assignment over the kept pairs, at most one option per young person: the chosen
+    rows and their (referral, vacancy) pairs."""
+    chosen_rows = []
+    for _, group in kept.groupby("referral_id"):
+        pick = data.draw(st.integers(-1, len(group) - 1))
+        if pick >= 0:
+            chosen_rows.append(group.index[pick])
+    chosen = kept.loc[chosen_rows]
+    return chosen, list(zip(chosen["referral_id"], chosen["vacancy_id"]))
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @hyp_given(st.integers(0, 10_000), st.data())
 def test_quick_test_model_and_checker_agree(seed, data):
@@ -163,14 +175,7 @@ def test_quick_test_model_and_checker_agree(seed, data):
     kept = pairs[constraints.exclusions(pairs, side) == ""]
     if kept.empty:
         return
-    # A random assignment over the kept pairs: at most one option per young person.
-    chosen_rows = []
-    for _, group in kept.groupby("referral_id"):
-        pick = data.draw(st.integers(-1, len(group) - 1))
-        if pick >= 0:
-            chosen_rows.append(group.index[pick])
-    chosen = kept.loc[chosen_rows]
-    assignment = list(zip(chosen["referral_id"], chosen["vacancy_id"]))
+    chosen, assignment = draw_assignment(data, kept)
     quick = not constraints.breaches(chosen, side)
     by_checker = not (SIDE_CODES & {v.code for v in checker.check(assignment, inst, policy)})
     assert quick == by_checker == feasible(inst, assignment, policy)

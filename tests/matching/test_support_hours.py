@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import given as hyp_given
 from hypothesis import strategies as st
 from test_checker import MEDWAY, PANEL, referral, vacancy
-from test_model import feasible, scored
+from test_model import draw_assignment, feasible, scored
 
 from matching import checker, constraints
 from matching.baselines import greedy
@@ -135,13 +135,7 @@ def test_hours_are_never_over_committed_and_the_model_quick_test_and_checker_agr
     pairs = scored(inst, POLICY)
     side = side_data(inst, POLICY)
     kept = pairs[constraints.exclusions(pairs, side) == ""]
-    chosen_rows = []
-    for _, group in kept.groupby("referral_id"):
-        pick = data.draw(st.integers(-1, len(group) - 1))
-        if pick >= 0:
-            chosen_rows.append(group.index[pick])
-    chosen = kept.loc[chosen_rows]
-    assignment = list(zip(chosen["referral_id"], chosen["vacancy_id"]))
+    chosen, assignment = draw_assignment(data, kept)
     quick = not constraints.breaches(chosen, side)
     assert quick == (not checker.check(assignment, inst, POLICY)) == feasible(inst, assignment, POLICY)
     repaired = constraints.repair(chosen, side)
