@@ -147,12 +147,27 @@ class Observations:
 
 def observe(history: History, rules: Rules = Rules(), until: int | None = None) -> Observations:
     """The moves between consecutive 31 Marches, using census dates up to ``until`` (a census
-    year, e.g. 2021 for 31 March 2021) when given."""
+    year, e.g. 2021 for 31 March 2021) when given.
+
+    From a single return, the year's own episodes give the flows: everyone looked after on the
+    31 March it opens on has an episode in it (open at its start), so that day is a census for
+    the looked-after states. Care leavers who left before the year are not in it, so their
+    moves on that first step are not observed (their rates fall back to the prior: staying with
+    the service, within the law's limits) and nobody seems to arrive as a care leaver."""
     censuses = [d for d in history.census_dates if until is None or d.year <= until]
+    opening_only = len(censuses) == 1
+    if opening_only:
+        censuses = [dt.date(censuses[0].year - 1, 3, 31), *censuses]
     snaps = {d.year: snapshot(history, d, rules) for d in censuses}
+    if opening_only:
+        first_year = censuses[0].year
+        snaps[first_year] = snaps[first_year][snaps[first_year]["state"].isin(LOOKED_AFTER)]
     moves, entries = [], []
     for first, second in zip(censuses, censuses[1:]):
         a, b = snaps[first.year], snaps[second.year]
+        if opening_only:  # arrivals as care leavers are those the return cannot see leaving
+            b = b[b["state"].isin(LOOKED_AFTER) | b.set_index(["LA", "CHILD"]).index.isin(
+                a.set_index(["LA", "CHILD"]).index)]
         joined = a.merge(b[["LA", "CHILD", "state"]], on=["LA", "CHILD"], how="left", suffixes=("", "_next"))
         joined = joined[joined["age"] < LAST_AGE]
         moves.append(pd.DataFrame({

@@ -67,8 +67,8 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
             raise ForecastError(f"no council '{la}' in the files; they hold: {', '.join(sorted(set(history.episodes['LA'])))}")
         history = History(history.episodes[history.episodes["LA"] == la], history.oc3[history.oc3["LA"] == la]
                           if len(history.oc3) else history.oc3, history.uasc, history.years, history.repairs)
-    if len(history.census_dates) < 2:
-        raise ForecastError("at least two years of returns are needed to see how young people move")
+    if not history.census_dates:
+        raise ForecastError("the files hold no return to forecast from")
     rng = np.random.default_rng(seed)
     last = history.census_dates[-1]
     start = C.counts(C.snapshot(history, last, rules))
@@ -78,6 +78,11 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
     sims = C.simulate(start, C.bootstrap_rates(obs, rules, replications, rng, adjustments), horizon, rng)
     notes = [f"{len(obs.moves):,} moves of {len(obs.keys):,} young people between {len(obs.years) + 1} census dates",
              f"need mix: {mix.source}", *history.repairs]
+    if len(history.census_dates) == 1:
+        notes.insert(1, f"one return ({last.year - 1}-{last.year % 100:02d}): the flows are its own episodes, from "
+                        f"31 March {last.year - 1}; care leavers' moves from year to year are not in one return, so "
+                        "they are taken to stay with the service to 21 (and the assumed share to 25); two or more "
+                        "returns improve this")
     return _assemble(last, horizon, mean, sims, mix, notes)
 
 

@@ -266,6 +266,24 @@ def test_a_table_of_everyone_that_looks_like_care_leavers_only_says_how_to_descr
     assert any("--group 'care leavers'" in n for n in result.notes)
 
 
+def test_one_return_is_enough_to_fit_and_the_forecast_says_what_it_could_not_see(samples, tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    for name in ("header.csv", "episodes.csv", "uasc.csv"):
+        frame = pd.read_csv(samples / name, dtype=str, keep_default_na=False)
+        frame[frame["YEAR"] == "2020"].to_csv(one / name, index=False)
+    history = history_from_folder(one, repair=True)
+    assert len(history.census_dates) == 1
+    result = forecast_history(history, 3, replications=100)
+    moves = int(result.notes[0].split(" moves")[0].replace(",", ""))
+    assert moves > 20  # the year's own episodes give the flows from care
+    assert any(n.startswith("one return (2020-21)") and "two or more returns improve this" in n for n in result.notes)
+    people = result.people
+    assert (people["lo95"] <= people["lo80"]).all() and (people["lo80"] <= people["hi80"]).all() \
+        and (people["hi80"] <= people["hi95"]).all()
+    assert people[people["date"] == dt.date(2024, 3, 31)]["mean"].sum() > 0
+
+
 # --- the backtest --------------------------------------------------------------------------------
 
 
