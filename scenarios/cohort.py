@@ -54,9 +54,41 @@ class Rules:
     """What law and local policy fix, and the defaults for what the data cannot tell."""
 
     staying_put_share: float = 0.25  # of 17-year-olds in foster care who stay put at 18 (no OC3 Z codes seen)
-    continue_to_25_share: float = 0.3  # of care leavers turning 21 who stay with the service to 25
+    # Of care leavers turning 21, the share who stay with the service to 25: None for "from the
+    # returns where they can tell (continuation()), else the assumed share".
+    continue_to_25_share: float | None = None
     staying_put_until: int = 21
     eligible_until: int = 21
+
+    @property
+    def continue_share(self) -> float:
+        return ASSUMED_CONTINUATION if self.continue_to_25_share is None else self.continue_to_25_share
+
+
+ASSUMED_CONTINUATION = 0.3
+# OC3 ACTIV codes for higher or other education or training, full or part time: the care leavers
+# whose support the law continues past 21 to 25 while they study.
+EDUCATION_OR_TRAINING = {"F1", "P1", "F2", "P2"}
+MIN_OC3_ROWS = 20
+
+
+def continuation(history: History) -> tuple[float | None, str]:
+    """The share of care leavers who stay with the service past 21, estimated from the returns'
+    OC3 rows at ages 19-21 (birthdays in the year) as the share in touch and in education or
+    training; (None, why not) when the returns cannot tell, and the assumed share is used."""
+    oc3 = history.oc3
+    assumed = f"{ASSUMED_CONTINUATION:.0%} assumed to stay with the service from 21 to 25"
+    if oc3 is None or not len(oc3) or "ACTIV" not in oc3.columns:
+        return None, f"continuation past 21: {assumed} (an assumption: the returns have no OC3 activity to estimate it)"
+    dob = pd.to_datetime(oc3["DOB"])
+    age = oc3["YEAR"].astype(int) + 1 - dob.dt.year - (dob.dt.month > 3).astype(int)
+    rows = oc3[age.between(19, 21) & (oc3["IN_TOUCH"] != "DIED")]
+    if len(rows) < MIN_OC3_ROWS:
+        return None, (f"continuation past 21: {assumed} (an assumption: only {len(rows)} OC3 rows at ages 19-21, "
+                      f"fewer than {MIN_OC3_ROWS})")
+    share = float((rows["IN_TOUCH"].eq("YES") & rows["ACTIV"].isin(EDUCATION_OR_TRAINING)).mean())
+    return share, (f"continuation past 21: {share:.0%}, estimated from {len(rows):,} OC3 rows at ages 19-21 "
+                   "(in touch and in education or training)")
 
 
 def placement_state(place: pd.Series) -> pd.Series:
@@ -261,12 +293,12 @@ def impose(P: np.ndarray, rules: Rules) -> np.ndarray:
             # Eligibility ends at 21 unless continuing to 25. The returns stop following care
             # leavers at 21, so the data cannot estimate this step: the configured share decides.
             cl = P[k, :, s["care_leaver"]].copy()
-            P[k, :, s["care_leaver"]] = cl * rules.continue_to_25_share
-            P[k, :, OUT] += cl * (1 - rules.continue_to_25_share)
+            P[k, :, s["care_leaver"]] = cl * rules.continue_share
+            P[k, :, OUT] += cl * (1 - rules.continue_share)
             for leaver in ("care_leaver", "staying_put"):
                 P[k, s[leaver], :] = 0.0
-                P[k, s[leaver], s["care_leaver"]] = rules.continue_to_25_share
-                P[k, s[leaver], OUT] = 1 - rules.continue_to_25_share
+                P[k, s[leaver], s["care_leaver"]] = rules.continue_share
+                P[k, s[leaver], OUT] = 1 - rules.continue_share
         if nxt > rules.eligible_until:  # those continuing stay to 25
             P[k, s["care_leaver"], :] = 0.0
             P[k, s["care_leaver"], s["care_leaver"]] = 1.0

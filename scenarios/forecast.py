@@ -10,7 +10,7 @@ such a table has ages but no states).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,11 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
                           if len(history.oc3) else history.oc3, history.uasc, history.years, history.repairs)
     if not history.census_dates:
         raise ForecastError("the files hold no return to forecast from")
+    if rules.continue_to_25_share is None:
+        share, continuation = C.continuation(history)
+        rules = replace(rules, continue_to_25_share=share)
+    else:
+        continuation = f"continuation past 21: {rules.continue_to_25_share:.0%}, as given"
     rng = np.random.default_rng(seed)
     last = history.census_dates[-1]
     start = C.counts(C.snapshot(history, last, rules))
@@ -77,13 +82,16 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
     mean = C.project_mean(start, rates, horizon)
     sims = C.simulate(start, C.bootstrap_rates(obs, rules, replications, rng, adjustments), horizon, rng)
     notes = [f"{len(obs.moves):,} moves of {len(obs.keys):,} young people between {len(obs.years) + 1} census dates",
-             f"need mix: {mix.source}", *history.repairs]
+             continuation, f"need mix: {mix.source}", *history.repairs]
     if len(history.census_dates) == 1:
         notes.insert(1, f"one return ({last.year - 1}-{last.year % 100:02d}): the flows are its own episodes, from "
                         f"31 March {last.year - 1}; care leavers' moves from year to year are not in one return, so "
                         "they are taken to stay with the service to 21 (and the assumed share to 25); two or more "
                         "returns improve this")
-    return _assemble(last, horizon, mean, sims, mix, notes)
+    forecast = _assemble(last, horizon, mean, sims, mix, notes)
+    # The CSV carries the basis of the 21-25s beside their figures: an assumption is said so.
+    forecast.people["basis"] = np.where(forecast.people["band"] == "21-25", continuation, "")
+    return forecast
 
 
 def band_summary(mean: np.ndarray, sims: np.ndarray) -> dict[str, dict[str, np.ndarray]]:

@@ -284,6 +284,32 @@ def test_one_return_is_enough_to_fit_and_the_forecast_says_what_it_could_not_see
     assert people[people["date"] == dt.date(2024, 3, 31)]["mean"].sum() > 0
 
 
+def test_continuation_past_21_is_estimated_from_oc3_where_it_can_and_shown_as_an_assumption_where_not(demo):
+    import dataclasses
+
+    # The demo's OC3 rows have no activity: the share is assumed, and said so beside the 21-25s
+    assumed = forecast_history(demo, 2, replications=50)
+    note = next(n for n in assumed.notes if n.startswith("continuation past 21"))
+    assert "30% assumed" in note and "an assumption" in note
+    basis = assumed.people.set_index("band")["basis"]
+    assert (basis.loc["21-25"] == note).all() and (basis.loc["16-17"] == "").all()
+    # With activity: 19-21s in touch and in education or training, one in four of those rows
+    oc3 = demo.oc3.copy()
+    dob = pd.to_datetime(oc3["DOB"])
+    age = oc3["YEAR"].astype(int) + 1 - dob.dt.year - (dob.dt.month > 3).astype(int)
+    at_19_21 = np.flatnonzero(age.between(19, 21).to_numpy())
+    oc3["ACTIV"] = "G4"  # not in education, training or employment
+    oc3.iloc[at_19_21[::4], oc3.columns.get_loc("ACTIV")] = "F2"
+    share, why = C.continuation(dataclasses.replace(demo, oc3=oc3))
+    assert share == pytest.approx(len(at_19_21[::4]) / len(at_19_21))
+    assert f"{share:.0%}, estimated from {len(at_19_21):,} OC3 rows at ages 19-21" in why
+    estimated = forecast_history(dataclasses.replace(demo, oc3=oc3), 2, replications=50)
+    assert any(n == why for n in estimated.notes)
+    # a share given by the commissioner is used as given
+    given = forecast_history(demo, 2, rules=C.Rules(continue_to_25_share=0.5), replications=50)
+    assert "continuation past 21: 50%, as given" in given.notes
+
+
 # --- the backtest --------------------------------------------------------------------------------
 
 
