@@ -45,6 +45,9 @@ REASON_NEW_EPISODE = {"B", "L", "P", "S", "T", "U"}
 ACCOMMODATION_LETTERS = "BCDEGHKRSTUVWXYZ"
 OC3_ACCOM = {f"{letter}{suffix}" for letter in ACCOMMODATION_LETTERS for suffix in "12"} | {"0"}
 OC3_IN_TOUCH = {"YES", "NO", "DIED", "REFU", "NREQ", "RHOM"}
+# OC3 activity: education or training full/part time (F1, P1 higher; F2, P2 other), employment
+# (F4, P4), not in education, employment or training (G4-G6); 0 where not known.
+OC3_ACTIV = {"F1", "P1", "F2", "P2", "F4", "P4", "G4", "G5", "G6", "0"}
 SEX = {"1", "2"}
 
 REQUIRED = {
@@ -200,6 +203,8 @@ def read_history(paths: list[Path], *, default_la: str | None = None, default_ye
     if len(oc3):
         _codes(oc3, "ACCOM", OC3_ACCOM, problems)
         _codes(oc3, "IN_TOUCH", OC3_IN_TOUCH, problems)
+        if "ACTIV" in oc3.columns:
+            _codes(oc3, "ACTIV", OC3_ACTIV, problems, allow_blank=True)
     uasc = pd.concat(frames["uasc"], ignore_index=True) if frames["uasc"] else pd.DataFrame(
         columns=["LA", "CHILD", "DOB", "DUC", "_row", "_file"])
 

@@ -310,6 +310,24 @@ def test_continuation_past_21_is_estimated_from_oc3_where_it_can_and_shown_as_an
     assert "continuation past 21: 50%, as given" in given.notes
 
 
+def test_an_oc3_activity_column_is_read_and_a_code_it_does_not_know_refused(tmp_path):
+    folder = tmp_path / "returns"
+    demo_history(folder)
+    oc3_files = sorted(folder.glob("*oc3*.csv"))
+    assert oc3_files
+    for path in oc3_files:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["ACTIV"] = ["F2" if k % 3 == 0 else "G4" for k in range(len(frame))]
+        frame.to_csv(path, index=False)
+    share, why = C.continuation(history_from_folder(folder))
+    assert share is not None and 0.15 < share < 0.5 and "estimated from" in why
+    frame = pd.read_csv(oc3_files[0], dtype=str, keep_default_na=False)
+    frame.loc[0, "ACTIV"] = "X9"
+    frame.to_csv(oc3_files[0], index=False)
+    with pytest.raises(SSDA903Error, match=f"{oc3_files[0].name} row 2, column ACTIV: unknown code 'X9'"):
+        history_from_folder(folder)
+
+
 # --- the backtest --------------------------------------------------------------------------------
 
 
