@@ -172,9 +172,66 @@ class Observations:
     """Child-level moves between consecutive census dates, the raw material of the estimate."""
 
     moves: pd.DataFrame  # key, year (of the first census), age (at it), state (code), to (code, OUT = left)
-    entries: pd.DataFrame  # key, year, age, state (code), uasc: arrivals seen at the second census
+    entries: pd.DataFrame  # key, year, age, state (code), uasc, aged_in: arrivals seen at the second census
     years: list[int]  # census years whose following year was observed
     keys: np.ndarray  # one per child (LA, CHILD)
+    pipeline: Pipeline | None = None  # the looked-after under-14s, who become the 14-year-olds
+
+
+PIPELINE_AGES = np.arange(FIRST_AGE - 4, FIRST_AGE)  # 10-13
+MAX_PIPELINE_YEARS = 10  # the forecast's longest horizon
+
+
+@dataclass
+class Pipeline:
+    """Looked-after children aged 10-13: how many stay looked after a year on (by age), how many
+    come into care at each of those ages a year, and how many there were at the last census.
+    Next year's 14-year-olds who were already in care are this year's 13s who stayed; the year
+    after, this year's 12s, and so on."""
+
+    seen: np.ndarray  # (4,) looked after at ages 10-13, summed over the census years
+    stayed: np.ndarray  # (4,) of them, looked after a year later (at 14: in the cohort model)
+    new: np.ndarray  # (4,) arrivals a year at ages 10-13 (not looked after a year before)
+    last: np.ndarray  # (4,) looked after at ages 10-13 at the last census
+    years: int
+
+    def aged_in(self, horizon: int) -> np.ndarray:
+        """Expected 14-year-olds a year, for years 1..horizon, who were in care before 14."""
+        stay = np.divide(self.stayed, self.seen, out=np.zeros(4), where=self.seen > 0)
+        new = self.new / max(1, self.years)
+        level, out = self.last.astype(float), []
+        for _ in range(horizon):
+            out.append(level[-1] * stay[-1])
+            # the 10s are replaced at their recent number, as nothing younger is followed
+            level = np.concatenate([[level[0]], level[:-1] * stay[:-1] + new[1:]])
+        return np.array(out)
+
+
+def _under_14(history: History, census: dt.date) -> pd.DataFrame:
+    """LA, CHILD, age of children aged 10-13 looked after on one 31 March."""
+    day = pd.Timestamp(census)
+    eps = history.episodes[~history.episodes["LS"].isin(SHORT_BREAKS)]
+    open_now = eps[(eps["DECOM"] <= day) & (eps["DEC"].isna() | (eps["DEC"] > day))]
+    kids = open_now.drop_duplicates(["LA", "CHILD"], keep="last")[["LA", "CHILD", "DOB"]].copy()
+    kids["age"] = _age_on(kids["DOB"], census)
+    return kids[kids["age"].between(PIPELINE_AGES[0], PIPELINE_AGES[-1])][["LA", "CHILD", "age"]]
+
+
+def _pipeline(history: History, censuses: list[dt.date], snaps: dict[int, pd.DataFrame]) -> Pipeline:
+    under = {d.year: _under_14(history, d) for d in censuses}
+    seen, stayed, new = np.zeros(4), np.zeros(4), np.zeros(4)
+    for first, second in zip(censuses, censuses[1:]):
+        a, b = under[first.year], under[second.year]
+        later = set(zip(b["LA"], b["CHILD"])) | set(zip(*[snaps[second.year].loc[
+            snaps[second.year]["state"].isin(LOOKED_AFTER), c] for c in ("LA", "CHILD")]))
+        before = set(zip(a["LA"], a["CHILD"]))
+        k = a["age"].to_numpy(int) - PIPELINE_AGES[0]
+        np.add.at(seen, k, 1)
+        np.add.at(stayed, k, [(la, c) in later for la, c in zip(a["LA"], a["CHILD"])])
+        arrived = [(la, c) not in before for la, c in zip(b["LA"], b["CHILD"])]
+        np.add.at(new, b["age"].to_numpy(int)[arrived] - PIPELINE_AGES[0], 1)
+    last = np.bincount(under[censuses[-1].year]["age"].to_numpy(int) - PIPELINE_AGES[0], minlength=4)[:4]
+    return Pipeline(seen, stayed, new, last.astype(float), max(0, len(censuses) - 1))
 
 
 def observe(history: History, rules: Rules = Rules(), until: int | None = None) -> Observations:
@@ -209,16 +266,22 @@ def observe(history: History, rules: Rules = Rules(), until: int | None = None) 
                            pd.Categorical(joined["state_next"], categories=STATES).codes)}))
         arrived = b.merge(a[["LA", "CHILD"]], on=["LA", "CHILD"], how="left", indicator=True)
         arrived = arrived[arrived["_merge"] == "left_only"]
+        thirteen = _under_14(history, first)
+        thirteen = set(zip(*[thirteen.loc[thirteen["age"] == FIRST_AGE - 1, c] for c in ("LA", "CHILD")]))
         entries.append(pd.DataFrame({
             "LA": arrived["LA"], "CHILD": arrived["CHILD"], "year": second.year, "age": arrived["age"],
-            "state": pd.Categorical(arrived["state"], categories=STATES).codes, "uasc": arrived["uasc"].astype(bool)}))
+            "state": pd.Categorical(arrived["state"], categories=STATES).codes, "uasc": arrived["uasc"].astype(bool),
+            "aged_in": [(la, c) in thirteen and age == FIRST_AGE
+                        for la, c, age in zip(arrived["LA"], arrived["CHILD"], arrived["age"])]}))
     moves_f = pd.concat(moves, ignore_index=True) if moves else pd.DataFrame(columns=["LA", "CHILD", "year", "age", "state", "to"])
-    entries_f = pd.concat(entries, ignore_index=True) if entries else pd.DataFrame(columns=["LA", "CHILD", "year", "age", "state", "uasc"])
+    entries_f = pd.concat(entries, ignore_index=True) if entries else pd.DataFrame(
+        columns=["LA", "CHILD", "year", "age", "state", "uasc", "aged_in"])
     keys = pd.concat([moves_f[["LA", "CHILD"]], entries_f[["LA", "CHILD"]]]).drop_duplicates()
     index = pd.MultiIndex.from_frame(keys)
     moves_f["key"] = index.get_indexer(pd.MultiIndex.from_frame(moves_f[["LA", "CHILD"]])) if len(moves_f) else []
     entries_f["key"] = index.get_indexer(pd.MultiIndex.from_frame(entries_f[["LA", "CHILD"]])) if len(entries_f) else []
-    return Observations(moves_f, entries_f, [d.year for d in censuses[:-1]], np.arange(len(index)))
+    return Observations(moves_f, entries_f, [d.year for d in censuses[:-1]], np.arange(len(index)),
+                        _pipeline(history, censuses, snaps))
 
 
 @dataclass
@@ -230,6 +293,17 @@ class Rates:
     entries: np.ndarray  # (ages, states)
     uasc_entries: np.ndarray  # (ages, states)
     observed_moves: np.ndarray = field(default_factory=lambda: np.zeros((len(AGES), len(STATES))))
+    # 14-year-olds arriving from the under-14 pipeline in years 1, 2, ... by state (added to the
+    # entries at 14, which then count only those new to care at 14); none beyond its length.
+    aged_in: np.ndarray = field(default_factory=lambda: np.zeros((0, len(STATES))))
+
+    def arrivals(self, year: int) -> np.ndarray:
+        """Expected arrivals by (age, state) in projected year ``year`` (0 = the first step)."""
+        lam = self.entries + self.uasc_entries
+        if year < len(self.aged_in):
+            lam = lam.copy()
+            lam[0] += self.aged_in[year]
+        return lam
 
 
 def estimate(obs: Observations, rules: Rules = Rules(), weights: np.ndarray | None = None) -> Rates:
@@ -257,13 +331,22 @@ def estimate(obs: Observations, rules: Rules = Rules(), weights: np.ndarray | No
     w_entries = np.ones(len(obs.entries)) if weights is None else weights[obs.entries["key"].to_numpy(int)]
     entries = np.zeros((n_ages, n_states))
     uasc = np.zeros((n_ages, n_states))
+    aged_in = np.zeros((0, n_states))
     if len(obs.entries):
         a = obs.entries["age"].to_numpy(int) - FIRST_AGE
         s = obs.entries["state"].to_numpy(int)
         is_uasc = obs.entries["uasc"].to_numpy(bool)
-        np.add.at(entries, (a[~is_uasc], s[~is_uasc]), w_entries[~is_uasc])
+        # With the under-14 pipeline, those who were in care at 13 arrive from it; the entries
+        # at 14 are then only those new to care.
+        piped = obs.entries["aged_in"].to_numpy(bool) & ~is_uasc if obs.pipeline is not None \
+            else np.zeros(len(a), bool)
+        flat = ~is_uasc & ~piped
+        np.add.at(entries, (a[flat], s[flat]), w_entries[flat])
         np.add.at(uasc, (a[is_uasc], s[is_uasc]), w_entries[is_uasc])
-    return Rates(P, entries / years, uasc / years, C.sum(axis=2))
+        if piped.any():
+            mix = np.bincount(s[piped], weights=w_entries[piped], minlength=n_states)
+            aged_in = obs.pipeline.aged_in(MAX_PIPELINE_YEARS)[:, None] * (mix / mix.sum())[None, :]
+    return Rates(P, entries / years, uasc / years, C.sum(axis=2), aged_in)
 
 
 def impose(P: np.ndarray, rules: Rules) -> np.ndarray:
@@ -325,12 +408,14 @@ class Adjustment:
 def adjust(rates: Rates, adjustments: list[Adjustment], rules: Rules) -> Rates:
     """Apply adjustments on top of the observed rates; a changed move renormalises the rest of
     its row (the other moves keep their proportions)."""
-    P, entries, uasc = rates.P.copy(), rates.entries.copy(), rates.uasc_entries.copy()
+    P, entries, uasc, aged_in = rates.P.copy(), rates.entries.copy(), rates.uasc_entries.copy(), rates.aged_in
     for adj in adjustments:
         rows = slice(adj.ages[0] - FIRST_AGE, adj.ages[1] - FIRST_AGE + 1)
         if adj.rate in ("entries", "uasc_entries"):
             target = entries if adj.rate == "entries" else uasc
             target[rows] = np.maximum(0.0, target[rows] * adj.multiply + adj.add)
+            if adj.rate == "entries" and adj.ages[0] <= FIRST_AGE <= adj.ages[1]:
+                aged_in = aged_in * adj.multiply  # arrivals from the pipeline change alike
             continue
         source, _, dest = adj.rate.partition("->")
         i = STATES.index(source)
@@ -341,7 +426,7 @@ def adjust(rates: Rates, adjustments: list[Adjustment], rules: Rules) -> Rates:
         scale = np.divide(1.0 - new, others, out=np.zeros_like(others), where=others > 0)
         P[rows, i, :] *= scale[:, None]
         P[rows, i, j] = new
-    return replace(rates, P=impose(P, rules), entries=entries, uasc_entries=uasc)
+    return replace(rates, P=impose(P, rules), entries=entries, uasc_entries=uasc, aged_in=aged_in)
 
 
 def project_mean(start: np.ndarray, rates: Rates, years: int) -> np.ndarray:
@@ -352,7 +437,7 @@ def project_mean(start: np.ndarray, rates: Rates, years: int) -> np.ndarray:
         moved = np.einsum("as,ast->at", out[t], rates.P)[:, :len(STATES)]
         nxt = np.zeros_like(start)
         nxt[1:] = moved[:-1]
-        out[t + 1] = nxt + rates.entries + rates.uasc_entries
+        out[t + 1] = nxt + rates.arrivals(t)
     return out
 
 
@@ -360,7 +445,6 @@ def simulate(start: np.ndarray, rates: list[Rates], years: int, rng: np.random.G
     """One stochastic path per set of rates: (replications, years + 1, ages, states)."""
     B = len(rates)
     P = np.stack([r.P for r in rates])  # (B, ages, states, states + 1)
-    lam = np.stack([r.entries + r.uasc_entries for r in rates])  # (B, ages, states)
     out = np.zeros((B, years + 1, *start.shape))
     out[:, 0] = start
     for t in range(years):
@@ -368,7 +452,7 @@ def simulate(start: np.ndarray, rates: list[Rates], years: int, rng: np.random.G
         moved = rng.multinomial(n, P)[..., :len(STATES)].sum(axis=2)  # (B, ages, states)
         nxt = np.zeros_like(out[:, 0])
         nxt[:, 1:] = moved[:, :-1]
-        out[:, t + 1] = nxt + rng.poisson(lam)
+        out[:, t + 1] = nxt + rng.poisson(np.stack([r.arrivals(t) for r in rates]))  # (B, ages, states)
     return out
 
 
@@ -396,7 +480,6 @@ def project_monthly(start: np.ndarray, rates: Rates, months: int) -> np.ndarray:
     """
     n_ages, n_states = start.shape
     by_month = np.repeat(start[None] / 12.0, 12, axis=0)  # (birth month, ages, states)
-    arrivals = (rates.entries + rates.uasc_entries) / 12.0
     out = np.zeros((months + 1, n_ages, n_states))
     out[0] = start
     for t in range(months):
@@ -404,6 +487,6 @@ def project_monthly(start: np.ndarray, rates: Rates, months: int) -> np.ndarray:
         moved = np.einsum("as,ast->at", by_month[m], rates.P)[:, :n_states]
         aged = np.zeros_like(moved)
         aged[1:] = moved[:-1]
-        by_month[m] = aged + arrivals
+        by_month[m] = aged + rates.arrivals(t // 12) / 12.0
         out[t + 1] = by_month.sum(axis=0)
     return out

@@ -214,10 +214,10 @@ def arrivals_from_history(history, start: dt.date, months: int, *, rules=None, a
     offset = max(0, (start.year - last.year) * 12 + start.month - last.month)  # months from the last census
     n_states = len(C.STATES)
     by_month = np.repeat(counts[None] / 12.0, 12, axis=0)
-    entering = (rates.entries + rates.uasc_entries) / 12.0
     new = []
     for t in range(offset + months):
         m = t % 12
+        entering = rates.arrivals(t // 12) / 12.0
         flow = by_month[m][:, :, None] * rates.P  # (ages, from, to + out)
         new.append(float(np.einsum("aij,ij->", flow[:, :, :n_states], gain) + (entering * need[None, :]).sum()))
         moved = flow.sum(axis=1)[:, :n_states]

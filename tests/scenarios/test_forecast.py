@@ -328,6 +328,28 @@ def test_an_oc3_activity_column_is_read_and_a_code_it_does_not_know_refused(tmp_
         history_from_folder(folder)
 
 
+def test_the_14_year_olds_come_from_the_under_14s_in_care_a_year_at_a_time():
+    pipe = C.Pipeline(seen=np.array([10.0, 10, 10, 10]), stayed=np.array([9.0, 9, 9, 8]),
+                      new=np.array([0.0, 2, 2, 2]), last=np.array([5.0, 6, 7, 10]), years=1)
+    # next year: this year's ten 13-year-olds, 80% still in care; then the 12s, aged and joined
+    # by the year's new 13-year-olds (7 x 0.9 + 2 = 8.3), and so on
+    assert pipe.aged_in(3) == pytest.approx([8.0, 8.3 * 0.8, (7.4 * 0.9 + 2) * 0.8])
+
+
+def test_the_pipeline_replaces_a_flat_average_of_14_year_olds_in_the_backtest(samples):
+    history = history_from_folder(samples, repair=True)
+    obs = C.observe(history, C.Rules())
+    rates = C.estimate(obs, C.Rules())
+    assert obs.pipeline is not None and obs.pipeline.seen.sum() > 0 and len(rates.aged_in) == C.MAX_PIPELINE_YEARS
+    # the entries at 14 are those new to care; those already in care at 13 come from the pipeline
+    assert rates.arrivals(0)[0].sum() == pytest.approx(rates.entries[0].sum() + rates.uasc_entries[0].sum()
+                                                       + rates.aged_in[0].sum())
+    result = run_backtest(history, C.Rules(continue_to_25_share=0.0), replications=100)
+    cell = result.summary[(result.summary["horizon"] == 1) & (result.summary["band"] == "14-15")
+                          & (result.summary["state"] == "la_fostering")].iloc[0]
+    assert cell["WAPE model"] < cell["WAPE persistence"] and cell["WAPE model"] < 0.3
+
+
 # --- the backtest --------------------------------------------------------------------------------
 
 
@@ -340,7 +362,7 @@ def test_the_backtest_on_the_public_samples_beats_both_baselines_one_year_ahead(
     one_year = result.folds[result.folds["horizon"] == 1]
     assert len(one_year) == 3 and (one_year["WAPE model"] < one_year["WAPE persistence"]).all(), one_year
     enough = result.summary[(result.summary["verdict"] != "too few") & (result.summary["horizon"] == 1)]
-    assert len(enough) >= 3 and (enough["verdict"] == "model better").sum() >= len(enough) - 1, enough
+    assert len(enough) >= 4 and (enough["verdict"] == "model better").all(), enough
     cover80, cover95 = coverage(result.cells[result.cells["horizon"] == 1])
     assert cover80 >= 0.7 and cover95 >= 0.9  # near the nominal 80% and 95%
 
