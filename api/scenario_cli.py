@@ -87,7 +87,8 @@ def _history(input: str, out_dir: Path):
     _fail("tender scenarios need SSDA903 returns (a table of counts has no flows to draw referrals from)")
 
 
-def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, start: dt.date | None, save: bool):
+def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, start: dt.date | None, save: bool,
+                  address: str | None = None):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -99,10 +100,11 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     from api.routes.match_runs import default_placing_authority
     from matching.instance import from_database
     from models.db import make_engine, migrate, transaction
+    from scenarios.sweep import SweepError, cluster, run_sweep
     from scenarios.tender_run import (
         comparison,
         demand_for,
-        run_scenario,
+        prepare_scenario,
         save_result,
         write,
     )
@@ -124,17 +126,21 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
                     demands[file] = demand_for(session, scenario, history)
                 except WhatIfError as exc:
                     _fail(f"{scenario.name}: demand > forecast_scenario: {exc}")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=out) as bar:
-            for file, scenario, supply in loaded:
-                task = bar.add_task(scenario.name, total=scenario.replications)
-                result = run_scenario(
-                    scenario, supply, demands[file], queue=queue, placing_authority=authority, start=start, workers=workers,
-                    progress=lambda done, task=task: bar.update(task, completed=done))
-                results[scenario.name] = result
-                if save:
-                    with transaction(engine) as session:
-                        saved.append(save_result(session, scenario, file, result, "cli").id)
+        prepared = {scenario.name: prepare_scenario(scenario, supply, demands[file], queue=queue,
+                                                    placing_authority=authority, start=start)
+                    for file, scenario, supply in loaded}
+        try:
+            with cluster(address, workers) as client, Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=out) as bar:
+                tasks = {s.name: bar.add_task(s.name, total=s.replications) for _, s, _ in loaded}
+                results = run_sweep(prepared, client, lambda name, done: bar.update(tasks[name], completed=done))
+        except SweepError as exc:
+            _fail(str(exc))
+        if save:
+            for file, scenario, _ in loaded:
+                with transaction(engine) as session:
+                    saved.append(save_result(session, scenario, file, results[scenario.name], "cli").id)
     finally:
         engine.dispose()
     table = Table(title=f"Tender scenarios: year {max(r.years['year'].max() for r in results.values())} "
@@ -154,6 +160,10 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
 
 
 StartOption = typer.Option(None, "--start", formats=["%Y-%m-%d"], help="The first month (default: today)")
+WorkersOption = typer.Option(2, "--workers", min=1, max=64,
+                             help="Worker processes of the local Dask cluster (not used with --cluster)")
+ClusterOption = typer.Option(None, "--cluster", help="A running Dask cluster's address (tcp://host:8786); "
+                                                     "default: a local cluster on this machine")
 
 
 @scenario_app.command("run")
@@ -161,12 +171,13 @@ def run(
     file: Path = typer.Argument(..., help="A scenario file (YAML)"),
     input: str = typer.Option("demo", "--input", help="SSDA903 returns for the demand (a folder), or 'demo'"),
     out_dir: Path = typer.Option(Path("out/scenarios"), "--out", help="Folder for kpis.csv and the chart"),
-    workers: int = typer.Option(2, "--workers", min=1, max=64, help="Processes for the replications"),
+    workers: int = WorkersOption,
     start: Optional[dt.datetime] = StartOption,
     save: bool = typer.Option(True, "--save/--no-save", help="Keep the result in the database"),
+    address: Optional[str] = ClusterOption,
 ) -> None:
     """Simulate one scenario month by month over its horizon: KPIs per year with intervals."""
-    _simulate_all([file], input, out_dir, workers, start.date() if start else None, save)
+    _simulate_all([file], input, out_dir, workers, start.date() if start else None, save, address)
 
 
 @scenario_app.command("compare")
@@ -174,9 +185,10 @@ def compare(
     files: list[Path] = typer.Argument(..., help="Scenario files (YAML), e.g. scenarios/examples/*.yaml"),
     input: str = typer.Option("demo", "--input", help="SSDA903 returns for the demand (a folder), or 'demo'"),
     out_dir: Path = typer.Option(Path("out/scenarios"), "--out", help="Folder for kpis.csv and the chart"),
-    workers: int = typer.Option(2, "--workers", min=1, max=64, help="Processes for the replications"),
+    workers: int = WorkersOption,
     start: Optional[dt.datetime] = StartOption,
     save: bool = typer.Option(True, "--save/--no-save", help="Keep the results in the database"),
+    address: Optional[str] = ClusterOption,
 ) -> None:
     """Simulate several scenarios on the same demand and show them side by side."""
-    _simulate_all(files, input, out_dir, workers, start.date() if start else None, save)
+    _simulate_all(files, input, out_dir, workers, start.date() if start else None, save, address)

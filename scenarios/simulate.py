@@ -790,6 +790,39 @@ def _run_in_worker(seed: np.random.SeedSequence) -> dict:
 # --- the simulation -----------------------------------------------------------------------------
 
 
+@dataclass
+class Prepared:
+    """A simulation ready to run: its context (what every replication reads) and the seed of each
+    replication, so the replications can run anywhere (here, in processes, or on a cluster) and
+    give the same answer."""
+
+    context: _Context
+    seed: int
+    seeds: list[np.random.SeedSequence]
+
+    def summarise(self, results: list[dict], seconds: float) -> SimulationResult:
+        return _summarise(self.context, results, self.seed, seconds)
+
+
+def prepare(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, replications: int, seed: int,
+            policy: Policy | None = None, fallback: Fallback = Fallback(), placing_authority: str,
+            start: dt.date, plan: SupportPlan = SupportPlan(),
+            initial_queue: pd.DataFrame | None = None) -> Prepared:
+    """Check the settings and build the context; replication i draws from
+    ``np.random.SeedSequence(seed).spawn(replications)[i]``."""
+    if months < 1 or replications < 1:
+        raise SimulationError("months and replications must be at least 1")
+    if not 0.0 <= fallback.spot_share_available <= 1.0:
+        raise SimulationError("spot_share_available is a share: 0 to 1")
+    ctx = _context(supply, arrivals, months, policy or Policy(), fallback, plan, placing_authority, start, initial_queue)
+    return Prepared(ctx, seed, list(np.random.SeedSequence(seed).spawn(replications)))
+
+
+def replicate(context: _Context, seed: np.random.SeedSequence) -> dict:
+    """One replication: the same seed gives the same months, wherever it runs."""
+    return _replicate(context, seed)
+
+
 def simulate(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, replications: int, seed: int,
              policy: Policy | None = None, fallback: Fallback = Fallback(), placing_authority: str,
              start: dt.date, workers: int = 1, progress: Callable[[int], None] | None = None,
@@ -798,13 +831,11 @@ def simulate(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, re
     ``np.random.SeedSequence(seed).spawn(replications)[i]``, so the answer does not depend on
     ``workers``). ``progress(done)`` hears of each finished replication. ``initial_queue``: young
     people already waiting at the start (a referrals frame, e.g. ``from_database(...).referrals``)."""
-    if months < 1 or replications < 1:
-        raise SimulationError("months and replications must be at least 1")
-    if not 0.0 <= fallback.spot_share_available <= 1.0:
-        raise SimulationError("spot_share_available is a share: 0 to 1")
     started = time.perf_counter()
-    ctx = _context(supply, arrivals, months, policy or Policy(), fallback, plan, placing_authority, start, initial_queue)
-    seeds = np.random.SeedSequence(seed).spawn(replications)
+    prepared = prepare(supply, arrivals, months=months, replications=replications, seed=seed, policy=policy,
+                       fallback=fallback, placing_authority=placing_authority, start=start, plan=plan,
+                       initial_queue=initial_queue)
+    ctx, seeds = prepared.context, prepared.seeds
     results: list[dict | None] = [None] * replications
     if workers > 1 and replications > 1:
         with ProcessPoolExecutor(min(workers, replications), initializer=_init_worker, initargs=(ctx,)) as pool:
@@ -818,7 +849,7 @@ def simulate(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, re
             results[i] = _replicate(ctx, s)
             if progress:
                 progress(i + 1)
-    return _summarise(ctx, results, seed, time.perf_counter() - started)
+    return prepared.summarise(results, time.perf_counter() - started)
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float, float]:

@@ -25,9 +25,11 @@ from models.spreadsheet import inert_frame
 from scenarios.simulate import (
     KPIS,
     Fallback,
+    Prepared,
     SimulationResult,
     SupportPlan,
     arrivals_from_history,
+    prepare,
     simulate,
 )
 from scenarios.tender import TenderScenario
@@ -106,19 +108,33 @@ def plan_of(scenario: TenderScenario) -> SupportPlan:
     return dataclasses.replace(base, step_down_after_months=steps, trial_share=trials.share, trial_nights=trials.nights)
 
 
-def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
-                 placing_authority: str, start: dt.date, workers: int = 1,
-                 progress: Callable[[int], None] | None = None) -> SimulationResult:
+def _arrivals(scenario: TenderScenario, demand: Demand, start: dt.date):
     from scenarios.what_if import parse_adjustment
 
     months = 12 * scenario.horizon_years
     what_ifs = list(demand.forecast_adjustments) + [
         parse_adjustment(a) for a in scenario.demand.adjustments]
-    arrivals = arrivals_from_history(demand.history, start, months, rules=demand.rules, adjustments=what_ifs,
-                                     mix=demand.mix)
+    return months, arrivals_from_history(demand.history, start, months, rules=demand.rules, adjustments=what_ifs,
+                                         mix=demand.mix)
+
+
+def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
+                 placing_authority: str, start: dt.date, workers: int = 1,
+                 progress: Callable[[int], None] | None = None) -> SimulationResult:
+    months, arrivals = _arrivals(scenario, demand, start)
     return simulate(supply, arrivals, months=months, replications=scenario.replications, seed=scenario.seed,
                     fallback=fallback_of(scenario), plan=plan_of(scenario), placing_authority=placing_authority,
                     start=start, workers=workers, progress=progress, initial_queue=queue)
+
+
+def prepare_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
+                     placing_authority: str, start: dt.date) -> Prepared:
+    """The scenario's simulation ready to run its replications anywhere (scenarios.sweep): the
+    same seeds, so the same result as ``run_scenario``."""
+    months, arrivals = _arrivals(scenario, demand, start)
+    return prepare(supply, arrivals, months=months, replications=scenario.replications, seed=scenario.seed,
+                   fallback=fallback_of(scenario), plan=plan_of(scenario), placing_authority=placing_authority,
+                   start=start, initial_queue=queue)
 
 
 def kpi_records(result: SimulationResult) -> list[dict]:
