@@ -317,8 +317,9 @@ def vacancy_form(request: Request, vacancy_id: str, session: SessionDep, user: P
         return _portal(request, session, user, errors=errors, status_code=422,
                        typed={"vacancy": vacancy_id, "beds": beds, "available_from": available_from,
                               "support_hours": support_hours})
+    package = f", {hours} support hours a week" if hours is not None else ""
     return back_to("/provider-portal#vacancies", done=f"Saved vacancy {vacancy_id}: {free} bed"
-                                                      f"{'s' if free != 1 else ''} free from {begins:%-d %B %Y}")
+                                                      f"{'s' if free != 1 else ''}{package} free from {begins:%-d %B %Y}")
 
 
 # --- the commissioners' view ------------------------------------------------------------------------

@@ -157,3 +157,25 @@ def test_a_provider_says_what_its_home_can_meet_from_the_portal(client, sign_in_
         assert (s.get(Property, home.id).accepts_needs, s.get(Property, home.id).excludes_risks) == (
             ["bsl", "mental_health"], ["to_others:fire_setting"])
         assert s.get(Property, theirs.id).accepts_needs == before
+
+
+def test_a_provider_keeps_a_floating_support_packages_hours_from_the_portal(client, sign_in_as, demo_engine):
+    provider = staff_provider(demo_engine)
+    with transaction(demo_engine) as s:
+        vacancy = s.scalars(select(Vacancy).join(Property).where(Property.provider_id == provider)
+                            .order_by(Vacancy.id)).first()
+        s.get(Property, vacancy.property_id).service_type = "floating_support"
+        vacancy.support_hours, vacancy_id = 30, vacancy.id
+    staff = sign_in_as(Role.provider)
+    page = staff.get("/provider-portal").text
+    assert f'id="hours-{vacancy_id}"' in page and "Support hours a week free" in page
+    saved = staff.post(f"/provider-portal/vacancies/{vacancy_id}",
+                       data={"beds": "2", "available_from": str(DEMO_DAY), "support_hours": "24"},
+                       follow_redirects=False)
+    assert saved.status_code == 303 and ", 24 support hours a week free from" in done_of(saved)
+    refused = staff.post(f"/provider-portal/vacancies/{vacancy_id}",
+                         data={"beds": "2", "available_from": str(DEMO_DAY), "support_hours": ""})
+    assert refused.status_code == 422
+    assert "Enter the support hours a week free as a whole number, like 40" in refused.text
+    with transaction(demo_engine) as s:
+        assert s.get(Vacancy, vacancy_id).support_hours == 24  # the refused form changed nothing
