@@ -217,8 +217,7 @@ def _under_14(history: History, census: dt.date) -> pd.DataFrame:
     return kids[kids["age"].between(PIPELINE_AGES[0], PIPELINE_AGES[-1])][["LA", "CHILD", "age"]]
 
 
-def _pipeline(history: History, censuses: list[dt.date], snaps: dict[int, pd.DataFrame]) -> Pipeline:
-    under = {d.year: _under_14(history, d) for d in censuses}
+def _pipeline(censuses: list[dt.date], under: dict[int, pd.DataFrame], snaps: dict[int, pd.DataFrame]) -> Pipeline:
     seen, stayed, new = np.zeros(4), np.zeros(4), np.zeros(4)
     for first, second in zip(censuses, censuses[1:]):
         a, b = under[first.year], under[second.year]
@@ -251,6 +250,7 @@ def observe(history: History, rules: Rules = Rules(), until: int | None = None) 
     if opening_only:
         first_year = censuses[0].year
         snaps[first_year] = snaps[first_year][snaps[first_year]["state"].isin(LOOKED_AFTER)]
+    under = {d.year: _under_14(history, d) for d in censuses}  # the looked-after 10-13s, once a census
     moves, entries = [], []
     for first, second in zip(censuses, censuses[1:]):
         a, b = snaps[first.year], snaps[second.year]
@@ -266,7 +266,7 @@ def observe(history: History, rules: Rules = Rules(), until: int | None = None) 
                            pd.Categorical(joined["state_next"], categories=STATES).codes)}))
         arrived = b.merge(a[["LA", "CHILD"]], on=["LA", "CHILD"], how="left", indicator=True)
         arrived = arrived[arrived["_merge"] == "left_only"]
-        thirteen = _under_14(history, first)
+        thirteen = under[first.year]
         thirteen = set(zip(*[thirteen.loc[thirteen["age"] == FIRST_AGE - 1, c] for c in ("LA", "CHILD")]))
         entries.append(pd.DataFrame({
             "LA": arrived["LA"], "CHILD": arrived["CHILD"], "year": second.year, "age": arrived["age"],
@@ -281,7 +281,7 @@ def observe(history: History, rules: Rules = Rules(), until: int | None = None) 
     moves_f["key"] = index.get_indexer(pd.MultiIndex.from_frame(moves_f[["LA", "CHILD"]])) if len(moves_f) else []
     entries_f["key"] = index.get_indexer(pd.MultiIndex.from_frame(entries_f[["LA", "CHILD"]])) if len(entries_f) else []
     return Observations(moves_f, entries_f, [d.year for d in censuses[:-1]], np.arange(len(index)),
-                        _pipeline(history, censuses, snaps))
+                        _pipeline(censuses, under, snaps))
 
 
 @dataclass
