@@ -142,33 +142,46 @@ def _table(title: str, headings, rows) -> Table:
     return table
 
 
+COUNCIL_HELP = ("The council (ONS code) the file is for, in a service of several councils: only its records are "
+                "read and changed")
+
+
 @import_app.command("referrals")
 def import_referrals(file: Path = typer.Argument(..., help="referrals.csv, an Excel workbook or a Placements Data "
                                                          "Standard document (.json; see README)"),
                      sheet: Optional[str] = typer.Option(None, "--sheet", help="The workbook's sheet (default: the first)"),
+                     council: Optional[str] = typer.Option(None, "--council", help=COUNCIL_HELP),
                      ) -> None:
     """Import referrals (young people and their needs); existing ids are updated."""
     from providers.placements_standard import import_referrals_file as run
 
-    _run_import(run, file, sheet)
+    _run_import(run, file, sheet, council)
 
 
 @import_app.command("vacancies")
 def import_vacancies(file: Path = typer.Argument(..., help="vacancies.csv or an Excel workbook (see README)"),
                      sheet: Optional[str] = typer.Option(None, "--sheet", help="The workbook's sheet (default: the first)"),
+                     council: Optional[str] = typer.Option(None, "--council", help=COUNCIL_HELP + "; without it, "
+                                                           "new vacancies are the whole region's"),
                      ) -> None:
     """Import vacancies with their providers, properties and tier prices."""
     from providers.interchange import import_vacancies as run
 
-    _run_import(run, file, sheet)
+    _run_import(run, file, sheet, council)
 
 
-def _run_import(run, file: Path, sheet: str | None = None) -> None:
+def _run_import(run, file: Path, sheet: str | None = None, council: str | None = None) -> None:
+    from models.tenancy import Council
     from providers.interchange import ImportFailed
 
     engine = _engine()
+    if council is not None:
+        with transaction(engine) as session:
+            if session.get(Council, council) is None:
+                err.print(f"--council: {council} is not a council of this service")
+                raise typer.Exit(2)
     try:
-        report = run(engine, file, sheet=sheet)
+        report = run(engine, file, sheet=sheet, council=council)
     except ImportFailed as failure:
         err.print(f"[bold red]Nothing imported[/]: {len(failure.errors)} problem(s) in {file}")
         for line in str(failure).splitlines():
@@ -178,11 +191,13 @@ def _run_import(run, file: Path, sheet: str | None = None) -> None:
 
 
 @app.command("export")
-def export(directory: Path = typer.Argument(..., help="Folder to write referrals.csv and vacancies.csv into")) -> None:
+def export(directory: Path = typer.Argument(..., help="Folder to write referrals.csv and vacancies.csv into"),
+           council: Optional[str] = typer.Option(None, "--council", help="Only this council's young people and "
+                                                 "the market it may use (a service of several councils)")) -> None:
     """Export open referrals and current vacancies as interchange CSV files."""
     from providers.interchange import export_dir
 
-    written = export_dir(_engine(), directory)
+    written = export_dir(_engine(), directory, council=council)
     for name, path in written.items():
         out.print(f"wrote {name}: {path}")
 
@@ -344,16 +359,20 @@ DEMO_PASSWORD = "placematch-demo-only"
 @users_app.command("create")
 def users_create(
     username: str = typer.Argument(..., help="Sign-in name, e.g. s.khan"),
-    role: str = typer.Option(..., help="panel_member, commissioner, service_manager, head_of_service, director, admin "
-                                       "or provider (a provider's staff: give --provider)"),
+    role: str = typer.Option(..., help="panel_member, commissioner, service_manager, head_of_service, director, admin, "
+                                       "provider (a provider's staff: give --provider), rcc_commissioner or "
+                                       "rcc_analyst (a care co-operative's staff)"),
     full_name: str = typer.Option(..., "--full-name", help="The person's name as shown on pages"),
     provider: Optional[str] = typer.Option(None, "--provider", help="For the provider role: the provider's id"),
+    council: Optional[str] = typer.Option(None, "--council", help="For a council's staff: the council's ONS code "
+                                          "(default: the service's one council)"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
 ) -> None:
     """Create a user (the password is asked for, or read from stdin; only its hash is kept)."""
     from api.errors import ApiError
     from api.routes.users import create_user
     from models.enums import Role
+    from models.tenancy import Council, CrossCouncilWrite
 
     try:
         chosen = Role(role)
@@ -366,8 +385,11 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with transaction(_engine()) as session:
-            create_user(session, username, full_name, chosen, password, actor_name="cli", provider_id=provider)
-    except (ApiError, ValueError) as exc:
+            if council is not None and session.get(Council, council) is None:
+                raise ValueError(f"--council: {council} is not a council of this service")
+            create_user(session, username, full_name, chosen, password, actor_name="cli", provider_id=provider,
+                        council_code=council)
+    except (ApiError, ValueError, CrossCouncilWrite) as exc:
         err.print(str(getattr(exc, "message", exc)))
         raise typer.Exit(1)
     out.print(f"Created {username} ({chosen.value}).")

@@ -156,3 +156,4 @@ COMMISSIONING = (Role.commissioner, Role.head_of_service)
 MANAGERS = (Role.service_manager, Role.head_of_service, Role.director)
 CASE_READERS = PANEL + (Role.service_manager, Role.director)  # who may read a young person's case
 AUDITORS = (Role.admin, Role.head_of_service)
+REGIONAL = (Role.rcc_commissioner, Role.rcc_analyst)  # a care co-operative's staff: figures, never records

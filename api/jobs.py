@@ -54,7 +54,6 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from api import process_guard
-from matching.approvals import ApprovalPolicy
 from matching.policy import Policy
 from models import glossary
 from models.accounts import User, record
@@ -156,10 +155,10 @@ def submit(engine: Engine, *, actor: User, panel_date: dt.date, placing_authorit
     except OSError as exc:
         log.error("the match worker could not start (%s)", type(exc).__name__)
         process = None
-    with transaction(engine) as session:
+    with transaction(engine, actor) as session:
         run = MatchRun(
             created_by_id=actor.id, status=MatchRunStatus.queued, panel_date=panel_date,
-            placing_authority=placing_authority, policy=policy.model_dump(mode="json"),
+            placing_authority=placing_authority, council_code=placing_authority, policy=policy.model_dump(mode="json"),
             locks=pair_codes(locks), bans=pair_codes(bans), progress={"stage": "queued"},
             worker_pid=process.pid if process is not None else None,
         )
@@ -539,7 +538,10 @@ def _solve(engine: Engine, job: _Job):
     result = match(instance, job.policy, eligibility=eligibility, on_progress=best_so_far)
     counts |= {"placed": len(result.matches), "unplaced": len(result.unplaced)}
     _report(engine, job.run_id, {"stage": "explaining", **counts})
-    explanation = explain(result, instance, job.policy, ApprovalPolicy())
+    from api.panel_decisions import council_approval_policy
+
+    # The approvals each proposal will need, under the placing council's own policy.
+    explanation = explain(result, instance, job.policy, council_approval_policy(job.placing_authority))
     done = {
         "stage": "done", **counts, "cp_sat": bool(result.model_pairs), "proven_by": result.proven_by,
         "seconds": {k: round(float(v), 3) for k, v in result.seconds.items()},

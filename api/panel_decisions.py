@@ -102,10 +102,22 @@ SIDE_WORDS = glossary.SIDE_RULES
 # --- the council's approval policy ---------------------------------------------------------------
 
 
-def council_approval_policy() -> ApprovalPolicy:
-    """The approval policy the service applies: ``PLACEMATCH_APPROVALS`` (a YAML file) if set,
-    else the shipped ``matching/approvals.yaml``. Read once per file."""
-    return _approval_policy_in(os.environ.get("PLACEMATCH_APPROVALS") or str(DEFAULT_APPROVALS_FILE))
+def council_approval_policy(council: str | None = None) -> ApprovalPolicy:
+    """The approval policy a council's placements are decided under. ``PLACEMATCH_APPROVALS``
+    names a YAML file (every council's policy) or a folder holding one file a council, named by
+    its ONS code (``E06000035.yaml``; a council without one gets the shipped policy); unset, the
+    shipped ``matching/approvals.yaml``. Each council owns its own rules (reg. 11 and its own
+    ceilings and distances). Read once per file."""
+    given = os.environ.get("PLACEMATCH_APPROVALS")
+    if given and Path(given).is_dir():
+        own = Path(given) / f"{council}.yaml"
+        return _approval_policy_in(str(own) if council and own.is_file() else str(DEFAULT_APPROVALS_FILE))
+    return _approval_policy_in(given or str(DEFAULT_APPROVALS_FILE))
+
+
+def approvals_of(user) -> ApprovalPolicy:
+    """The approval policy of the signed-in user's council (a route dependency)."""
+    return council_approval_policy(user.council_code)
 
 
 @cache

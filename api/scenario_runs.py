@@ -64,7 +64,8 @@ def start(session, scenario, supply, user: User, *, text: str, file_name: str) -
     session.commit()  # the row must exist before the thread reads it
     progress = RunProgress(replications=scenario.replications, months=12 * scenario.horizon_years)
     worker = threading.Thread(target=_work, name=f"scenario-{row.id}", daemon=True,
-                              args=(engine, row.id, scenario, supply, default_placing_authority(), started_on,
+                              args=(engine, row.id, scenario, supply, user.council_code or default_placing_authority(),
+                                    started_on,
                                     progress))
     with _lock:
         _here[_key(engine, row.id)] = worker
@@ -204,7 +205,7 @@ def _work(engine: Engine, result_id: int, scenario, supply, authority: str, star
     values = None
     try:
         history = history_from_folder(returns_folder(), repair=True)
-        with transaction(engine) as session:
+        with transaction(engine, council=authority) as session:  # the council's own queue and what-ifs
             queue = from_database(session, authority, start_on).referrals
             demand = demand_for(session, scenario, history)
         replicated(0)

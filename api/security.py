@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from models import tenancy
 from models.accounts import ApiToken, KnownDevice, SignInAttempt, User
 from models.base import utcnow
 
@@ -201,7 +202,12 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or row.revoked or _aware(row.expires_at) <= utcnow():
         return None
     user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    # Everything the request does from here sees only what this user's council (or provider, or
+    # care co-operative) may (models.tenancy).
+    tenancy.enter(session, tenancy.scope_for(user))
+    return user
 
 
 def revoke_token(session: Session, token: str) -> None:

@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.enums import RISK_TO_OTHERS_PREFIX, PlacementStatus, ReferralStatus, Tier
-from models.orm import Placement, Property, Provider, Referral, Vacancy
+from models.orm import Property, Provider, Referral, Vacancy
+from models.people import home_resident, home_resident_step
 from providers.geography import locate
 
 REFERRAL_COLUMNS = [
@@ -186,9 +187,12 @@ def from_database(
     """The open queue (or the named referrals) and every vacancy with free beds (or the named
     ones, with only their homes' residents: enough to check one choice, where loading a
     region's whole market for it made each panel decision slow)."""
+    # The placing council's own young people and the market it may use: its own vacancies and
+    # the region's (models.tenancy), whoever asks (the command line reads every council's rows).
     stmt = select(Referral).where(Referral.status == ReferralStatus.open)
     if referral_ids is not None:
         stmt = select(Referral).where(Referral.id.in_(referral_ids))
+    stmt = stmt.where(Referral.council_code == placing_authority)
     referrals = [
         {c.key: getattr(r, c.key) for c in Referral.__table__.columns} for r in session.scalars(stmt)
     ]
@@ -197,7 +201,7 @@ def from_database(
         select(Vacancy, Property, Provider)
         .join(Property, Vacancy.property_id == Property.id)
         .join(Provider, Property.provider_id == Provider.id)
-        .where(Vacancy.beds > 0)
+        .where(Vacancy.beds > 0, or_(Vacancy.council_code.is_(None), Vacancy.council_code == placing_authority))
         .options(selectinload(Property.prices))
     )
     if vacancy_ids is not None:
@@ -244,20 +248,24 @@ def residents_from_database(session: Session, panel_date: dt.date, homes: set[st
     """Who lives in each home (all homes, or ``homes``): placed residents and those known only
     by their risks."""
     rows = []
-    stmt = (
-        select(Placement, Referral)
-        .join(Referral, Placement.referral_id == Referral.id)
-        .where(Placement.status == PlacementStatus.active)
-        .options(selectinload(Placement.support_plan))
-    )
+    # Through the views of residents (models.people.home_resident): a shared home's residents
+    # placed by another council count too, though that council's records cannot be read here.
+    stmt = select(home_resident).where(home_resident.c.status == PlacementStatus.active.value)
     known = select(Property.id, Property.resident_risks)
     if homes is not None:
-        stmt, known = stmt.where(Placement.property_id.in_(homes)), known.where(Property.id.in_(homes))
-    for placement, referral in session.execute(stmt):
+        stmt, known = stmt.where(home_resident.c.property_id.in_(homes)), known.where(Property.id.in_(homes))
+    placed = session.execute(stmt).all()
+    steps: dict[int, list] = {}
+    step_rows = select(home_resident_step).where(home_resident_step.c.starts_on <= panel_date)
+    if homes is not None:
+        step_rows = step_rows.where(home_resident_step.c.placement_id.in_([p.placement_id for p in placed]))
+    for step in session.execute(step_rows.order_by(home_resident_step.c.starts_on)):
+        steps.setdefault(step.placement_id, []).append(step.tier)
+    for p in placed:
         rows.append({
-            "property_id": placement.property_id,
-            "tier": str(placement.tier_on(panel_date)),
-            "risks": risk_tokens(referral.risks_to_self, referral.risks_to_others),
+            "property_id": p.property_id,
+            "tier": str((steps.get(p.placement_id) or [p.tier])[-1]),
+            "risks": risk_tokens(p.risks_to_self or [], p.risks_to_others or []),
         })
     for prop_id, risks in session.execute(known):
         if risks:  # residents known only by their risks (placed by others, or from a file)

@@ -54,7 +54,12 @@ def record_run(
         finished_at=utcnow(),
     )
     if run is None:
-        run = MatchRun(created_by_id=user.id if user else None, **report)
+        from models.tenancy import ensure_council
+
+        # The council it places for owns it (models.tenancy), whoever records it.
+        council = ensure_council(session, instance.placing_authority)
+        run = MatchRun(created_by_id=user.id if user else None, placing_authority=council, council_code=council,
+                       **report)
         session.add(run)
     else:
         for name, value in report.items():

@@ -10,9 +10,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, Timestamped, UtcDateTime, enum_column, utcnow
 from models.enums import Role
+from models.tenancy import CouncilAudited, CouncilStaff
+
+# A council's staff belong to their council; a provider's and a care co-operative's to none.
+COUNCIL_STAFF_CHECK = "(role IN ('provider', 'rcc_commissioner', 'rcc_analyst')) = (council_code IS NULL)"
 
 
-class User(Timestamped, Base):
+class User(CouncilStaff, Timestamped, Base):
     # "user" is reserved in PostgreSQL.
     __tablename__ = "app_user"
 
@@ -27,7 +31,8 @@ class User(Timestamped, Base):
     provider_id: Mapped[Optional[str]] = mapped_column(ForeignKey("provider.id", ondelete="CASCADE"))
 
     __table_args__ = (CheckConstraint("(role = 'provider') = (provider_id IS NOT NULL)",
-                                      name="provider_staff_bound_to_their_provider"),)
+                                      name="provider_staff_bound_to_their_provider"),
+                      CheckConstraint(COUNCIL_STAFF_CHECK, name="council_staff_bound_to_their_council"))
 
 
 class ApiToken(Base):
@@ -76,7 +81,7 @@ class KnownDevice(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class AuditEvent(Base):
+class AuditEvent(CouncilAudited, Base):
     """Who did what to which record, when, with the record before and after.
 
     Append-only: the ORM refuses to update or delete an event, and the migration adds
@@ -117,6 +122,7 @@ def record(
     actor_name: str = "system",
     before: Optional[dict[str, Any]] = None,
     after: Optional[dict[str, Any]] = None,
+    council_code: Optional[str] = None,
 ) -> AuditEvent:
     """Add an audit event to the session (it commits with the change it records)."""
     ev = AuditEvent(
@@ -127,6 +133,8 @@ def record(
         entity_id=str(entity_id),
         before=before,
         after=after,
+        # The council whose staff acted (or whose record it is); models.tenancy fills in the rest.
+        council_code=council_code or (actor.council_code if actor else None),
     )
     session.add(ev)
     return ev

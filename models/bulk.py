@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, bindparam, delete, select
+from sqlalchemy import Column, MetaData, Table, bindparam, delete, select, true
 from sqlalchemy.orm import Session
 
 _IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's limit on bound parameters
@@ -37,10 +37,13 @@ class BulkWrite:
 
     def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            self.steps.append(("insert", table, _with_defaults(table, rows)))
+            self.steps.append(("insert", table, _with_defaults(table, _with_council(self.session, table, rows))))
 
     def update(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        """Set each row's values on the record with its "id" (every row the same keys)."""
+        """Set each row's values on the record with its "id" (every row the same keys). These are
+        Core statements, which the ORM's council filter does not see: under a council's scope
+        only that council's own records (and the region's, for the shared market) are changed
+        (models.tenancy)."""
         if rows:
             self.steps.append(("update", table, rows))
 
@@ -86,13 +89,35 @@ class BulkWrite:
         return self.session.get_bind().dialect.name == "sqlite"
 
 
+def _with_council(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """New rows of a table with a council carry the council models.tenancy would give them."""
+    from models.tenancy import council_for_new_rows
+
+    if "council_code" not in table.c or "council_code" in rows[0]:
+        return rows
+    council = council_for_new_rows(session, table)
+    return [row | {"council_code": council} for row in rows]
+
+
+def _councils_own(session: Session, table: Table):
+    """The WHERE clause keeping a Core update to the rows the session's council may change."""
+    from models.tenancy import scope_of
+
+    scope = scope_of(session)
+    if scope is None or "council_code" not in table.c or scope.council is None:
+        return true()
+    own = table.c.council_code == scope.council
+    return own if not table.c.council_code.nullable else own | table.c.council_code.is_(None)
+
+
 def _from_stage(session: Session, kind: str, table: Table, stage: Table) -> None:
     names = [c.name for c in stage.columns]
     if kind == "insert":
         session.execute(table.insert().from_select(names, select(stage), include_defaults=False))
     else:
         keys = [n for n in names if n != "id"]
-        session.execute(table.update().values({k: stage.c[k] for k in keys}).where(table.c.id == stage.c.id))
+        session.execute(table.update().values({k: stage.c[k] for k in keys})
+                        .where(table.c.id == stage.c.id, _councils_own(session, table)))
 
 
 def _stage_table(table: Table, names: Iterable[str]) -> Table:
@@ -121,7 +146,8 @@ def _direct(session: Session, kind: str, table: Table, rows: Any) -> None:
         session.execute(table.insert(), rows)
     else:
         keys = [k for k in rows[0] if k != "id"]
-        stmt = table.update().where(table.c.id == bindparam("id_")).values({k: bindparam(k) for k in keys})
+        stmt = (table.update().where(table.c.id == bindparam("id_"), _councils_own(session, table))
+                .values({k: bindparam(k) for k in keys}))
         session.execute(stmt, [{"id_": row["id"], **{k: row[k] for k in keys}} for row in rows])
 
 

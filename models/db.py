@@ -72,9 +72,17 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back everything on any error."""
+def transaction(engine: Engine, user=None, *, council: str | None = None) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error. Given the user it
+    is done for (or the council it acts for), it sees and writes only what that council may
+    (models.tenancy)."""
+    from models import tenancy
+
     with session_factory(engine)() as session:
+        if user is not None:
+            session.info["scope"] = tenancy.scope_for(user)
+        elif council is not None:
+            session.info["scope"] = tenancy.Scope(council=council)
         with session.begin():
             yield session
 

@@ -257,6 +257,10 @@ class Role(_Coded):
     director = "director"  # Director of Children's Services
     admin = "admin"
     provider = "provider"  # a provider's own staff: their homes, and the referrals sent to them
+    # A Regional Care Co-operative's staff: the shared market and the region's figures, never a
+    # young person's record (models.tenancy).
+    rcc_commissioner = "rcc_commissioner"
+    rcc_analyst = "rcc_analyst"
 
 
 class RequestStatus(_Coded):

@@ -34,6 +34,8 @@ ROLES = {
     "director": "Director of Children's Services",
     "admin": "Administrator",
     "provider": "Provider's staff",
+    "rcc_commissioner": "Regional commissioner (care co-operative)",
+    "rcc_analyst": "Regional analyst (care co-operative)",
 }
 # Who approves, as a request names them (shorter: the queue is headed by the role)
 APPROVERS = {"service_manager": "Nominated officer", "head_of_service": "Head of service",

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, UtcDateTime, enum_column, utcnow
 from models.enums import DeclineReason, RequestStatus, Tier
 from models.supply import Money
+from models.tenancy import CouncilOwned
 
 
-class ReferralRequest(Base):
+class ReferralRequest(CouncilOwned, Base):
     __tablename__ = "referral_request"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,6 @@ from models.market import ReferralRequest  # noqa: F401
 from models.panel import ApprovalRequest, Decision, MatchRun, ProposedMatch  # noqa: F401
 from models.people import Placement, Referral, SupportPlanStep, age_on  # noqa: F401
 from models.plans import ForecastScenario, ScenarioResult  # noqa: F401,E402
-from models.trials import TrialStay  # noqa: F401
 from models.supply import (  # noqa: F401
     Framework,
     LocalAuthority,
@@ -19,3 +18,5 @@ from models.supply import (  # noqa: F401
     Vacancy,
     authority_adjacency,
 )
+from models.tenancy import Council  # noqa: F401
+from models.trials import TrialStay  # noqa: F401

@@ -10,14 +10,22 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, UtcDateTime, enum_column
-from models.enums import ApprovalRule, ApprovalStatus, DecisionKind, MatchRunStatus, Role, Tier
+from models.enums import (
+    ApprovalRule,
+    ApprovalStatus,
+    DecisionKind,
+    MatchRunStatus,
+    Role,
+    Tier,
+)
 from models.supply import Money
+from models.tenancy import CouncilOwned
 
 if TYPE_CHECKING:
     from models.accounts import User
 
 
-class MatchRun(Timestamped, Base):
+class MatchRun(CouncilOwned, Timestamped, Base):
     """One solve of the panel queue: its inputs (policy, locks, bans) and the solver's report."""
 
     __tablename__ = "match_run"
@@ -52,7 +60,7 @@ class MatchRun(Timestamped, Base):
     )
 
 
-class ProposedMatch(Base):
+class ProposedMatch(CouncilOwned, Base):
     """A pair the engine proposes (rank 0) or offers as an alternative (rank 1, 2, ...)."""
 
     __tablename__ = "proposed_match"
@@ -75,7 +83,7 @@ class ProposedMatch(Base):
     match_run: Mapped[MatchRun] = relationship(back_populates="proposals")
 
 
-class Decision(Timestamped, Base):
+class Decision(CouncilOwned, Timestamped, Base):
     """What the panel decided about a proposal or a pair, always with a reason."""
 
     __tablename__ = "decision"
@@ -90,7 +98,7 @@ class Decision(Timestamped, Base):
     decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
 
 
-class ApprovalRequest(Timestamped, Base):
+class ApprovalRequest(CouncilOwned, Timestamped, Base):
     """One approval a placement needs (reg. 11 or a council rule), decided by one role."""
 
     __tablename__ = "approval_request"

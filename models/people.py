@@ -9,7 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, enum_column
@@ -24,6 +36,7 @@ from models.enums import (
     Urgency,
 )
 from models.supply import Money
+from models.tenancy import CouncilOwned
 
 
 def age_on(date_of_birth: dt.date, on: dt.date) -> int:
@@ -32,7 +45,7 @@ def age_on(date_of_birth: dt.date, on: dt.date) -> int:
     return on.year - date_of_birth.year - int(before_birthday)
 
 
-class Referral(Timestamped, Base):
+class Referral(CouncilOwned, Timestamped, Base):
     __tablename__ = "referral"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -81,7 +94,7 @@ class Referral(Timestamped, Base):
         return Suitability(self.type_suitability.get(str(service_type), Suitability.suitable))
 
 
-class Placement(Timestamped, Base):
+class Placement(CouncilOwned, Timestamped, Base):
     """A young person living (or proposed to live) at a property, with a support plan.
 
     ``tier`` and ``weekly_cost`` are those of the plan step in force at the start; the plan's
@@ -128,7 +141,7 @@ class Placement(Timestamped, Base):
         return current
 
 
-class SupportPlanStep(Base):
+class SupportPlanStep(CouncilOwned, Base):
     """From ``starts_on`` the placement provides support at ``tier`` for ``weekly_cost``."""
 
     __tablename__ = "support_plan_step"
@@ -143,3 +156,30 @@ class SupportPlanStep(Base):
     placement: Mapped[Placement] = relationship(back_populates="support_plan")
 
     __table_args__ = (CheckConstraint("weekly_cost >= 0", name="cost"),)
+
+
+# Who lives in each home, as every council's matching needs to know it: by tier and risks only,
+# whichever council placed them (database views, models/migrations/versions/0015; on PostgreSQL
+# they read past the row-level security, on purpose: no name, no referral, no council). Kept out
+# of ``Base.metadata`` because they are views, not tables.
+_views = MetaData()
+home_resident = Table(
+    "home_resident", _views,
+    Column("placement_id", Integer), Column("property_id", String(40)), Column("tier", String(32)),
+    Column("status", String(32)), Column("risks_to_self", JSON), Column("risks_to_others", JSON),
+)
+home_resident_step = Table(
+    "home_resident_step", _views,
+    Column("placement_id", Integer), Column("starts_on", Date), Column("tier", String(32)),
+)
+# Each council's counts (views too): what a care co-operative's staff see instead of records.
+council_referral_figures = Table(
+    "council_referral_figures", _views,
+    Column("council_code", String(9)), Column("status", String(32)), Column("tier", String(32)),
+    Column("urgency", String(32)), Column("referrals", Integer),
+)
+council_placement_figures = Table(
+    "council_placement_figures", _views,
+    Column("council_code", String(9)), Column("status", String(32)), Column("tier", String(32)),
+    Column("placements", Integer), Column("weekly_cost", Float),
+)

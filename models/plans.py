@@ -10,9 +10,10 @@ from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, UtcDateTime
+from models.tenancy import CouncilOrRegion
 
 
-class ForecastScenario(Timestamped, Base):
+class ForecastScenario(CouncilOrRegion, Timestamped, Base):
     __tablename__ = "forecast_scenario"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,7 +26,7 @@ class ForecastScenario(Timestamped, Base):
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
 
 
-class ScenarioResult(Timestamped, Base):
+class ScenarioResult(CouncilOrRegion, Timestamped, Base):
     """One tender scenario's simulation, kept so it can be reproduced: the file as it was, its
     seed and replications, and the code version that ran it, with the KPIs it gave."""
 

@@ -314,6 +314,8 @@ class VacancyPublic(_Public):
     support_hours: Optional[int]
     available_from: dt.date
     reserved_for_referral_id: Optional[str]
+    council_code: Optional[str] = Field(
+        description="The one council that may use it (its ONS code); empty: every council of the region")
 
 
 class SupportPlanStepIn(_Schema):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, UtcDateTime, enum_column
 from models.enums import FrameworkKind, OfstedGrade, ServiceType, Setting, Sex, Tier
+from models.tenancy import CouncilOrRegion
 
 # Money is whole pounds and pence per week; read back as float for pandas and the solver.
 Money = Numeric(10, 2, asdecimal=False)
@@ -66,7 +67,7 @@ class Provider(Timestamped, Base):
     properties: Mapped[list["Property"]] = relationship(back_populates="provider")
 
 
-class Framework(Timestamped, Base):
+class Framework(CouncilOrRegion, Timestamped, Base):
     """A commissioning arrangement: a tendered framework, a DPS, a block contract, spot
     purchase or the council's in-house service."""
 
@@ -148,7 +149,7 @@ class LotAward(Base):
         return getattr(self, f"price_{Tier(tier).value}")
 
 
-class TenderEvaluation(Timestamped, Base):
+class TenderEvaluation(CouncilOrRegion, Timestamped, Base):
     """A tender's files as a commissioner uploaded them (providers.tender_store), kept whole so
     its ranking can be shown again and audited, and the award made from exactly these: the
     tender's definition, its bids, the evaluators' scores and the moderation."""
@@ -243,7 +244,7 @@ class Property(Timestamped, Base):
         return next((p.weekly_price for p in self.prices if p.tier == tier), None)
 
 
-class Vacancy(Timestamped, Base):
+class Vacancy(CouncilOrRegion, Timestamped, Base):
     """Free beds at a property from a date. Staying Put vacancies are tied to the former
     foster child who may take them (``reserved_for_referral_id``)."""
 

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, UtcDateTime, enum_column, utcnow
 from models.enums import TrialStatus
 from models.supply import Money
+from models.tenancy import CouncilOwned
 
 
-class TrialStay(Base):
+class TrialStay(CouncilOwned, Base):
     __tablename__ = "trial_stay"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -29,11 +29,12 @@ from typing import Any, Mapping, Optional
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import User, record
 from models.bulk import BulkWrite
-from models.db import session_factory, transaction
+from models.db import transaction
 from models.enums import (
     RISK_TO_OTHERS_PREFIX,
     LivingWith,
@@ -52,6 +53,7 @@ from models.enums import (
 from models.people import Placement, Referral
 from models.schemas import ReferralIn, VacancyIn
 from models.supply import Property, Provider, TierPrice, Vacancy
+from models.tenancy import scope_of
 from providers import codings
 from providers import csvfiles as cf
 from providers.csvfiles import ErrorLog, ImportFailed, RowError, Source
@@ -447,24 +449,39 @@ class _Upsert:
         bulk.update(self.model.__table__, self.changed)
 
 
+def _written_whole(bulk: BulkWrite, file: str) -> None:
+    """The import's writes. A new id that another council's record already has (ids are one
+    namespace across the service's councils, and that record is not this council's to see) is
+    refused for the file, as every other problem is: nothing is written."""
+    try:
+        bulk.run()
+    except IntegrityError:
+        if scope_of(bulk.session) is None:
+            raise  # the service itself sees every record: something else is wrong
+        raise ImportFailed([RowError(file, None, "id", "an id in this file is already used by another council "
+                                                       "of this service: ids must be unique across its councils "
+                                                       "(begin them with your council's own letters)")]) from None
+
+
 def _codes_of(values: Iterable[Any]) -> list[str]:
     return [str(v) for v in values]
 
 
 def import_referrals(
-    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None, sheet: str | None = None
+    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None, sheet: str | None = None,
+    council: str | None = None,
 ) -> ImportReport:
     """Validate a referrals file and upsert it in one transaction; ImportFailed writes nothing.
     New referrals are open; an existing referral keeps its status."""
     rows, columns = _read_referrals(path, name, sheet)
     file = name or cf.source_name(path, REFERRALS_FILE)
-    with transaction(engine) as session:
+    with transaction(engine, actor if isinstance(actor, User) else None, council=council) as session:
         upsert = _Upsert(session, Referral, (r.referral.id for r in rows), columns)
         for r in rows:
             upsert(r.referral.id, _referral_values(r), status=ReferralStatus.open)
         bulk = BulkWrite(session)
         upsert.write(bulk)
-        bulk.run()
+        _written_whole(bulk, file)
         counts = {"rows": len(rows), "created": upsert.created, "updated": upsert.updated}
         _audit(session, "referrals", file, actor, counts)
     return ImportReport(file, "referrals", len(rows), upsert.created, upsert.updated)
@@ -489,10 +506,13 @@ def _referral_values(r: ReferralRow) -> dict[str, Any]:
 
 
 def import_vacancies(
-    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None, sheet: str | None = None
+    engine: Engine, path: Source, *, actor: str | User = "cli", name: str | None = None, sheet: str | None = None,
+    council: str | None = None,
 ) -> ImportReport:
     """Validate a vacancies file and upsert its providers, properties, tier prices and
-    vacancies in one transaction; ImportFailed writes nothing.
+    vacancies in one transaction; ImportFailed writes nothing. ``council`` (the command line's
+    ``--council``; a signed-in user's own otherwise): new vacancies are that council's only;
+    without one they are the region's, in a service of several councils.
 
     A property's total_beds: the file only says which beds are free, never how big the home
     is. A new property gets the sum of its rows' free beds (the least it can hold); an existing
@@ -502,7 +522,7 @@ def import_vacancies(
     update, not the whole market.
     """
     file = name or cf.source_name(path, VACANCIES_FILE)
-    with transaction(engine) as session:
+    with transaction(engine, actor if isinstance(actor, User) else None, council=council) as session:
         # Validation reads referral ids from this transaction, before anything is written.
         rows, columns = _read_vacancies(path, name, lambda ids: _referral_risks(session, ids), sheet)
         first_of_provider: dict[str, VacancyRow] = {}
@@ -543,7 +563,7 @@ def import_vacancies(
         bulk = BulkWrite(session)
         for step in (providers, properties, prices, vacancies):
             step.write(bulk)
-        bulk.run()
+        _written_whole(bulk, file)
 
         details = {
             f"{kind}_{what}": getattr(upsert, what)
@@ -617,13 +637,13 @@ def _active_placements(session: Session, properties: Mapping[str, Any]) -> dict[
 # --- exporting -------------------------------------------------------------------------------
 
 
-def export_dir(engine: Engine, directory: str | Path) -> dict[str, Path]:
+def export_dir(engine: Engine, directory: str | Path, *, council: str | None = None) -> dict[str, Path]:
     """Write referrals.csv and vacancies.csv into ``directory``; returns {"referrals": path,
     "vacancies": path}. Importing the files into an empty database and exporting again gives
-    the same bytes."""
+    the same bytes. ``council``: that council's young people and the market it may use only."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with session_factory(engine)() as session:
+    with transaction(engine, council=council) as session:
         vacancy_rows = _vacancy_rows(session)
         reserved = {row["reserved_for"] for row in vacancy_rows if row["reserved_for"]}
         referral_rows = _referral_rows(session, reserved)

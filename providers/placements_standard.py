@@ -328,7 +328,7 @@ def _siblings_named(file: str, referrals: list[dict]) -> list[DocumentError]:
 
 
 def import_document(engine: Engine, source: str | Path | bytes, *, actor="cli", name: str | None = None,
-                    today: dt.date | None = None) -> ImportReport:
+                    today: dt.date | None = None, council: str | None = None) -> ImportReport:
     """Validate a document and import its referrals as referrals.csv is imported (one
     transaction; ImportFailed writes nothing and names the referral and field of each problem)."""
     file, referrals = read_document(source, name)
@@ -342,7 +342,7 @@ def import_document(engine: Engine, source: str | Path | bytes, *, actor="cli", 
     writer.writeheader()
     writer.writerows(rows)
     try:
-        return import_referrals(engine, buffer.getvalue().encode("utf-8"), actor=actor, name=file)
+        return import_referrals(engine, buffer.getvalue().encode("utf-8"), actor=actor, name=file, council=council)
     except ImportFailed as failed:
         def child(row):
             return referrals[row - 2]["PlacementAvailability"]["childId"] if row and 2 <= row < len(referrals) + 2 \
@@ -413,10 +413,10 @@ def needs_profile(referral, on: dt.date, request_number: int) -> dict:
 
 
 def import_referrals_file(engine: Engine, source: str | Path | bytes, *, actor="cli", name: str | None = None,
-                          sheet: str | None = None) -> ImportReport:
+                          sheet: str | None = None, council: str | None = None) -> ImportReport:
     """Referrals from whichever form the file is in: a Placements Data Standard document
     (``.json``), else referrals.csv or an Excel workbook (``providers.interchange``)."""
     named = name or (str(source) if not isinstance(source, bytes) else "")
     if named.lower().endswith(".json"):
-        return import_document(engine, source, actor=actor, name=name)
-    return import_referrals(engine, source, actor=actor, name=name, sheet=sheet)
+        return import_document(engine, source, actor=actor, name=name, council=council)
+    return import_referrals(engine, source, actor=actor, name=name, sheet=sheet, council=council)

@@ -136,7 +136,7 @@ def _row(session, request: ApprovalRequest, today: dt.date | None = None, spread
         siblings = session.scalars(select(ApprovalRequest.rule).where(
             ApprovalRequest.placement_id == placement.id).order_by(ApprovalRequest.id)).all()
         row.reasons = list(dict.fromkeys(rule_name(r) for r in siblings))
-        row.ceiling = panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier)
+        row.ceiling = panel_decisions.council_approval_policy(placement.council_code).cost_ceilings.get(placement.tier)
         decision = panel_decision(session, placement)
         row.asked_by = _user_name(session, decision.decided_by_id) if decision else None
         row.flags = _flags(request, placement, referral, list(siblings), today)
@@ -248,7 +248,7 @@ def _request_view(request: Request, session, user: User, request_id: int, errors
         miles_from_education=education,
         price=price_benchmarks.standing(price_benchmarks.spreads(session), prop.service_type, placement.tier,
                              placement.weekly_cost),
-        ceiling=panel_decisions.council_approval_policy().cost_ceilings.get(placement.tier),
+        ceiling=panel_decisions.council_approval_policy(placement.council_code).cost_ceilings.get(placement.tier),
         decision=decision, decision_by=_user_name(session, decision.decided_by_id) if decision else None,
         panel_reason=panel_reason, broken=broken,
         others=[_row(session, r) for r in others], placement_status=PLACEMENT_STATUS[placement.status],

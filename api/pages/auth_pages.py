@@ -123,4 +123,7 @@ def home(request: Request, session: SessionDep, user: PageUser):
                       f"{waiting} waiting for your answer; your homes' vacancies"))
     if user.role in AUDITORS:
         cards.append(("Audit log", "/audit", "Every decision, sign-in and import: who, what, when"))
+    if user.role in (Role.rcc_commissioner, Role.rcc_analyst):
+        cards.append(("The region", "/region", "Each member council's young people waiting and placed, counted, "
+                                               "and the shared market's free beds"))
     return render(request, "home.html", user, cards=cards)

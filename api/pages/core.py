@@ -117,6 +117,7 @@ NAVIGATION = [
     ("Market", "/market-page", (Role.commissioner, Role.service_manager, Role.head_of_service, Role.director)),
     ("Referrals sent to you", "/provider-portal", (Role.provider,)),
     ("Audit log", "/audit", AUDITORS),
+    ("The region", "/region", (Role.rcc_commissioner, Role.rcc_analyst)),
 ]
 
 

@@ -70,10 +70,9 @@ def _answers(session, referral_id: str) -> list[dict]:
 
 
 def _referral_page(request: Request, session, user, referral: Referral):
-    from api.routes.match_runs import default_placing_authority
     from matching.broadcast import eligible_providers
 
-    eligible = eligible_providers(session, referral, offers.today(), default_placing_authority()) \
+    eligible = eligible_providers(session, referral, offers.today(), referral.council_code) \
         if referral.status == ReferralStatus.open else []
     answers = _answers(session, referral.id)
     asked = {a["r"].provider_id for a in answers}

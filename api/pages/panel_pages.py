@@ -43,7 +43,6 @@ from api.pages.core import (
 from api.routes.match_runs import (
     ONE_ID,
     MatchRunCreate,
-    default_placing_authority,
     submit_run,
 )
 from matching import measures
@@ -239,7 +238,7 @@ def start_run(engine: EngineDep, user: Panel, panel_date: Annotated[str, Form()]
               time_limit_seconds: Annotated[str, Form()] = ""):
     try:
         run_id = _submit(engine, user, panel_date=panel_date.strip() or council_today().isoformat(),
-                         time_limit_seconds=time_limit_seconds.strip(), placing_authority=default_placing_authority())
+                         time_limit_seconds=time_limit_seconds.strip(), placing_authority=user.council_code)
     except (ValidationError, ApiError) as exc:
         return back_to("/panel", problem=f"The run was not started: {_problem(exc)}")
     return back_to(f"/panel/runs/{run_id}", done=f"Match run {run_id} started")
@@ -404,7 +403,7 @@ def rerun(run_id: RecordId, session: SessionDep, engine: EngineDep, user: Panel,
         return back_to("/panel", problem=f"match run {run_id} not found")
     try:
         new_id = _submit(engine, user, panel_date=panel_date.strip() or run.panel_date.isoformat(),
-                         placing_authority=run.placing_authority or default_placing_authority(),
+                         placing_authority=user.council_code,
                          policy=run.policy or {}, time_limit_seconds=time_limit_seconds.strip(), rerun_of=run.id)
     except (ValidationError, ApiError) as exc:
         return back_to(f"/panel/runs/{run_id}", problem=f"The re-run was not started: {_problem(exc)}")
@@ -446,7 +445,7 @@ def _approvals_needed(facts: panel_decisions.PairFacts, r: Referral, prop: Prope
                       broken: list = ()) -> list[tuple[str, str]]:
     """(who approves, why) under the council's policy, as accepting (or overriding, with the
     rules it breaks) would raise them."""
-    policy = panel_decisions.council_approval_policy()
+    policy = panel_decisions.council_approval_policy(r.council_code)
     return [(ROLE_NAMES[role], panel_decisions.RULE_WORDS[rule].format(miles=policy.distance_miles))
             for rule, role in panel_decisions.approvals_for(facts, r, prop, policy, broken)]
 
@@ -638,7 +637,7 @@ def decide(request: Request, run_id: RecordId, proposal_id: RecordId, action: st
         text = _reason(reason)
         if action == "accept":
             placed = panel_decisions.accept_proposal(session, user, run_id, proposal_id, text,
-                                              panel_decisions.council_approval_policy())
+                                              panel_decisions.approvals_of(user))
             done = f"Accepted: {_approvers(placed)}"
         elif action == "reject":
             decision = panel_decisions.reject_proposal(session, user, run_id, proposal_id, text)
@@ -719,7 +718,7 @@ def override_confirm(request: Request, run_id: RecordId, session: SessionDep, us
                                                          f"{REASON_MIN} and {REASON_MAX:,} characters)"})
     try:
         placed = panel_decisions.override(session, user, run_id, referral_id, vacancy_id, _reason(reason), True,
-                                   panel_decisions.council_approval_policy())
+                                   panel_decisions.approvals_of(user))
     except refusals.Refused as exc:  # back to the check page, the choice still chosen
         query = urlencode({"referral_id": referral_id, "vacancy_id": vacancy_id})
         return back_to(f"/panel/runs/{run_id}/override?{query}", problem=str(exc))

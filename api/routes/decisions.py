@@ -28,7 +28,11 @@ from models.schemas import ApprovalRequestPublic, PlacementPublic
 router = APIRouter(prefix="/match-runs", tags=["decisions"], responses=ERROR_RESPONSES)
 PanelMember = Allowed(*PANEL)
 CaseReader = Allowed(*CASE_READERS)
-CouncilApprovals = Annotated[ApprovalPolicy, Depends(panel_decisions.council_approval_policy)]
+def _approvals(user: PanelMember) -> ApprovalPolicy:
+    return panel_decisions.approvals_of(user)
+
+
+CouncilApprovals = Annotated[ApprovalPolicy, Depends(_approvals)]
 
 _STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 

@@ -94,10 +94,9 @@ def sent_for(session, referral_id: str) -> list[ReferralRequest]:
 
 def broadcast(session, referral: Referral, user: User) -> tuple[list[ReferralRequest], list[ReferralRequest]]:
     """Send the referral to every eligible framework provider not yet sent it: (sent now, all)."""
-    from api.routes.match_runs import default_placing_authority
     from matching.broadcast import eligible_providers
 
-    eligible = eligible_providers(session, referral, offers.today(), default_placing_authority())
+    eligible = eligible_providers(session, referral, offers.today(), referral.council_code)
     try:
         made = offers.send(session, referral, [e.provider_id for e in eligible], user)
     except offers.AnswerRefused as exc:
@@ -109,12 +108,11 @@ def offer_checked(session, row: ReferralRequest, user: User, *, vacancy_id: str,
                   start: dt.date) -> Vacancy:
     """An offer, refused (offers.AnswerRefused) if the home could not take the young person by the
     engine's hard rules, since the panel could then never accept it; for the API and the portal."""
-    from api.routes.match_runs import default_placing_authority
     from matching.broadcast import offer_breaks
 
     def hard_rules(referral: Referral, vacancy: Vacancy, begins: dt.date) -> list[str]:
         return offer_breaks(session, referral, vacancy.id, tier, weekly_price, begins, offers.today(),
-                            default_placing_authority())
+                            referral.council_code)
 
     return offers.offer(session, row, user, vacancy_id=vacancy_id, tier=tier, weekly_price=weekly_price, start=start,
                         hard_rules=hard_rules)

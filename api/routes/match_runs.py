@@ -311,18 +311,22 @@ def _effective_policy(body: MatchRunCreate) -> Policy:
 def submit_run(body: MatchRunCreate, response: Response, engine: EngineDep, user: Panel):
     """With ``rerun_of``, the new run is given the panel's memory of that run (see the field);
     ``GET /match-runs/{id}`` shows, for each lock and ban, who set it and why."""
-    with transaction(engine) as session, refusals_as_errors():
+    council = user.council_code
+    if body.placing_authority not in (None, council):
+        raise ApiError(422, "the request is not valid: see fields", fields=[
+            ("body.placing_authority", f"you place for your own council only ({council})")])
+    with transaction(engine, user) as session, refusals_as_errors():
         memory = panel_memory.memory_for_new_run(
             session, user, body.rerun_of,
             [(p.referral_id, p.vacancy_id, p.reason) for p in body.locks],
             [(p.referral_id, p.vacancy_id, p.reason) for p in body.bans])
     run = jobs.submit(
         engine, actor=user, panel_date=body.panel_date or council_today(),
-        placing_authority=body.placing_authority or default_placing_authority(),
+        placing_authority=council,
         policy=_effective_policy(body), locks=memory.locks, bans=memory.bans,
     )
     # The worker reads only the pairs; who set each and why is written beside them.
-    with transaction(engine) as session:
+    with transaction(engine, user) as session:
         panel_memory.remember(session, user, run.id, body.rerun_of, memory)
     response.headers["Location"] = f"/match-runs/{run.id}"
     return MatchRunSummary.model_validate(run, from_attributes=True)

@@ -35,8 +35,14 @@ class UserUpdate(BaseModel):
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
 
 
+# Accounts that belong to no council: a provider's staff, and a care co-operative's.
+NOT_A_COUNCILS = (Role.provider, Role.rcc_commissioner, Role.rcc_analyst)
+
+
 def create_user(session, username: str, full_name: str, role: Role, password: str, actor=None,
-                actor_name: str = "cli", provider_id: str | None = None) -> User:
+                actor_name: str = "cli", provider_id: str | None = None, council_code: str | None = None) -> User:
+    """A new account. A council's staff join ``council_code``, else the council of the session's
+    scope (an admin adds their own council's staff), else the service's (models.tenancy)."""
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ApiError(409, f"username {username} is taken", fields=[("body.username", "taken")])
     if (role == Role.provider) != (provider_id is not None):
@@ -46,10 +52,10 @@ def create_user(session, username: str, full_name: str, role: Role, password: st
     if provider_id is not None and session.get(Provider, provider_id) is None:
         raise ApiError(409, f"there is no provider {provider_id}", fields=[("body.provider_id", "no such provider")])
     user = User(username=username, full_name=full_name, role=role, password_hash=hash_password(password),
-                provider_id=provider_id)
+                provider_id=provider_id, council_code=None if role in NOT_A_COUNCILS else council_code)
     session.add(user)
     session.flush()
-    record(session, "user_created", "user", user.id, actor=actor, actor_name=actor_name,
+    record(session, "user_created", "user", user.id, actor=actor, actor_name=actor_name, council_code=user.council_code,
            after={"username": username, "role": role.value} | ({"provider": provider_id} if provider_id else {}))
     return user
 
@@ -67,6 +73,12 @@ def list_users(session: SessionDep, _: Admin, limit: Limit = 50, offset: Offset 
 
 @router.post("", response_model=UserPublic, status_code=201, summary="Create a user")
 def add_user(body: UserCreate, session: SessionDep, admin: Admin):
+    """An admin adds their own council's staff, and providers' staff. A care co-operative's
+    staff see every member's figures, so no one council adds them: the service's operator does
+    (``placematch user add``)."""
+    if body.role in (Role.rcc_commissioner, Role.rcc_analyst):
+        raise ApiError(409, "a care co-operative's staff are added by the service's operator, not by one council",
+                       fields=[("body.role", "a co-operative's role")])
     return UserPublic.model_validate(
         create_user(session, body.username, body.full_name, body.role, body.password, actor=admin,
                     provider_id=body.provider_id), from_attributes=True)
@@ -104,6 +116,9 @@ def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin:
     if body.role is not None and body.role != user.role and Role.provider in (body.role, user.role):
         raise ApiError(409, "a provider's staff account and a council account are different accounts: create a "
                             "new one rather than change the role", fields=[("body.role", "to or from provider")])
+    if body.role is not None and body.role != user.role and {body.role, user.role} & set(NOT_A_COUNCILS):
+        raise ApiError(409, "a care co-operative's account and a council account are different accounts: the "
+                            "service's operator creates a new one", fields=[("body.role", "to or from a co-operative's role")])
     before = {"full_name": user.full_name, "role": user.role.value, "active": user.active}
     role_changed = body.role is not None and body.role != user.role
     if body.full_name is not None:

@@ -15,15 +15,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
-from models.accounts import User
-from models.db import transaction
+from council_ids import council_ids
 from models.enums import Role
-from models.plans import ScenarioResult
-from models.supply import Framework, Property, Provider, Vacancy
-from signin import sign_in
-from test_decisions import accept, proposals, run_id  # noqa: F401 (run_id is a fixture)
+from signin import sign_in, username
+from test_decisions import run_id  # noqa: F401 (run_id is a fixture)
 
 # Signing in is the only thing a caller without a token may do.
 SIGN_IN = {("/auth/token", "post"), ("/auth/session", "post")}
@@ -63,70 +59,7 @@ def call(client, path: str, method: str, operation: dict, params: dict[str, str]
 @pytest.fixture
 def path_params(client, as_role, demo_engine, run_id) -> dict[str, str]:  # noqa: F811
     """One real id for every path parameter the API uses."""
-    options = proposals(demo_engine, run_id)
-    needing = next(p for p in options if p["approvals_required"])
-    accepted = accept(client, as_role(Role.panel_member), run_id, needing["id"])
-    assert accepted.status_code == 201, accepted.text
-    other = next(p for p in options if p["id"] != needing["id"])
-    with transaction(demo_engine) as s:
-        ids = {
-            "provider_id": s.scalars(select(Provider.id).order_by(Provider.id)).first(),
-            "property_id": s.scalars(select(Property.id).order_by(Property.id)).first(),
-            "vacancy_id": s.scalars(select(Vacancy.id).order_by(Vacancy.id)).first(),
-            "framework_id": s.scalars(select(Framework.id).order_by(Framework.id)).first(),
-            "user_id": s.scalar(select(User.id).where(User.role == Role.director)),
-            "result_id": _saved_scenario_result(s),
-            "referral_request_id": _sent_to_a_provider(s, other["referral_id"]),
-            "trial_id": _a_trial_stay(s, other),
-        }
-    assert all(v is not None for v in ids.values()), ids
-    return {k: str(v) for k, v in {
-        **ids,
-        "run_id": run_id,
-        "proposal_id": other["id"],
-        "referral_id": other["referral_id"],
-        "request_id": accepted.json()["approval_requests"][0]["id"],
-        "placement_id": accepted.json()["placement"]["id"],
-    }.items()}
-
-
-def _sent_to_a_provider(session, referral_id: str) -> int:
-    """A referral sent to the first provider, whose staff member is the matrix's provider user."""
-    from models.people import Referral
-    from providers.offers import send
-    from signin import username
-
-    sender = session.scalars(select(User).where(User.username == username(Role.panel_member))).one()
-    provider = session.scalars(select(Provider.id).order_by(Provider.id)).first()
-    return send(session, session.get(Referral, referral_id), [provider], sender)[0].id
-
-
-def _a_trial_stay(session, proposal: dict) -> int:
-    """A trial stay booked in a proposed home (as api.trial_stays books one)."""
-    import datetime as dt
-
-    from models.trials import TrialStay
-    from signin import username
-
-    booker = session.scalars(select(User).where(User.username == username(Role.panel_member))).one()
-    trial = TrialStay(referral_id=proposal["referral_id"], vacancy_id=proposal["vacancy_id"],
-                      property_id=proposal["property_id"], proposed_match_id=proposal["id"],
-                      starts_on=dt.date.today() + dt.timedelta(days=3), nights=2, nightly_cost=200.0,
-                      reason="To meet the home first.", booked_by_id=booker.id)
-    session.add(trial)
-    session.flush()
-    return trial.id
-
-
-def _saved_scenario_result(session) -> int:
-    """A tender scenario result as ``placematch scenario run`` saves one."""
-    row = ScenarioResult(name="Baseline", file_name="baseline.yaml", file_text="name: Baseline\n",
-                         file_sha256="0" * 64, seed=1, replications=1, months=12, code_version="test",
-                         status="succeeded", seconds=1.0,
-                         kpis=[{"year": 1, "kpi": "void_cost", "median": 0.0, "p10": 0.0, "p90": 0.0}])
-    session.add(row)
-    session.flush()
-    return row.id
+    return council_ids(client, as_role(Role.panel_member), demo_engine, run_id, username(Role.panel_member))
 
 
 def test_every_route_refuses_exactly_the_roles_it_does_not_document(client, as_role, demo_engine, path_params):
