@@ -23,6 +23,7 @@ from api.pages.core import SUPPLY_READERS, BrowserRoute, PageAllowed, back_to, r
 from api.routes.grades import Today
 from models.enums import FrameworkKind, OfstedGrade, Tier
 from models.supply import Framework, Lot, LotAward, Property, Provider, Vacancy
+from models.tenancy import Council
 from providers.authorities import default_authorities
 
 router = APIRouter(include_in_schema=False, route_class=BrowserRoute)
@@ -116,7 +117,8 @@ def provider_page(provider_id: str, request: Request, session: SessionDep, user:
     return render(request, "providers_provider.html", user, provider=provider,
                   grade=grade_tag(provider.ofsted_grade, any(p.ofsted_registered for p in properties)),
                   homes=homes, tiers=TIERS, vacancies=vacancies, review=review, placement_status=PLACEMENT_STATUS,
-                  can_grade=user.role in COMMISSIONING, grades=list(OfstedGrade), not_graded=NOT_GRADED)
+                  can_grade=user.role in COMMISSIONING, grades=list(OfstedGrade), not_graded=NOT_GRADED,
+                  councils=dict(session.execute(select(Council.code, Council.name)).all()))
 
 
 @router.post("/providers/{provider_id}/grade")
