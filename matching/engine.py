@@ -247,11 +247,13 @@ def _held_side(side: Side, held: pd.DataFrame) -> Side:
     if budget is not None and len(held):
         budget -= int(constraints.pence(held["weekly_cost"]).sum())
     spent = measures.of(held)  # the held placements' share of each measure held no worse
+    by_council = constraints.councils.placed_by_council(held, side) if side.council_floors else {}
     return dataclasses.replace(
         side, beds=beds, hours=hours, resident_risks={p: tuple(r) for p, r in residents.items()},
         intensive_residents=intensive, budget_pence=budget,
         locks=tuple(lock for lock in side.locks if lock[0] not in held_ids),
         limits=tuple((name, limit - spent[name]) for name, limit in side.limits),
+        council_floors=tuple((code, floor - by_council.get(code, 0)) for code, floor in side.council_floors),
     )
 
 
@@ -852,6 +854,8 @@ def match(
     on_progress: Callable[[str, pd.DataFrame], None] | None = None,
     relaxation: bool = True,
     practice: bool = True,
+    council_of: dict[str, str] | None = None,
+    council_floors: dict[str, int] | None = None,
 ) -> MatchResult:
     """Match the whole queue. ``eligibility``: a precomputed Eligibility (pairs, funnel,
     seconds); ``force_cp_sat``: solve with CP-SAT even when the flow already proves optimality
@@ -861,7 +865,9 @@ def match(
     (proven), "warm_start" (the flow, repaired), "cp_sat", "linear_relaxation",
     "neighbourhood" (each improvement on a very large queue), "never_worse" (held no worse than
     practice). ``relaxation=False`` leaves out the LP certificate and ``practice=False`` the
-    comparison with one-at-a-time practice (tests of CP-SAT alone)."""
+    comparison with one-at-a-time practice (tests of CP-SAT alone). ``council_of`` and
+    ``council_floors``: a region's run (:mod:`matching.region`), each young person's council and
+    the least each council must place (:mod:`matching.constraints.councils`)."""
     report = on_progress or (lambda stage, proposal: None)
     started = time.perf_counter()
     limit = policy.solver.time_limit_seconds if time_limit is None else time_limit
@@ -879,6 +885,9 @@ def match(
         pairs = pairs.sort_values(["referral_id", "vacancy_id"], kind="stable")
     pairs = pairs.reset_index(drop=True)
     side = side_data(instance, policy)
+    if council_floors:
+        side = dataclasses.replace(side, council_of=dict(council_of or {}),
+                                   council_floors=tuple(sorted(council_floors.items())))
     seconds["scoring"] = time.perf_counter() - t
 
     _check_locks(instance, policy, pairs, side)

@@ -54,6 +54,11 @@ class Side:
     # Headline measures held no worse than practice: ((measure name, limit), ...), see
     # :mod:`matching.constraints.dominance`; empty unless the engine sets them.
     limits: tuple[tuple[str, int], ...] = ()
+    # A region's run (matching.region): each young person's council, and for each member council
+    # the least it must place (urgency-weighted, as the "placed" measure counts) so that it places
+    # no fewer than matching alone on its own share of the market. Empty for one council's run.
+    council_of: dict[str, str] = field(default_factory=dict)
+    council_floors: tuple[tuple[str, int], ...] = ()
 
     def clash(self, a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
         """The incompatible (risk to others, risk to self) pairs between two people."""
@@ -151,6 +156,7 @@ from matching.constraints import (  # noqa: E402  (modules use the helpers above
     assignment,
     budget,
     coresidency,
+    councils,
     dominance,
     intensive,
     panel,
@@ -158,7 +164,7 @@ from matching.constraints import (  # noqa: E402  (modules use the helpers above
     support_hours,
 )
 
-MODULES = (panel, assignment, support_hours, coresidency, intensive, siblings, budget, dominance)
+MODULES = (panel, assignment, support_hours, coresidency, intensive, siblings, budget, dominance, councils)
 
 
 def exclusions(pairs: pd.DataFrame, side: Side) -> pd.Series:

@@ -1,0 +1,218 @@
+"""A region's run: every member council's queue matched at once against the shared market, with
+a guarantee to each council.
+
+Each member comes with its own queue, the market it may use (its own vacancies and the region's)
+and its own policy (distance cap, grade rule, ...): its young people's eligible pairs are
+worked out under that policy and that council's area, so a home "out of area" for Medway may
+be in Kent's. The pairs of every council then go into one model, where the beds are shared.
+
+The guarantee is individual rationality, as multi-hospital kidney exchange gives each hospital:
+no member places fewer of its young people (weighted by urgency: the "placed" measure) than it
+would matching alone on its own share of the market. A council's own share is its own vacancies
+and the region's vacancies in its own area; shares do not overlap, so the members' own
+proposals together are always a proposal the region could make, and the floors can always be
+met together. Each floor comes from the council's own run (:func:`own_runs`); the region's run
+holds them as constraints (:mod:`matching.constraints.councils`). What the region gained is its
+placements against the sum of the members' own.
+
+If the region's run cannot meet a floor in its time (or the panel's locks and bans make it
+impossible), the members' own proposals are the answer when they are still a proposal the
+region may make; otherwise :class:`GuaranteeUnmet` names the council and why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from matching import constraints, measures
+from matching.constraints.councils import council_name
+from matching.eligibility import Eligibility, eligible_pairs
+from matching.engine import MatchError, MatchResult, match
+from matching.instance import Instance
+from matching.policy import Policy
+from providers.authorities import default_authorities
+
+
+class GuaranteeUnmet(MatchError):
+    """A member council would place fewer of its young people in the region's run than alone."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member council: its queue and the market it may use (``instance``), its policy, and
+    which of those vacancies are its own (the rest are the region's)."""
+
+    council: str
+    instance: Instance
+    policy: Policy
+    own_vacancies: frozenset[str] = frozenset()
+
+
+@dataclass
+class RegionResult:
+    result: MatchResult  # the region's proposal (every council's young people)
+    floors: dict[str, int]  # each council's urgency-weighted placements matching alone
+    placed: dict[str, int]  # the same measure in the region's proposal
+    placed_people: dict[str, int]  # young people placed, per council, in the region's proposal
+    alone_people: dict[str, int]  # young people placed, per council, matching alone
+    own: dict[str, MatchResult]  # each council's own run on its own share
+    kept_own: bool = False  # True: the region's run found nothing better, the members' own runs stand
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def gain(self) -> int:
+        """Young people the region places beyond the sum of the members' own runs."""
+        return sum(self.placed_people.values()) - sum(self.alone_people.values())
+
+    def council_of(self, referral_id: str) -> str | None:
+        return self._owner.get(referral_id)
+
+    _owner: dict[str, str] = field(default_factory=dict)
+
+
+def own_share(member: Member) -> Instance:
+    """The member's queue with only its own share of the market: its own vacancies and the
+    region's vacancies in its own area (a home's area is its upper-tier authority)."""
+    authorities = default_authorities()
+    vac = member.instance.vacancies
+    ids = vac["vacancy_id"].astype(str)
+    in_area = vac["la_code"].map(lambda la: _upper(authorities, la) == member.council)
+    mine = ids.isin(member.own_vacancies) | in_area.astype(bool)
+    return _with_vacancies(member.instance, vac[mine.to_numpy()])
+
+
+def _upper(authorities, la_code) -> str | None:
+    try:
+        return authorities.upper_tier(str(la_code))
+    except (KeyError, ValueError):
+        return None
+
+
+def _with_vacancies(instance: Instance, vacancies: pd.DataFrame) -> Instance:
+    kept = set(vacancies["vacancy_id"].astype(str))
+    return Instance(
+        panel_date=instance.panel_date, placing_authority=instance.placing_authority,
+        referrals=instance.referrals, vacancies=vacancies.reset_index(drop=True), residents=instance.residents,
+        locks=[(r, v) for r, v in instance.locks if v in kept], bans=list(instance.bans),
+        answers=instance.answers, provider_answers=instance.provider_answers,
+    )
+
+
+def own_runs(members: list[Member], *, time_limit: float | None = None) -> dict[str, MatchResult]:
+    """Each council matching alone on its own share of the market."""
+    return {m.council: match(own_share(m), m.policy, time_limit=time_limit) for m in members}
+
+
+def regional_instance(members: list[Member]) -> tuple[Instance, Eligibility, dict[str, str]]:
+    """One instance of every member's queue and the whole market they may use, the eligible
+    pairs (each council's young people judged under its own policy and area), and each young
+    person's council."""
+    started = time.perf_counter()
+    first = members[0].instance
+    referrals, vacancies, pairs, funnels, owner = [], [], [], [], {}
+    locks, bans = [], []
+    for m in members:
+        ids = m.instance.referrals["referral_id"].astype(str)
+        clash = set(ids) & set(owner)
+        if clash:
+            raise MatchError(f"young person {sorted(clash)[0]} is in two councils' queues ({owner[sorted(clash)[0]]} "
+                             f"and {m.council})")
+        owner |= dict.fromkeys(ids, m.council)
+        referrals.append(m.instance.referrals)
+        vacancies.append(m.instance.vacancies)
+        judged = eligible_pairs(m.instance, m.policy)
+        pairs.append(judged.pairs)
+        funnels.append(judged.funnel)
+        locks += list(m.instance.locks)
+        bans += list(m.instance.bans)
+    market = pd.concat(vacancies, ignore_index=True).drop_duplicates("vacancy_id").reset_index(drop=True)
+    instance = Instance(
+        panel_date=first.panel_date, placing_authority=first.placing_authority,
+        referrals=pd.concat(referrals, ignore_index=True), vacancies=market,
+        # One picture of who lives where (the database's views of residents), the same for all.
+        residents=first.residents, locks=locks, bans=bans,
+    )
+    all_pairs = pd.concat(pairs, ignore_index=True).sort_values(["referral_id", "vacancy_id"], kind="stable")
+    eligibility = Eligibility(pairs=all_pairs.reset_index(drop=True), funnel=pd.concat(funnels),
+                              seconds=time.perf_counter() - started)
+    return instance, eligibility, owner
+
+
+def match_region(members: list[Member], policy: Policy, *, time_limit: float | None = None) -> RegionResult:
+    """The region's proposal with each member's guarantee held (see the module's words).
+    ``policy``: how the region's run weighs its proposals (the members' own policies decide
+    who is eligible for what)."""
+    if not members:
+        raise MatchError("a region's run needs at least one member council")
+    started = time.perf_counter()
+    own = own_runs(members, time_limit=time_limit)
+    t_own = time.perf_counter() - started
+    instance, eligibility, owner = regional_instance(members)
+    # Each floor in the region's own weighing (the "placed" measure of its scoring).
+    floors = {m.council: measures.of(_scored(_pairs_of(eligibility.pairs, own[m.council].matches), policy))["placed"]
+              for m in members}
+    try:
+        result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False,
+                       council_of=owner, council_floors=floors)
+    except MatchError as exc:
+        if "than matching alone" not in str(exc):
+            raise  # a lock that breaks a rule, or another refusal of the panel's choices: as it is
+        raise GuaranteeUnmet(f"the region's run cannot keep its guarantee to every council: {exc}") from None
+    side = constraints.Side(**{**_side_fields(instance, policy), "council_of": owner,
+                               "council_floors": tuple(sorted(floors.items()))})
+    placed = constraints.councils.placed_by_council(result.matches, side)
+    kept_own = False
+    short = [c for c, f in floors.items() if placed.get(c, 0) < f]
+    if short:
+        union = pd.concat([_pairs_of(eligibility.pairs, own[m.council].matches) for m in members])
+        problems = constraints.breaches(_scored(union, policy), side)
+        if problems:
+            why = "; ".join(b.detail for b in problems)
+            raise GuaranteeUnmet(f"the region's run cannot place as many of {council_name(short[0])}'s young people "
+                                 f"as it would alone ({placed.get(short[0], 0)} against {floors[short[0]]}, weighted "
+                                 f"by urgency) within its time, and the councils' own proposals together break: {why}")
+        result, kept_own = _as_result(own, union, result, policy), True
+        placed = constraints.councils.placed_by_council(result.matches, side)
+    people = {m.council: 0 for m in members}
+    for r in result.matches["referral_id"]:
+        people[owner[str(r)]] += 1
+    out = RegionResult(result=result, floors=floors, placed=placed, placed_people=people,
+                       alone_people={c: len(r.matches) for c, r in own.items()}, own=own, kept_own=kept_own,
+                       seconds={"own_runs": t_own, "total": time.perf_counter() - started})
+    out._owner = owner
+    return out
+
+
+def _pairs_of(pairs: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    """The eligible pair rows (the region's, unscored) of the chosen (referral, vacancy) pairs."""
+    if chosen.empty:
+        return pairs.iloc[0:0]
+    wanted = set(zip(chosen["referral_id"].astype(str), chosen["vacancy_id"].astype(str), strict=True))
+    keys = zip(pairs["referral_id"].astype(str), pairs["vacancy_id"].astype(str), strict=True)
+    return pairs[[k in wanted for k in keys]]
+
+
+def _scored(pairs: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    from matching.scoring import score
+
+    return score(pairs, policy).reset_index(drop=True)
+
+
+def _side_fields(instance: Instance, policy: Policy) -> dict:
+    side = constraints.side_data(instance, policy)
+    return {f: getattr(side, f) for f in side.__dataclass_fields__}
+
+
+def _as_result(own: dict[str, MatchResult], union: pd.DataFrame, region: MatchResult, policy: Policy) -> MatchResult:
+    """The members' own proposals together, as the region's answer."""
+    import dataclasses
+
+    chosen = _scored(union, policy).sort_values("referral_id", kind="stable").reset_index(drop=True)
+    placed = set(chosen["referral_id"].astype(str))
+    everyone = set(region.unplaced) | set(region.matches["referral_id"].astype(str))
+    objective = {name: int(chosen[name].sum()) for name in region.objective}
+    return dataclasses.replace(region, matches=chosen, unplaced=sorted(everyone - placed), status="FEASIBLE",
+                               objective=objective, proven_by=None)
