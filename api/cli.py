@@ -233,6 +233,33 @@ def export_903(
             out.print(f"  rule {rule}: {count} - {message}", markup=False, highlight=False)
 
 
+def _match_region(day: dt.date, policy, time_limit: float | None) -> None:
+    from api.panel_decisions import council_approval_policy
+    from matching.constraints.councils import council_name
+    from matching.panel import PanelRunError, run_region
+
+    try:
+        with out.status("Matching every council's queue at once..."):
+            outcome = run_region(engine=_engine(), panel_date=day, policy=policy, approvals_of=council_approval_policy,
+                                 time_limit=time_limit)
+    except PanelRunError as exc:
+        err.print(f"[bold red]No proposal[/]: {exc}", markup=True)
+        raise typer.Exit(1)
+    region = outcome.region
+    from models.glossary import PROOF
+
+    kept = "; the councils' own proposals kept" if region.kept_own else ""
+    table = Table(title=f"The region's run: {PROOF.get(region.result.status, region.result.status)}{kept}")
+    for heading in ("council", "run", "placed alone", "placed together", "urgency-weighted: alone", "together"):
+        table.add_column(heading, justify="left" if heading == "council" else "right")
+    for code, run_id in outcome.run_ids.items():
+        table.add_row(council_name(code), str(run_id), str(region.alone_people[code]),
+                      str(region.placed_people[code]), str(region.floors[code]), str(region.placed[code]))
+    out.print(table)
+    out.print(f"The region places {sum(region.placed_people.values())} young people, {region.gain:+d} against the "
+              f"councils matching alone ({sum(region.alone_people.values())}); no council places fewer.")
+
+
 def _pairs_option(values: list[str], what: str) -> list[tuple[str, str]]:
     out = []
     for value in values:
@@ -260,6 +287,9 @@ def match_command(
     show: int = typer.Option(20, help="Proposals to print (0: none)"),
     why_not: list[str] = typer.Option([], "--why-not", help="REFERRAL_ID:VACANCY_ID: what giving that home to "
                                       "that young person would do to everyone (a re-run with it locked; repeatable)"),
+    region: bool = typer.Option(False, "--region", help="Match every council of the database at once on the shared "
+                                "market, each guaranteed no fewer placements than alone; each council's part is "
+                                "recorded as a run of its own"),
 ) -> None:
     """Match the whole queue at once and explain every proposal and every young person left unplaced.
 
@@ -287,6 +317,9 @@ def match_command(
         raise typer.Exit(2)
     locks, bans = _pairs_option(lock, "lock"), _pairs_option(ban, "ban")
     questions = _pairs_option(why_not, "why-not")
+    if region:
+        _match_region(day, policy, time_limit)
+        return
     try:
         with out.status("Matching the queue..."):
             outcome = run_panel(

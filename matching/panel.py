@@ -118,3 +118,45 @@ def run_panel(
                 session, instance, policy, result, explanation, started_at=started
             ).id
     return outcome
+
+
+@dataclass
+class RegionOutcome:
+    region: object  # matching.region.RegionResult
+    run_ids: dict[str, int]  # each member council's recorded run of its part
+
+
+def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals_of, time_limit: float | None = None
+               ) -> RegionOutcome:
+    """Every council of the database matched at once (matching.region), each council's part
+    recorded as a run of its own, for its own panel to decide; ``approvals_of(council)`` is the
+    council's approvals policy. Nearest misses are reported unchecked (their checks re-run one
+    council's queue, where the region's beds are held by others)."""
+    from sqlalchemy import select
+
+    from matching.region import Member, match_region
+    from matching.runs import record_run
+    from models.supply import Vacancy
+    from models.tenancy import Council
+
+    started = utcnow()
+    members = []
+    with transaction(engine) as session:
+        for code in session.scalars(select(Council.code).order_by(Council.code)).all():
+            instance = from_database(session, code, panel_date)
+            own = frozenset(session.scalars(select(Vacancy.id).where(Vacancy.council_code == code)))
+            if len(instance.referrals):
+                members.append(Member(code, instance, policy, own))
+    if not members:
+        raise PanelRunError("no council of this service has a young person waiting")
+    try:
+        out = match_region(members, policy, time_limit=time_limit)
+    except MatchError as exc:
+        raise PanelRunError(str(exc)) from None
+    run_ids = {}
+    for m in members:
+        part = out.part(m)
+        explanation = explain(part, m.instance, policy, approvals_of(m.council), check_nearest_miss=False)
+        with transaction(engine) as session:
+            run_ids[m.council] = record_run(session, m.instance, policy, part, explanation, started_at=started).id
+    return RegionOutcome(out, run_ids)

@@ -70,6 +70,25 @@ class RegionResult:
     def council_of(self, referral_id: str) -> str | None:
         return self._owner.get(referral_id)
 
+    def part(self, member: Member) -> MatchResult:
+        """The region's proposal for one member's young people, as a run of its own (each
+        council's panel decides its own proposals)."""
+        import dataclasses
+
+        mine = set(member.instance.referrals["referral_id"].astype(str))
+        r = self.result
+        pairs = r.eligibility.pairs
+        eligibility = Eligibility(pairs=pairs[pairs["referral_id"].astype(str).isin(mine)].reset_index(drop=True),
+                                  funnel=r.eligibility.funnel.loc[[i for i in r.eligibility.funnel.index
+                                                                   if str(i) in mine]],
+                                  seconds=r.eligibility.seconds)
+        side = r.side_excluded
+        return dataclasses.replace(
+            r, matches=r.matches[r.matches["referral_id"].astype(str).isin(mine)].reset_index(drop=True),
+            unplaced=[u for u in r.unplaced if str(u) in mine], eligibility=eligibility,
+            side_excluded=side[side["referral_id"].astype(str).isin(mine)].reset_index(drop=True) if len(side) else side,
+            pair_count=len(eligibility.pairs))
+
     _owner: dict[str, str] = field(default_factory=dict)
 
 

@@ -357,3 +357,29 @@ def test_an_upload_keeps_to_the_councils_own_young_people(two, tmp_path):
     with transaction(engine) as s:
         medway = s.get(Referral, ids[MEDWAY]["referral_id"])
         assert (medway.council_code, medway.tier, medway.home_postcode) == before
+
+
+def test_a_regional_run_gives_each_councils_panel_its_own_part_to_decide(two):
+    """Both councils matched at once: each council's part is a run of its own, which only its
+    own staff see, holding only its own young people; its panel accepts from it as from any run,
+    and neither council places fewer than it did alone."""
+    from api.panel_decisions import council_approval_policy
+    from matching.panel import run_region
+    from test_decisions import REASON, accept, proposals
+
+    client, headers, ids, engine = two
+    outcome = run_region(engine=engine, panel_date=DEMO_DAY, policy=Policy(), approvals_of=council_approval_policy)
+    region = outcome.region
+    assert set(outcome.run_ids) == {MEDWAY, KENT}
+    assert all(region.placed[c] >= region.floors[c] for c in (MEDWAY, KENT))
+    for council, run in outcome.run_ids.items():
+        mine = client.get(f"/match-runs/{run}", headers=headers(staff_of(council, Role.panel_member)))
+        assert mine.status_code == 200
+        young = {p["referral_id"] for p in mine.json()["proposals"]}
+        assert young and all(r.startswith(KENT_PREFIX) == (council == KENT) for r in young)
+        other = KENT if council == MEDWAY else MEDWAY
+        assert client.get(f"/match-runs/{run}", headers=headers(staff_of(other, Role.panel_member))).status_code == 404
+    kent_run = outcome.run_ids[KENT]
+    choice = proposals(engine, kent_run)[0]
+    decided = accept(client, headers(kent_username(Role.panel_member)), kent_run, choice["id"], REASON)
+    assert decided.status_code == 201, decided.text
