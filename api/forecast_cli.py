@@ -68,6 +68,8 @@ def forecast(
     replications: int = typer.Option(500, "--replications", min=50, max=5000, help="Bootstrap replications"),
     seed: int = typer.Option(2026, "--seed"),
     la: Optional[str] = LaOption,
+    region: bool = typer.Option(False, "--region", help="Every council in the files, each projected from its own "
+                                "returns, and the region's sum (its intervals from the summed replications)"),
     repair: bool = RepairOption,
     year: Optional[int] = YearOption,
     group: Optional[str] = typer.Option(
@@ -83,6 +85,7 @@ def forecast(
         ForecastError,
         check_horizon,
         forecast_history,
+        forecast_region,
         forecast_table,
         write,
     )
@@ -103,6 +106,11 @@ def forecast(
             if adjustments:
                 _fail("what-if adjustments need SSDA903 files (a table has no rates by state)")
             result = forecast_table(table, horizon, replications=replications, seed=seed)
+        elif region:
+            if la:
+                _fail("--region forecasts every council in the files: leave out --la")
+            result = forecast_region(history, horizon, rules=rules, adjustments=adjustments, mix=_need_mix(),
+                                     replications=replications, seed=seed)
         else:
             result = forecast_history(history, horizon, rules=rules, adjustments=adjustments, mix=_need_mix(),
                                       replications=replications, seed=seed, la=la)

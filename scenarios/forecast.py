@@ -43,6 +43,7 @@ class Forecast:
     beds: pd.DataFrame  # date, service_type, tier, area, mean, lo95, lo80, hi80, hi95
     notes: list[str] = field(default_factory=list)
     ages: pd.DataFrame | None = None  # from an age table: date, group, age, mean and bounds per single age
+    councils: pd.DataFrame | None = None  # a region's forecast: each member's people, as ``people`` with "council"
 
     @property
     def dates(self) -> list[dt.date]:
@@ -63,10 +64,39 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
     horizon = check_horizon(horizon)
     mix = mix or NeedMix()
     if la is not None:
-        if la not in set(history.episodes["LA"]):
-            raise ForecastError(f"no council '{la}' in the files; they hold: {', '.join(sorted(set(history.episodes['LA'])))}")
-        history = History(history.episodes[history.episodes["LA"] == la], history.oc3[history.oc3["LA"] == la]
-                          if len(history.oc3) else history.oc3, history.uasc, history.years, history.repairs)
+        history = _of_council(history, la)
+    p = project(history, horizon, rules=rules, adjustments=adjustments, replications=replications,
+                rng=np.random.default_rng(seed))
+    after = p.notes.index(p.continuation) + 1
+    notes = [*p.notes[:after], f"need mix: {mix.source}", *p.notes[after:]]
+    forecast = _assemble(p.last, horizon, p.mean, p.sims, mix, notes)
+    # The CSV carries the basis of the 21-25s beside their figures: an assumption is said so.
+    forecast.people["basis"] = np.where(forecast.people["band"] == "21-25", p.continuation, "")
+    return forecast
+
+
+@dataclass
+class Projection:
+    """One council's projection: the mean path and every bootstrap replication, by year, state
+    and single age (scenarios.cohort)."""
+
+    last: dt.date
+    mean: np.ndarray
+    sims: np.ndarray
+    continuation: str
+    notes: list[str]
+
+
+def _of_council(history: History, la: str) -> History:
+    if la not in set(history.episodes["LA"]):
+        raise ForecastError(f"no council '{la}' in the files; they hold: {', '.join(sorted(set(history.episodes['LA'])))}")
+    return History(history.episodes[history.episodes["LA"] == la], history.oc3[history.oc3["LA"] == la]
+                   if len(history.oc3) else history.oc3, history.uasc, history.years, history.repairs)
+
+
+def project(history: History, horizon: int, *, rules: C.Rules, adjustments: list[C.Adjustment],
+            replications: int, rng: np.random.Generator) -> Projection:
+    """The cohort model's projection of one council's returns, with its bootstrap replications."""
     if not history.census_dates:
         raise ForecastError("the files hold no return to forecast from")
     if rules.continue_to_25_share is None:
@@ -74,7 +104,6 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
         rules = replace(rules, continue_to_25_share=share)
     else:
         continuation = f"continuation past 21: {rules.continue_to_25_share:.0%}, as given"
-    rng = np.random.default_rng(seed)
     last = history.census_dates[-1]
     start = C.counts(C.snapshot(history, last, rules))
     obs = C.observe(history, rules)
@@ -82,15 +111,62 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
     mean = C.project_mean(start, rates, horizon)
     sims = C.simulate(start, C.bootstrap_rates(obs, rules, replications, rng, adjustments), horizon, rng)
     notes = [f"{len(obs.moves):,} moves of {len(obs.keys):,} young people between {len(obs.years) + 1} census dates",
-             continuation, f"need mix: {mix.source}", *history.repairs]
-    if len(history.census_dates) == 1:
-        notes.insert(1, f"one return ({last.year - 1}-{last.year % 100:02d}): the flows are its own episodes, from "
-                        f"31 March {last.year - 1}; care leavers' moves from year to year are not in one return, so "
-                        "they are taken to stay with the service to 21 (and the assumed share to 25); two or more "
-                        "returns improve this")
-    forecast = _assemble(last, horizon, mean, sims, mix, notes)
-    # The CSV carries the basis of the 21-25s beside their figures: an assumption is said so.
-    forecast.people["basis"] = np.where(forecast.people["band"] == "21-25", continuation, "")
+             *([f"one return ({last.year - 1}-{last.year % 100:02d}): the flows are its own episodes, from "
+                f"31 March {last.year - 1}; care leavers' moves from year to year are not in one return, so "
+                "they are taken to stay with the service to 21 (and the assumed share to 25); two or more "
+                "returns improve this"] if len(history.census_dates) == 1 else []),
+             continuation, *history.repairs]
+    return Projection(last, mean, sims, continuation, notes)
+
+
+def council_projections(history: History, horizon: int, councils: list[str] | None = None, *,
+                        rules: C.Rules = C.Rules(), adjustments: list[C.Adjustment] = (), replications: int = 500,
+                        seed: int = 2026) -> dict[str, Projection]:
+    """Each member council's projection from its own returns (the files' LA column), each with
+    its own seeded stream of replications, so a council's figures do not depend on which other
+    councils are in the region."""
+    horizon = check_horizon(horizon)
+    councils = councils or sorted(set(history.episodes["LA"]))
+    out = {}
+    for la in councils:
+        stream = np.random.default_rng([seed, *la.encode("utf-8")])
+        out[la] = project(_of_council(history, la), horizon, rules=rules, adjustments=adjustments,
+                          replications=replications, rng=stream)
+    last = {p.last for p in out.values()}
+    if len(last) > 1:
+        latest = max(last)
+        behind = sorted(la for la, p in out.items() if p.last != latest)
+        raise ForecastError(f"the councils' returns end on different 31 Marches: {', '.join(behind)} "
+                            f"not yet at {latest:%-d %B %Y}; forecast a region from returns of the same year")
+    return out
+
+
+def forecast_region(history: History, horizon: int, councils: list[str] | None = None, *,
+                    rules: C.Rules = C.Rules(), adjustments: list[C.Adjustment] = (), mix: NeedMix | None = None,
+                    replications: int = 500, seed: int = 2026) -> Forecast:
+    """A region's forecast: each member council projected from its own returns, and the region's
+    figures the sum of theirs. Its intervals keep the uncertainty: replication r of the region is
+    replication r of every council added up (the councils' draws are independent), and the
+    bounds are taken from those sums, never by adding the councils' bounds (which would claim
+    every council has its worst year at once)."""
+    mix = mix or NeedMix()
+    members = council_projections(history, horizon, councils, rules=rules, adjustments=adjustments,
+                                  replications=replications, seed=seed)
+    first = next(iter(members.values()))
+    mean = sum(p.mean for p in members.values())
+    sims = sum(p.sims for p in members.values())
+    notes = [f"a region of {len(members)} councils ({', '.join(members)}): each projected from its own returns, "
+             "the region's intervals from the sum of their replications", f"need mix: {mix.source}"]
+    notes += [f"{la}: {p.notes[0]}; {p.continuation}" for la, p in members.items()]
+    forecast = _assemble(first.last, check_horizon(horizon), mean, sims, mix, notes)
+    forecast.people["basis"] = np.where(forecast.people["band"] == "21-25", "each council's own continuation", "")
+    frames = []
+    for la, p in members.items():
+        own = _assemble(p.last, horizon, p.mean, p.sims, mix, []).people
+        own.insert(0, "council", la)
+        own["basis"] = np.where(own["band"] == "21-25", p.continuation, "")
+        frames.append(own)
+    forecast.councils = pd.concat(frames, ignore_index=True)
     return forecast
 
 
@@ -139,6 +215,9 @@ def write(forecast: Forecast, out: Path) -> list[Path]:
     if forecast.ages is not None:
         paths.append(out / "ages.csv")
         inert_frame(forecast.ages.round(2)).to_csv(paths[-1], index=False)
+    if forecast.councils is not None:
+        paths.append(out / "projection_by_council.csv")
+        inert_frame(forecast.councils.round(2)).to_csv(paths[-1], index=False)
     return paths
 
 
