@@ -49,7 +49,7 @@ def region_of(young_people: int, rows: int, seed: int) -> tuple[list[Member], Po
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="300x400,1000x3000", help="PEOPLExROWS, comma separated")
+    parser.add_argument("--sizes", default="300x400,1000x900,1000x3000", help="PEOPLExROWS, comma separated")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args(argv)
     print("| region | councils | young people | vacancy rows | own runs s | total s | status | gap | placed alone "

@@ -11,9 +11,11 @@ no member places fewer of its young people (weighted by urgency: the "placed" me
 would matching alone on its own share of the market. A council's own share is its own vacancies
 and the region's vacancies in its own area; shares do not overlap, so the members' own
 proposals together are always a proposal the region could make, and the floors can always be
-met together. Each floor comes from the council's own run (:func:`own_runs`); the region's run
-holds them as constraints (:mod:`matching.constraints.councils`). What the region gained is its
-placements against the sum of the members' own.
+met together. Each floor comes from the council's own run (:func:`own_runs`). The region's run
+is made first without them: its best proposal usually keeps every council's floor anyway, and
+is then also the best proposal that does. Only when it would leave a council short are the
+floors added as constraints (:mod:`matching.constraints.councils`) and the region solved again.
+What the region gained is its placements against the sum of the members' own.
 
 If the region's run cannot meet a floor in its time (or the panel's locks and bans make it
 impossible), the members' own proposals are the answer when they are still a proposal the
@@ -173,17 +175,24 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
     # Each floor in the region's own weighing (the "placed" measure of its scoring).
     floors = {m.council: measures.of(_scored(_pairs_of(eligibility.pairs, own[m.council].matches), policy))["placed"]
               for m in members}
-    try:
-        result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False,
-                       council_of=owner, council_floors=floors)
-    except MatchError as exc:
-        if "than matching alone" not in str(exc):
-            raise  # a lock that breaks a rule, or another refusal of the panel's choices: as it is
-        raise GuaranteeUnmet(f"the region's run cannot keep its guarantee to every council: {exc}") from None
     side = constraints.Side(**{**_side_fields(instance, policy), "council_of": owner,
                                "council_floors": tuple(sorted(floors.items()))})
+    # First without the floors: a region's best proposal usually keeps every council's anyway,
+    # and is then the best proposal that does (the floors cut nothing it chose).
+    result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False)
     placed = constraints.councils.placed_by_council(result.matches, side)
     kept_own = False
+    if any(placed.get(c, 0) < f for c, f in floors.items()):
+        try:
+            result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False,
+                           council_of=owner, council_floors=floors)
+        except MatchError as exc:
+            if "than matching alone" in str(exc):  # the panel's choices make a floor impossible
+                raise GuaranteeUnmet(f"the region's run cannot keep its guarantee to every council: {exc}") from None
+            if "time limit" not in str(exc):
+                raise  # a lock that breaks a rule, or another refusal of the panel's choices: as it is
+            # No proposal with every floor held was found in time: the councils' own stand (below).
+        placed = constraints.councils.placed_by_council(result.matches, side)
     short = [c for c, f in floors.items() if placed.get(c, 0) < f]
     if short:
         union = pd.concat([_pairs_of(eligibility.pairs, own[m.council].matches) for m in members])
