@@ -114,7 +114,16 @@ def _drop_everything(engine: Engine) -> None:
     from sqlalchemy import text
 
     from models.orm import Base
+    from models.people import views
 
+    with engine.begin() as conn:  # the views first: PostgreSQL will not drop a table a view reads
+        for view in views():
+            conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
+        if engine.dialect.name == "postgresql":  # nor one a row-level security policy reads
+            policies = conn.execute(text("SELECT policyname, tablename FROM pg_policies "
+                                         "WHERE schemaname = current_schema()")).all()
+            for policy, table in policies:
+                conn.execute(text(f'DROP POLICY IF EXISTS "{policy}" ON "{table}"'))
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

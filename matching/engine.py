@@ -1012,3 +1012,26 @@ def match(
         deterministic=not any(getattr(s, "stopped_by_clock", False) for s in stages),
         scored=kept,
     )
+
+
+def improve(instance: Instance, policy: Policy, eligibility, start: pd.DataFrame, *, time_limit: float,
+            council_of: dict[str, str] | None = None, council_floors: dict[str, int] | None = None) -> pd.DataFrame:
+    """A feasible proposal made better, one neighbourhood at a time (as on the largest queues):
+    ``start`` holds (referral_id, vacancy_id) pairs that keep every side constraint (a region's
+    councils' own proposals together, which keep every floor); each step re-decides a few hundred
+    young people with everyone else held and every constraint kept, so the answer is never worse
+    than ``start`` and never breaks a constraint. Returns the chosen, scored pair rows."""
+    pairs = score(eligibility.pairs, policy)
+    pairs = pairs.sort_values(["referral_id", "vacancy_id"], kind="stable").reset_index(drop=True)
+    side = side_data(instance, policy)
+    if council_floors:
+        side = dataclasses.replace(side, council_of=dict(council_of or {}),
+                                   council_floors=tuple(sorted(council_floors.items())))
+    kept = pairs[constraints.exclusions(pairs, side) == ""]
+    current = kept.loc[_rows_of(kept, start)]
+    broken = constraints.breaches(current, side)
+    if broken:
+        raise MatchError("the proposal to improve breaks: " + "; ".join(b.detail for b in broken))
+    chosen, _, _ = _solve_neighbourhoods(kept, current, _regret_seeds(kept, current), side, policy, time_limit,
+                                         lambda stage, proposal: None)
+    return chosen if not constraints.breaches(chosen, side) else current

@@ -32,7 +32,7 @@ import pandas as pd
 from matching import constraints, measures
 from matching.constraints.councils import council_name
 from matching.eligibility import Eligibility, eligible_pairs
-from matching.engine import MatchError, MatchResult, match
+from matching.engine import MatchError, MatchResult, improve, match
 from matching.instance import Instance
 from matching.policy import Policy
 from providers.authorities import default_authorities
@@ -62,6 +62,7 @@ class RegionResult:
     alone_people: dict[str, int]  # young people placed, per council, matching alone
     own: dict[str, MatchResult]  # each council's own run on its own share
     kept_own: bool = False  # True: the region's run found nothing better, the members' own runs stand
+    unguarded_people: int = 0  # young people the region's run places with no guarantee to anyone
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -142,10 +143,17 @@ def regional_instance(members: list[Member]) -> tuple[Instance, Eligibility, dic
             raise MatchError(f"young person {sorted(clash)[0]} is in two councils' queues ({owner[sorted(clash)[0]]} "
                              f"and {m.council})")
         owner |= dict.fromkeys(ids, m.council)
-        referrals.append(m.instance.referrals)
+        # A sibling group is one council's: two councils' groups of the same name are not one.
+        queue = m.instance.referrals.copy()
+        queue["sibling_group"] = [f"{m.council}:{g}" if isinstance(g, str) and g else g
+                                  for g in queue["sibling_group"]]
+        referrals.append(queue)
         vacancies.append(m.instance.vacancies)
         judged = eligible_pairs(m.instance, m.policy)
-        pairs.append(judged.pairs)
+        own_pairs = judged.pairs.copy()
+        own_pairs["sibling_group"] = [f"{m.council}:{g}" if isinstance(g, str) and g else g
+                                      for g in own_pairs["sibling_group"]]
+        pairs.append(own_pairs)
         funnels.append(judged.funnel)
         locks += list(m.instance.locks)
         bans += list(m.instance.bans)
@@ -180,6 +188,7 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
     # First without the floors: a region's best proposal usually keeps every council's anyway,
     # and is then the best proposal that does (the floors cut nothing it chose).
     result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False)
+    unguarded = len(result.matches)
     placed = constraints.councils.placed_by_council(result.matches, side)
     kept_own = False
     if any(placed.get(c, 0) < f for c, f in floors.items()):
@@ -202,13 +211,20 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
             raise GuaranteeUnmet(f"the region's run cannot place as many of {council_name(short[0])}'s young people "
                                  f"as it would alone ({placed.get(short[0], 0)} against {floors[short[0]]}, weighted "
                                  f"by urgency) within its time, and the councils' own proposals together break: {why}")
-        result, kept_own = _as_result(own, union, result, policy), True
+        # From the councils' own proposals together (every floor kept), improved neighbourhood by
+        # neighbourhood with every floor still kept.
+        limit = policy.solver.time_limit_seconds if time_limit is None else time_limit
+        better = improve(instance, policy, eligibility, union[["referral_id", "vacancy_id"]], time_limit=limit,
+                         council_of=owner, council_floors=floors)
+        kept_own = len(better) == len(union) and set(better["referral_id"]) == set(union["referral_id"])
+        result = _as_result(own, better, result, policy)
         placed = constraints.councils.placed_by_council(result.matches, side)
     people = {m.council: 0 for m in members}
     for r in result.matches["referral_id"]:
         people[owner[str(r)]] += 1
     out = RegionResult(result=result, floors=floors, placed=placed, placed_people=people,
                        alone_people={c: len(r.matches) for c, r in own.items()}, own=own, kept_own=kept_own,
+                       unguarded_people=unguarded,
                        seconds={"own_runs": t_own, "total": time.perf_counter() - started})
     out._owner = owner
     return out
@@ -234,13 +250,24 @@ def _side_fields(instance: Instance, policy: Policy) -> dict:
     return {f: getattr(side, f) for f in side.__dataclass_fields__}
 
 
-def _as_result(own: dict[str, MatchResult], union: pd.DataFrame, region: MatchResult, policy: Policy) -> MatchResult:
-    """The members' own proposals together, as the region's answer."""
+def _as_result(own: dict[str, MatchResult], chosen: pd.DataFrame, region: MatchResult, policy: Policy) -> MatchResult:
+    """The members' own proposals together (or improved from them), as the region's answer."""
     import dataclasses
 
-    chosen = _scored(union, policy).sort_values("referral_id", kind="stable").reset_index(drop=True)
+    chosen = chosen.sort_values("referral_id", kind="stable").reset_index(drop=True)
     placed = set(chosen["referral_id"].astype(str))
     everyone = set(region.unplaced) | set(region.matches["referral_id"].astype(str))
     objective = {name: int(chosen[name].sum()) for name in region.objective}
+    # The region's bound on its first level (young people placed, by urgency) holds for any
+    # proposal, floors or none: this proposal's gap is taken against it. A later level's bound
+    # was computed with the first held at the region's own value, so it says nothing here.
+    from matching.engine import _gaps
+
+    first = next(iter(objective), None)
+    gap = {n: float("nan") for n in objective}
+    bound = {n: float("nan") for n in objective}
+    if first is not None:
+        bound[first] = region.best_bound.get(first, float("nan"))
+        gap[first] = _gaps({first: objective[first]}, {first: bound[first]}, False)[first]
     return dataclasses.replace(region, matches=chosen, unplaced=sorted(everyone - placed), status="FEASIBLE",
-                               objective=objective, proven_by=None)
+                               objective=objective, proven_by=None, gap=gap, best_bound=bound)

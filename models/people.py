@@ -183,3 +183,8 @@ council_placement_figures = Table(
     Column("council_code", String(9)), Column("status", String(32)), Column("tier", String(32)),
     Column("placements", Integer), Column("weekly_cost", Float),
 )
+
+
+def views() -> list[str]:
+    """The database views the migrations create (models/migrations/versions/0015)."""
+    return sorted(_views.tables)

@@ -104,3 +104,16 @@ def test_a_guarantee_the_panels_choices_make_impossible_names_the_council():
                                placing_authority=KENT)
     with pytest.raises(GuaranteeUnmet, match=MEDWAY):
         match_region([Member(MEDWAY, medway, POLICY), Member(KENT, kent, POLICY)], POLICY)
+
+
+def test_two_councils_sibling_groups_of_the_same_name_are_not_one_group():
+    """Medway's sibling pair S1 and Kent's sibling pair S1 are two families: each pair lives
+    together, but the two pairs need not share a home (there is none for four)."""
+    homes = [vacancy("VA", miles_east=1.0, property_id="PA", beds=2), vacancy("VB", miles_east=2.0, property_id="PB",
+                                                                                beds=2)]
+    medway = make_instance([referral("M1", sibling_group="S1"), referral("M2", sibling_group="S1")], homes)
+    kent = dataclasses.replace(make_instance([referral("K1", sibling_group="S1"), referral("K2", sibling_group="S1")],
+                                             homes), placing_authority=KENT)
+    out = match_region([Member(MEDWAY, medway, POLICY), Member(KENT, kent, POLICY)], POLICY)
+    where = dict(zip(out.result.matches["referral_id"], out.result.matches["property_id"]))
+    assert len(where) == 4 and where["M1"] == where["M2"] and where["K1"] == where["K2"] != where["M1"]
