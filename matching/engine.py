@@ -856,6 +856,7 @@ def match(
     practice: bool = True,
     council_of: dict[str, str] | None = None,
     council_floors: dict[str, int] | None = None,
+    reward_boost: dict[str, int] | None = None,
 ) -> MatchResult:
     """Match the whole queue. ``eligibility``: a precomputed Eligibility (pairs, funnel,
     seconds); ``force_cp_sat``: solve with CP-SAT even when the flow already proves optimality
@@ -867,7 +868,9 @@ def match(
     practice). ``relaxation=False`` leaves out the LP certificate and ``practice=False`` the
     comparison with one-at-a-time practice (tests of CP-SAT alone). ``council_of`` and
     ``council_floors``: a region's run (:mod:`matching.region`), each young person's council and
-    the least each council must place (:mod:`matching.constraints.councils`)."""
+    the least each council must place (:mod:`matching.constraints.councils`). ``reward_boost``:
+    extra reward for placing these young people (a region's multipliers, :mod:`matching.region`);
+    the result's objective then counts it, so its caller re-weighs the proposal itself."""
     report = on_progress or (lambda stage, proposal: None)
     started = time.perf_counter()
     limit = policy.solver.time_limit_seconds if time_limit is None else time_limit
@@ -881,6 +884,9 @@ def match(
 
     t = time.perf_counter()
     pairs = score(eligible, policy)
+    if reward_boost:
+        pairs["reward"] = pairs["reward"] + pairs["referral_id"].astype(str).map(reward_boost).fillna(0).astype(
+            pairs["reward"].dtype)
     if not _sorted_by_referral_and_vacancy(pairs):  # eligibility's pairs are: no copy then
         pairs = pairs.sort_values(["referral_id", "vacancy_id"], kind="stable")
     pairs = pairs.reset_index(drop=True)

@@ -32,7 +32,7 @@ import pandas as pd
 from matching import constraints, measures
 from matching.constraints.councils import council_name
 from matching.eligibility import Eligibility, eligible_pairs
-from matching.engine import MatchError, MatchResult, improve, match
+from matching.engine import FULL_MODEL_PAIRS, MatchError, MatchResult, improve, match
 from matching.instance import Instance
 from matching.policy import Policy
 from providers.authorities import default_authorities
@@ -187,11 +187,19 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
                                "council_floors": tuple(sorted(floors.items()))})
     # First without the floors: a region's best proposal usually keeps every council's anyway,
     # and is then the best proposal that does (the floors cut nothing it chose).
-    result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False)
+    result = unguarded_run = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False)
     unguarded = len(result.matches)
     placed = constraints.councils.placed_by_council(result.matches, side)
     kept_own = False
-    if any(placed.get(c, 0) < f for c, f in floors.items()):
+    short = [c for c, f in floors.items() if placed.get(c, 0) < f]
+    # A council left short: on a queue the whole CP-SAT model holds, the floors as constraints
+    # (proven where it closes); above it, where that search rarely finds a proposal in time, the
+    # short councils' young people weighted up first (the engine's exact machinery each time).
+    if short and len(eligibility.pairs) > FULL_MODEL_PAIRS:
+        boosted = _with_multipliers(instance, policy, eligibility, owner, floors, side, time_limit, short, unguarded_run)
+        if boosted is not None:
+            result, short = boosted, []
+    if short:
         try:
             result = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False,
                            council_of=owner, council_floors=floors)
@@ -200,8 +208,8 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
                 raise GuaranteeUnmet(f"the region's run cannot keep its guarantee to every council: {exc}") from None
             if "time limit" not in str(exc):
                 raise  # a lock that breaks a rule, or another refusal of the panel's choices: as it is
-            # No proposal with every floor held was found in time: the councils' own stand (below).
-        placed = constraints.councils.placed_by_council(result.matches, side)
+            # No proposal with every floor held was found in time: from the councils' own (below).
+    placed = constraints.councils.placed_by_council(result.matches, side)
     short = [c for c, f in floors.items() if placed.get(c, 0) < f]
     if short:
         union = pd.concat([_pairs_of(eligibility.pairs, own[m.council].matches) for m in members])
@@ -217,7 +225,7 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
         better = improve(instance, policy, eligibility, union[["referral_id", "vacancy_id"]], time_limit=limit,
                          council_of=owner, council_floors=floors)
         kept_own = len(better) == len(union) and set(better["referral_id"]) == set(union["referral_id"])
-        result = _as_result(own, better, result, policy)
+        result = _as_result(better, unguarded_run, policy)
         placed = constraints.councils.placed_by_council(result.matches, side)
     people = {m.council: 0 for m in members}
     for r in result.matches["referral_id"]:
@@ -228,6 +236,41 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
                        seconds={"own_runs": t_own, "total": time.perf_counter() - started})
     out._owner = owner
     return out
+
+
+# Rounds of raising the short councils' young people's weight (see _with_multipliers).
+MULTIPLIER_ROUNDS = 4
+
+
+def _with_multipliers(instance: Instance, policy: Policy, eligibility: Eligibility, owner: dict[str, str],
+                      floors: dict[str, int], side, time_limit: float | None, short: list[str],
+                      unguarded: MatchResult) -> MatchResult | None:
+    """The guarantee by prices, as a Lagrangian relaxation of the floors sets them: each council
+    left short has its young people's placement weighted up (a step more each round, doubling),
+    and the region is solved again by the engine's exact machinery (flow, LP, CP-SAT) rather than
+    by the slow search with the floors as constraints. The first proposal that keeps every floor
+    is returned, weighed again without the multipliers; None if no round found one."""
+    from matching.scoring import score as rescore
+
+    boost: dict[str, int] = {}
+    step = dict.fromkeys(floors, 1)
+    for _ in range(MULTIPLIER_ROUNDS):
+        for c in short:
+            for r, who in owner.items():
+                if who == c:
+                    boost[r] = boost.get(r, 0) + step[c]
+            step[c] *= 2
+        try:
+            trial = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False,
+                          reward_boost=boost)
+        except MatchError:
+            return None
+        chosen = rescore(_pairs_of(eligibility.pairs, trial.matches), policy).reset_index(drop=True)
+        placed = constraints.councils.placed_by_council(chosen, side)
+        short = [c for c, f in floors.items() if placed.get(c, 0) < f]
+        if not short and not constraints.breaches(chosen, side):
+            return _as_result(chosen, unguarded, policy)
+    return None
 
 
 def _pairs_of(pairs: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
@@ -250,7 +293,7 @@ def _side_fields(instance: Instance, policy: Policy) -> dict:
     return {f: getattr(side, f) for f in side.__dataclass_fields__}
 
 
-def _as_result(own: dict[str, MatchResult], chosen: pd.DataFrame, region: MatchResult, policy: Policy) -> MatchResult:
+def _as_result(chosen: pd.DataFrame, region: MatchResult, policy: Policy) -> MatchResult:
     """The members' own proposals together (or improved from them), as the region's answer."""
     import dataclasses
 
