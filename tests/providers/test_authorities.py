@@ -172,3 +172,13 @@ def test_a_file_without_the_expected_columns_is_refused(tmp_path: Path):
     bad.write_text("from,to\nE06000035,E10000016\n")
     with pytest.raises(ValueError, match="code_a"):
         Authorities(adjacency_csv=bad)
+
+
+def test_the_south_east_has_at_least_ten_childrens_services_councils(authorities):
+    """The South East's Regional Care Co-operative (issue 17): its upper-tier councils are known,
+    each with its own area for reg. 11, and the Berkshire unitaries adjoin one another."""
+    table = pd.read_csv(DEFAULT_AUTHORITIES_CSV, comment="#", dtype=str)
+    south_east = table[(table["region"] == "South East") & (table["code"] == table["upper_tier_code"])]
+    assert len(south_east) >= 10
+    assert authorities.same_area("E06000038", "E06000038") and authorities.adjoins("E06000038", "E06000041")
+    assert not authorities.adjoins("E06000045", "E06000044")  # Southampton and Portsmouth: Hampshire between
