@@ -24,6 +24,7 @@ region may make; otherwise :class:`GuaranteeUnmet` names the council and why.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -70,14 +71,9 @@ class RegionResult:
         """Young people the region places beyond the sum of the members' own runs."""
         return sum(self.placed_people.values()) - sum(self.alone_people.values())
 
-    def council_of(self, referral_id: str) -> str | None:
-        return self._owner.get(referral_id)
-
     def part(self, member: Member) -> MatchResult:
         """The region's proposal for one member's young people, as a run of its own (each
         council's panel decides its own proposals)."""
-        import dataclasses
-
         mine = set(member.instance.referrals["referral_id"].astype(str))
         r = self.result
         pairs = r.eligibility.pairs
@@ -91,8 +87,6 @@ class RegionResult:
             unplaced=[u for u in r.unplaced if str(u) in mine], eligibility=eligibility,
             side_excluded=side[side["referral_id"].astype(str).isin(mine)].reset_index(drop=True) if len(side) else side,
             pair_count=len(eligibility.pairs))
-
-    _owner: dict[str, str] = field(default_factory=dict)
 
 
 def own_share(member: Member) -> Instance:
@@ -183,8 +177,8 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
     # Each floor in the region's own weighing (the "placed" measure of its scoring).
     floors = {m.council: measures.of(_scored(_pairs_of(eligibility.pairs, own[m.council].matches), policy))["placed"]
               for m in members}
-    side = constraints.Side(**{**_side_fields(instance, policy), "council_of": owner,
-                               "council_floors": tuple(sorted(floors.items()))})
+    side = dataclasses.replace(constraints.side_data(instance, policy), council_of=owner,
+                               council_floors=tuple(sorted(floors.items())))
     # First without the floors: a region's best proposal usually keeps every council's anyway,
     # and is then the best proposal that does (the floors cut nothing it chose).
     result = unguarded_run = match(instance, policy, eligibility=eligibility, time_limit=time_limit, practice=False)
@@ -234,7 +228,6 @@ def match_region(members: list[Member], policy: Policy, *, time_limit: float | N
                        alone_people={c: len(r.matches) for c, r in own.items()}, own=own, kept_own=kept_own,
                        unguarded_people=unguarded,
                        seconds={"own_runs": t_own, "total": time.perf_counter() - started})
-    out._owner = owner
     return out
 
 
@@ -250,8 +243,6 @@ def _with_multipliers(instance: Instance, policy: Policy, eligibility: Eligibili
     and the region is solved again by the engine's exact machinery (flow, LP, CP-SAT) rather than
     by the slow search with the floors as constraints. The first proposal that keeps every floor
     is returned, weighed again without the multipliers; None if no round found one."""
-    from matching.scoring import score as rescore
-
     boost: dict[str, int] = {}
     step = dict.fromkeys(floors, 1)
     for _ in range(MULTIPLIER_ROUNDS):
@@ -265,7 +256,7 @@ def _with_multipliers(instance: Instance, policy: Policy, eligibility: Eligibili
                           reward_boost=boost)
         except MatchError:
             return None
-        chosen = rescore(_pairs_of(eligibility.pairs, trial.matches), policy).reset_index(drop=True)
+        chosen = _scored(_pairs_of(eligibility.pairs, trial.matches), policy)
         placed = constraints.councils.placed_by_council(chosen, side)
         short = [c for c, f in floors.items() if placed.get(c, 0) < f]
         if not short and not constraints.breaches(chosen, side):
@@ -288,15 +279,8 @@ def _scored(pairs: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return score(pairs, policy).reset_index(drop=True)
 
 
-def _side_fields(instance: Instance, policy: Policy) -> dict:
-    side = constraints.side_data(instance, policy)
-    return {f: getattr(side, f) for f in side.__dataclass_fields__}
-
-
 def _as_result(chosen: pd.DataFrame, region: MatchResult, policy: Policy) -> MatchResult:
     """The members' own proposals together (or improved from them), as the region's answer."""
-    import dataclasses
-
     chosen = chosen.sort_values("referral_id", kind="stable").reset_index(drop=True)
     placed = set(chosen["referral_id"].astype(str))
     everyone = set(region.unplaced) | set(region.matches["referral_id"].astype(str))

@@ -215,6 +215,13 @@ def service_council(session: Session) -> str:
     raise CrossCouncilWrite("this database holds several councils: say which council the record is for")
 
 
+def _the_one_council(session: Session) -> str | None:
+    """The service's council when it serves one; None (the region's) when it serves several."""
+    with session.no_autoflush:
+        several = session.scalar(select(Council.code).offset(1).limit(1)) is not None
+    return None if several else service_council(session)
+
+
 def ensure_council(session: Session, code: str, *, rcc: str | None = None) -> str:
     """The council ``code``, added (named as the ONS names it, where known) if it is not yet one."""
     from models.supply import LocalAuthority
@@ -289,9 +296,7 @@ def _council_for(session: Session, obj, scope: Scope | None, parents: dict, pend
     if isinstance(obj, (CouncilOwned, CouncilStaff)):
         return service_council(session)
     # A shared record or an event written by the service itself: the council, when there is one.
-    with session.no_autoflush:
-        several = session.scalar(select(Council.code).offset(1).limit(1)) is not None
-    return None if several else service_council(session)
+    return _the_one_council(session)
 
 
 def council_for_new_rows(session: Session, table) -> str | None:
@@ -304,11 +309,7 @@ def council_for_new_rows(session: Session, table) -> str | None:
         if scope.council is None and owned:
             raise CrossCouncilWrite(f"a {table.name} record belongs to a council: this session acts for none")
         return scope.council
-    if owned:
-        return service_council(session)
-    with session.no_autoflush:
-        several = session.scalar(select(Council.code).offset(1).limit(1)) is not None
-    return None if several else service_council(session)
+    return service_council(session) if owned else _the_one_council(session)
 
 
 def _check(obj, scope: Scope | None) -> None:

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
 from api import grade_changes
-from api.deps import SESSION_COOKIE, SessionDep
+from api.deps import REGIONAL, SESSION_COOKIE, SessionDep
 from api.errors import ApiError
 from api.pages.core import (
     AUDITORS,
@@ -123,7 +123,7 @@ def home(request: Request, session: SessionDep, user: PageUser):
                       f"{waiting} waiting for your answer; your homes' vacancies"))
     if user.role in AUDITORS:
         cards.append(("Audit log", "/audit", "Every decision, sign-in and import: who, what, when"))
-    if user.role in (Role.rcc_commissioner, Role.rcc_analyst):
+    if user.role in REGIONAL:
         cards.append(("The region", "/region", "Each member council's young people waiting and placed, counted, "
                                                "and the shared market's free beds"))
     return render(request, "home.html", user, cards=cards)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from api.deps import SESSION_COOKIE, SessionDep
+from api.deps import REGIONAL, SESSION_COOKIE, SessionDep
 from api.errors import RETRY_AFTER_SECONDS, database_busy
 from api.security import user_for_token
 from models import glossary
@@ -117,7 +117,7 @@ NAVIGATION = [
     ("Market", "/market-page", (Role.commissioner, Role.service_manager, Role.head_of_service, Role.director)),
     ("Referrals sent to you", "/provider-portal", (Role.provider,)),
     ("Audit log", "/audit", AUDITORS),
-    ("The region", "/region", (Role.rcc_commissioner, Role.rcc_analyst)),
+    ("The region", "/region", REGIONAL),
 ]
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import Allowed, RecordId, SessionDep
+from api.deps import REGIONAL, Allowed, RecordId, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.pagination import Limit, Offset, Page, page
 from api.security import MIN_PASSWORD_LENGTH, hash_password, revoke_all_tokens
@@ -36,7 +36,7 @@ class UserUpdate(BaseModel):
 
 
 # Accounts that belong to no council: a provider's staff, and a care co-operative's.
-NOT_A_COUNCILS = (Role.provider, Role.rcc_commissioner, Role.rcc_analyst)
+NOT_A_COUNCILS = (Role.provider, *REGIONAL)
 
 
 def create_user(session, username: str, full_name: str, role: Role, password: str, actor=None,
@@ -76,7 +76,7 @@ def add_user(body: UserCreate, session: SessionDep, admin: Admin):
     """An admin adds their own council's staff, and providers' staff. A care co-operative's
     staff see every member's figures, so no one council adds them: the service's operator does
     (``placematch user add``)."""
-    if body.role in (Role.rcc_commissioner, Role.rcc_analyst):
+    if body.role in REGIONAL:
         raise ApiError(409, "a care co-operative's staff are added by the service's operator, not by one council",
                        fields=[("body.role", "a co-operative's role")])
     return UserPublic.model_validate(
