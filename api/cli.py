@@ -81,6 +81,8 @@ def demo(
     ),
     reset: bool = typer.Option(False, help="Empty the database first and build the demo again."),
     users: bool = typer.Option(False, "--users", help="Also create one demo user per role and print how to sign in."),
+    region: Optional[str] = typer.Option(None, "--region", help="Build a regional demo instead: south-east (the South "
+                                         "East's councils as one Regional Care Co-operative, one shared market)"),
 ) -> None:
     """Create the demo council (Medway) if the database is empty, and print its summary."""
     from models.orm import Referral
@@ -91,6 +93,9 @@ def demo(
     if reset:
         _drop_everything(engine)
     migrate(engine)
+    if region is not None:
+        _region_demo(engine, region, seed, day, users)
+        return
     with transaction(engine) as session:
         empty = session.scalar(select(func.count()).select_from(Referral)) == 0
         if empty:
@@ -108,6 +113,60 @@ def demo(
         for name, role in _demo_users(engine):
             table.add_row(name, role)
         out.print(table)
+
+
+def _region_demo(engine: Engine, region: str, seed: int, day: dt.date, users: bool) -> None:
+    from providers.demo import DemoError
+    from scenarios.region_demo import REGIONS, TAGS, build_region_demo
+
+    if region not in REGIONS:
+        err.print(f"--region {region!r}: choose {', '.join(REGIONS)}")
+        raise typer.Exit(2)
+    try:
+        with out.status("Building the regional demo..."), transaction(engine) as session:
+            built = build_region_demo(session, region, seed=seed, as_of=day)
+    except DemoError as exc:
+        err.print(f"[bold red]Not built[/]: {exc}")
+        raise typer.Exit(1)
+    out.print(f"Built {built.rcc} at {_where()}: {len(built.councils)} councils, {built.providers:,} providers, "
+              f"{built.homes:,} homes, {built.rows:,} vacancy rows ({built.beds:,} beds)")
+    out.print(_table("Councils (sized by their share of the region's postcodes)",
+                     ["council", "code", "letters", "share", "young people waiting", "own vacancy rows",
+                      "the region's rows in its area"], built.rows_for_print()))
+    if users:
+        made = _region_users(engine, built)
+        table = Table(title=f"Demo users (demo only), password: {DEMO_PASSWORD}")
+        table.add_column("username")
+        table.add_column("role")
+        for name, role, council in made:
+            if council is None or council == built.councils[0].code:
+                pattern = name if council is None else name.replace(f".{TAGS[council].lower()}.", ".<letters>.")
+                table.add_row(pattern, role)
+        out.print(table)
+        out.print(f"{len(made)} users: each council's staff sign in with its letters, e.g. demo.kcc.panel.member "
+                  "for Kent's panel")
+
+
+# A council's staff in the regional demo: who runs its panel and decides (providers' staff are left out).
+_REGION_DEMO_ROLES = ("panel_member", "service_manager", "head_of_service", "director", "commissioner", "admin")
+
+
+def _region_users(engine: Engine, built) -> list[tuple[str, str, str | None]]:
+    """Each council's panel, managers, commissioner and admin, and the co-operative's two roles."""
+    from api.routes.users import create_user
+    from models.accounts import User
+    from models.enums import Role
+    from scenarios.region_demo import TAGS
+
+    wanted = [(f"demo.rcc.{role.split('_', 1)[1]}", Role(role), None) for role in ("rcc_commissioner", "rcc_analyst")]
+    wanted += [(f"demo.{TAGS[c.code].lower()}.{role.replace('_', '.')}", Role(role), c) for c in built.councils
+               for role in _REGION_DEMO_ROLES]
+    with transaction(engine) as session:
+        for name, role, council in wanted:
+            if session.scalar(select(User).where(User.username == name)) is None:
+                create_user(session, name, f"Demo {role.value.replace('_', ' ')}", role, DEMO_PASSWORD,
+                            council_code=council.code if council else None)
+    return [(name, role.value, council.code if council else None) for name, role, council in wanted]
 
 
 def _drop_everything(engine: Engine) -> None:
@@ -242,15 +301,34 @@ def export_903(
             out.print(f"  rule {rule}: {count} - {message}", markup=False, highlight=False)
 
 
-def _match_region(day: dt.date, policy, time_limit: float | None) -> None:
+def _council_policies(folder: Path | None, default):
+    """``policy_of(council)``: the council's own panel policy from ``folder/<ONS code>.yaml``, else
+    ``default``; every file is read (and refused, naming it) before anything runs."""
+    from matching.policy import load_policy
+
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        raise ValueError(f"--policies {folder}: not a folder (one <ONS code>.yaml a council)")
+    own = {path.stem: load_policy(path) for path in sorted(folder.glob("*.yaml"))}
+    return lambda council: own.get(council, default)
+
+
+def _match_region(day: dt.date, policy, time_limit: float | None, policies: Path | None = None) -> None:
     from api.panel_decisions import council_approval_policy
     from matching.constraints.councils import council_name
     from matching.panel import PanelRunError, run_region
+    from matching.policy import PolicyError
 
+    try:
+        policy_of = _council_policies(policies, policy)
+    except (ValueError, PolicyError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2)
     try:
         with out.status("Matching every council's queue at once..."):
             outcome = run_region(engine=_engine(), panel_date=day, policy=policy, approvals_of=council_approval_policy,
-                                 time_limit=time_limit)
+                                 time_limit=time_limit, policy_of=policy_of)
     except PanelRunError as exc:
         err.print(f"[bold red]No proposal[/]: {exc}", markup=True)
         raise typer.Exit(1)
@@ -299,6 +377,8 @@ def match_command(
     region: bool = typer.Option(False, "--region", help="Match every council of the database at once on the shared "
                                 "market, each guaranteed no fewer placements than alone; each council's part is "
                                 "recorded as a run of its own"),
+    policies: Optional[Path] = typer.Option(None, "--policies", help="With --region: a folder of each council's own "
+                                            "panel policy, <ONS code>.yaml (a council without one gets --policy)"),
 ) -> None:
     """Match the whole queue at once and explain every proposal and every young person left unplaced.
 
@@ -327,7 +407,7 @@ def match_command(
     locks, bans = _pairs_option(lock, "lock"), _pairs_option(ban, "ban")
     questions = _pairs_option(why_not, "why-not")
     if region:
-        _match_region(day, policy, time_limit)
+        _match_region(day, policy, time_limit, policies)
         return
     try:
         with out.status("Matching the queue..."):

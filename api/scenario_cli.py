@@ -88,7 +88,7 @@ def _history(input: str, out_dir: Path):
 
 
 def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, start: dt.date | None, save: bool,
-                  address: str | None = None):
+                  address: str | None = None, region: bool = False):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -97,14 +97,19 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
         TimeElapsedColumn,
     )
 
+    import pandas as pd
+
     from api.routes.match_runs import default_placing_authority
+    from providers.demo import DEMO_AUTHORITY
     from matching.instance import from_database
     from models.db import make_engine, migrate, transaction
     from scenarios.sweep import SweepError, cluster, run_sweep
     from scenarios.tender_run import (
+        RegionalDemandError,
         comparison,
         demand_for,
         prepare_scenario,
+        regional_demand,
         save_result,
         write,
     )
@@ -119,13 +124,20 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     results, saved = {}, []
     try:
         with transaction(engine) as session:
-            queue = from_database(session, authority, start).referrals
+            councils = _councils(session) if region else [authority]
+            authority = councils[0]
+            queue = pd.concat([from_database(session, c, start).referrals.assign(council=c) for c in councils],
+                              ignore_index=True)
             demands = {}
             for file, scenario, _ in loaded:
                 try:
-                    demands[file] = demand_for(session, scenario, history)
+                    demands[file] = regional_demand(session, scenario, history, demo_council=(
+                        DEMO_AUTHORITY if input == "demo" else None)) if region else demand_for(
+                        session, scenario, history)
                 except WhatIfError as exc:
                     _fail(f"{scenario.name}: demand > forecast_scenario: {exc}")
+                except RegionalDemandError as exc:
+                    _fail(f"{scenario.name}: {exc}")
         prepared = {scenario.name: prepare_scenario(scenario, supply, demands[file], queue=queue,
                                                     placing_authority=authority, start=start)
                     for file, scenario, supply in loaded}
@@ -152,6 +164,8 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     for label, row in frame.iterrows():
         table.add_row(label, *row.tolist())
     out.print(table)
+    if region:
+        out.print(_by_council(results))
     for name, result in results.items():
         out.print(f"  {name}: {result.replications} replications of {result.months} months, seed {result.seed}, "
                   f"{result.seconds:.1f} s", style="dim", highlight=False)
@@ -159,6 +173,48 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     out.print("Wrote " + ", ".join(str(p) for p in paths) + (f"; saved as result(s) {saved}" if saved else ""))
 
 
+def _councils(session) -> list[str]:
+    """The councils of the database with young people recorded (a region's members)."""
+    from sqlalchemy import select
+
+    from models.people import Referral
+
+    councils = sorted(session.scalars(select(Referral.council_code).distinct()))
+    if not councils:
+        _fail("no council of the database has a young person recorded")
+    return councils
+
+
+def _by_council(results) -> Table:
+    """Each council's placements from the market and young people waiting, in the last year, for
+    each scenario (median, 10th-90th percentile)."""
+    from providers.authorities import default_authorities
+
+    authorities = default_authorities()
+    table = Table(title="By council, last year: placements from the market a year; young people waiting "
+                        "(month end, average)")
+    table.add_column("council")
+    cells: dict[str, list[str]] = {}
+    for name, result in results.items():
+        table.add_column(name, justify="right")
+        last = result.years["year"].max()
+        placed = result.placed_by_area[result.placed_by_area["year"] == last].set_index("area")
+        waiting = result.unmet_by_area[result.unmet_by_area["year"] == last].set_index("area")
+        for council in sorted(set(placed.index) | set(waiting.index)):
+            p = placed.loc[council] if council in placed.index else None
+            w = waiting.loc[council] if council in waiting.index else None
+            text = (f"{p['median']:,.0f} ({p['p10']:,.0f}-{p['p90']:,.0f})" if p is not None else "0") + "; " + (
+                f"{w['median']:,.1f}" if w is not None else "0")
+            cells.setdefault(council, []).append(text)
+    for council, row in sorted(cells.items(), key=lambda kv: authorities.name(kv[0])):
+        table.add_row(authorities.name(council), *(row + ["-"] * (len(results) - len(row))))
+    return table
+
+
+RegionOption = typer.Option(False, "--region", help="Every council of the database at once, on one market: each "
+                                                   "council's demand from its own returns (with --input demo: the "
+                                                   "demo council's, scaled by each council's young people), its "
+                                                   "own beds for it alone; figures also by council")
 StartOption = typer.Option(None, "--start", formats=["%Y-%m-%d"], help="The first month (default: today)")
 WorkersOption = typer.Option(2, "--workers", min=1, max=64,
                              help="Worker processes of the local Dask cluster (not used with --cluster)")
@@ -175,9 +231,10 @@ def run(
     start: Optional[dt.datetime] = StartOption,
     save: bool = typer.Option(True, "--save/--no-save", help="Keep the result in the database"),
     address: Optional[str] = ClusterOption,
+    region: bool = RegionOption,
 ) -> None:
     """Simulate one scenario month by month over its horizon: KPIs per year with intervals."""
-    _simulate_all([file], input, out_dir, workers, start.date() if start else None, save, address)
+    _simulate_all([file], input, out_dir, workers, start.date() if start else None, save, address, region)
 
 
 @scenario_app.command("compare")
@@ -189,6 +246,7 @@ def compare(
     start: Optional[dt.datetime] = StartOption,
     save: bool = typer.Option(True, "--save/--no-save", help="Keep the results in the database"),
     address: Optional[str] = ClusterOption,
+    region: bool = RegionOption,
 ) -> None:
     """Simulate several scenarios on the same demand and show them side by side."""
-    _simulate_all(files, input, out_dir, workers, start.date() if start else None, save, address)
+    _simulate_all(files, input, out_dir, workers, start.date() if start else None, save, address, region)

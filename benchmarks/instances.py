@@ -26,22 +26,7 @@ import pandas as pd
 
 from matching.instance import PRICE_COLUMNS, RESIDENT_COLUMNS, VACANCY_COLUMNS, Instance
 from models.enums import Need, ServiceType, Setting, Tier
-from scenarios.synthetic import MEDWAY, PANEL_DATE, _places, synthetic_referrals
-
-SERVICE_MIX = [
-    (ServiceType.supported_accommodation, Setting.shared_care_experienced, 0.35),
-    (ServiceType.supported_accommodation, Setting.shared_mixed, 0.10),
-    (ServiceType.supported_tenancy, Setting.self_contained, 0.30),
-    (ServiceType.supported_lodgings, Setting.private_residence, 0.12),
-    (ServiceType.supported_accommodation, Setting.self_contained, 0.08),
-    (ServiceType.emergency, Setting.self_contained, 0.05),
-]
-PRICES = {  # weekly price ranges per tier (DOMAIN.md)
-    ServiceType.supported_accommodation: [(900, 1400), (1400, 2500), (2500, 5000)],
-    ServiceType.supported_tenancy: [(300, 600), (600, 1200), (1200, 2000)],
-    ServiceType.supported_lodgings: [(250, 450), (350, 550), (None, None)],
-    ServiceType.emergency: [(350, 700), (None, None), (None, None)],
-}
+from scenarios.synthetic import MEDWAY, PANEL_DATE, PRICES, SERVICE_MIX, _places, synthetic_referrals
 
 # A county framework's homes (the ``-framework`` instances). The same lots as SERVICE_MIX, with
 # emergency beds rarer (B&B is a spot purchase, off the framework) and more self-contained

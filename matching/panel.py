@@ -126,12 +126,14 @@ class RegionOutcome:
     run_ids: dict[str, int]  # each member council's recorded run of its part
 
 
-def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals_of, time_limit: float | None = None
-               ) -> RegionOutcome:
+def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals_of, time_limit: float | None = None,
+               policy_of=None) -> RegionOutcome:
     """Every council of the database matched at once (matching.region), each council's part
     recorded as a run of its own, for its own panel to decide; ``approvals_of(council)`` is the
-    council's approvals policy. Nearest misses are reported unchecked (their checks re-run one
-    council's queue, where the region's beds are held by others)."""
+    council's approvals policy and ``policy_of(council)`` its panel policy (distance cap, grade
+    rule; default ``policy`` for every council, whose solver settings the region's run uses).
+    Nearest misses are reported unchecked (their checks re-run one council's queue, where the
+    region's beds are held by others)."""
     from sqlalchemy import select
 
     from matching.region import Member, match_region
@@ -146,7 +148,7 @@ def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals
             instance = from_database(session, code, panel_date)
             own = frozenset(session.scalars(select(Vacancy.id).where(Vacancy.council_code == code)))
             if len(instance.referrals):
-                members.append(Member(code, instance, policy, own))
+                members.append(Member(code, instance, policy_of(code) if policy_of else policy, own))
     if not members:
         raise PanelRunError("no council of this service has a young person waiting")
     try:
@@ -156,7 +158,7 @@ def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals
     run_ids = {}
     for m in members:
         part = out.part(m)
-        explanation = explain(part, m.instance, policy, approvals_of(m.council), check_nearest_miss=False)
+        explanation = explain(part, m.instance, m.policy, approvals_of(m.council), check_nearest_miss=False)
         with transaction(engine) as session:
-            run_ids[m.council] = record_run(session, m.instance, policy, part, explanation, started_at=started).id
+            run_ids[m.council] = record_run(session, m.instance, m.policy, part, explanation, started_at=started).id
     return RegionOutcome(out, run_ids)

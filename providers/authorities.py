@@ -104,6 +104,21 @@ class Authorities:
     def region(self, code: str) -> str | None:
         return self._regions.get(code)
 
+    def councils_in(self, region: str) -> list[str]:
+        """The region's authorities with children's services duties (counties, unitaries,
+        London boroughs), by code."""
+        return sorted(c for c, r in self._regions.items() if r == region and self._upper.get(c) == c)
+
+    def councils_in_any(self) -> list[str]:
+        """Every authority with children's services duties the table knows, by code."""
+        return sorted(c for c, u in self._upper.items() if u == c)
+
+    def areas_of(self, council: str) -> list[str]:
+        """The lower-tier authorities a council's area is made of (its districts, or itself):
+        the codes the postcode directory places addresses in."""
+        districts = sorted(c for c, u in self._upper.items() if u == council and c != council)
+        return districts or [council]
+
     def is_known(self, code: str) -> bool:
         return code in self._names
 

@@ -187,13 +187,15 @@ def locate_one(postcode: str) -> Location:
     return Location(canonical, float(row["easting"]), float(row["northing"]), str(row["la_code"]))
 
 
-def postcodes_in(la_code: str, letters: Iterable[str]) -> pd.DataFrame:
-    """Live postcodes (with a grid reference) in a lower-tier authority, drawn from the given
-    first letters: lets demo data use real addresses without loading the whole country."""
+def postcodes_in(la_code: str | Iterable[str], letters: Iterable[str]) -> pd.DataFrame:
+    """Live postcodes (with a grid reference) in a lower-tier authority (or in any of several),
+    drawn from the given first letters: lets demo data use real addresses without loading the
+    whole country."""
+    codes = [la_code] if isinstance(la_code, str) else list(la_code)
     parts = []
     for letter in sorted({letter.upper() for letter in letters}):
         frame = _DIRECTORY.frame(letter)
-        parts.append(frame[(frame["la_code"] == la_code) & frame["easting"].notna() & frame["northing"].notna()])
+        parts.append(frame[frame["la_code"].isin(codes) & frame["easting"].notna() & frame["northing"].notna()])
     if not parts:
         return pd.DataFrame({"postcode": [], "easting": [], "northing": [], "la_code": []})
     hits = pd.concat(parts)

@@ -62,7 +62,7 @@ from providers.workbooks import read_csv_or_sheet
 
 __all__ = [
     "REFERRAL_COLUMNS", "REFERRAL_OPTIONAL_COLUMNS", "VACANCY_COLUMNS", "VACANCY_OPTIONAL_COLUMNS",
-    "ImportFailed", "ImportReport", "ReferralRow", "RowError", "VacancyRow",
+    "ImportFailed", "ImportReport", "ReferralRow", "RowError", "VacancyRow", "property_values", "referral_values",
     "export_dir", "import_referrals", "import_vacancies", "read_referrals", "read_vacancies",
 ]
 
@@ -478,7 +478,7 @@ def import_referrals(
     with transaction(engine, actor if isinstance(actor, User) else None, council=council) as session:
         upsert = _Upsert(session, Referral, (r.referral.id for r in rows), columns)
         for r in rows:
-            upsert(r.referral.id, _referral_values(r), status=ReferralStatus.open)
+            upsert(r.referral.id, referral_values(r), status=ReferralStatus.open)
         bulk = BulkWrite(session)
         upsert.write(bulk)
         _written_whole(bulk, file)
@@ -487,7 +487,8 @@ def import_referrals(
     return ImportReport(file, "referrals", len(rows), upsert.created, upsert.updated)
 
 
-def _referral_values(r: ReferralRow) -> dict[str, Any]:
+def referral_values(r: ReferralRow) -> dict[str, Any]:
+    """A validated referral row's stored columns (for the importer and the regional demo)."""
     ref, edu = r.referral, r.education
     return dict(
         date_of_birth=ref.date_of_birth, sex=ref.sex, legal_status=ref.legal_status,
@@ -553,7 +554,7 @@ def import_vacancies(
             if known is not None:
                 beds = max(known.total_beds, beds + occupied.get(ident, 0))
             others = sorted(set(r.resident_risks) - placed_risks.get(ident, set()))
-            properties(ident, _property_values(r) | {"total_beds": beds, "resident_risks": others})
+            properties(ident, property_values(r) | {"total_beds": beds, "resident_risks": others})
             prices.set(ident, r.vacancy)
         for r in rows:
             v = r.vacancy
@@ -575,7 +576,8 @@ def import_vacancies(
     return ImportReport(file, "vacancies", len(rows), vacancies.created, vacancies.updated, details)
 
 
-def _property_values(r: VacancyRow) -> dict[str, Any]:
+def property_values(r: VacancyRow) -> dict[str, Any]:
+    """A validated vacancy row's property columns (for the importer and the regional demo)."""
     v, loc = r.vacancy, r.location
     return dict(
         provider_id=v.provider_id, postcode=loc.postcode, easting=loc.easting, northing=loc.northing,

@@ -57,9 +57,17 @@ Assumptions (each is a parameter with a documented default):
 * **Void**: each block bed empty during a month costs its ``void_weekly_cost`` a week; an
   occupied block bed costs the price of the young person's tier.
 
+* **A region** (``region=True``, issue 17): the young people are several councils' (the
+  arrivals' and the initial queue's ``council`` column; else the council their home is in),
+  and each is judged
+  under their own council (in area, out of area); a supply row may name the ``councils`` that
+  may use it (a council's own beds, a block contract some members share; empty: every member).
+  The queue is matched together, on one market. Waiting and placements are then reported by
+  council rather than by home authority.
+
 KPIs per year (median and the 10th and 90th percentiles over replications): placements made
 (from the supply), spot purchases, emergency nights, young people waiting at month end (the
-year's average; by tier and by home area), total cost and the average weekly cost, unit
+year's average; by tier and by home area; the placements made by home area too), total cost and the average weekly cost, unit
 weekly cost (£ per placed week, spot included, emergency and void in the numerator), void
 cost, share of new placements over 20 miles and out of area, average wait in days.
 """
@@ -248,6 +256,10 @@ class SimulationResult:
     engine_seconds: float
     engine_failures: int = 0  # engine runs with no proposal in the policy's time limit (nobody placed)
     notes: list[str] = field(default_factory=list)
+    # year, area, median, p10, p90: placements made from the supply in the year, by home area (by
+    # council in a region)
+    placed_by_area: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["year", "area", "median", "p10", "p90"]))
 
     def table(self) -> pd.DataFrame:
         """KPIs as one row per KPI, one column per year: 'median (p10-p90)'."""
@@ -300,6 +312,8 @@ class _Context:
     fast: bool
     hours_cap: np.ndarray  # per row: a floating support package's support hours a week (0: beds only)
     tier_hours: np.ndarray  # (3,): the hours a week each tier takes (policy.support_hours_needed)
+    region: bool = False  # several councils' young people (see the module docstring)
+    row_councils: tuple = ()  # per row, in a region: the councils that may use it (None: every one)
 
 
 def _day(d) -> int:
@@ -320,6 +334,8 @@ def _prepare_supply(supply: pd.DataFrame, start: dt.date) -> pd.DataFrame:
         s["occupied"] = 0
     s["occupied"] = s["occupied"].fillna(0).astype(int).clip(0, s["beds"].astype(int))
     s["block"] = s["block"].fillna(False).astype(bool)
+    if "councils" not in s.columns:
+        s["councils"] = None
     s["void_weekly_cost"] = pd.to_numeric(s["void_weekly_cost"], errors="coerce").fillna(0.0)
     hours = s[SUPPORT_HOURS] if SUPPORT_HOURS in s.columns else pd.Series(0, index=s.index)
     s[SUPPORT_HOURS] = pd.to_numeric(hours, errors="coerce").fillna(0).astype(int).clip(lower=0)
@@ -342,7 +358,8 @@ def _effective_prices(s: pd.DataFrame) -> np.ndarray:
 
 
 
-def _context(supply, arrivals, months, policy, fallback, plan, authority, start, initial_queue) -> _Context:
+def _context(supply, arrivals, months, policy, fallback, plan, authority, start, initial_queue,
+             region: bool = False) -> _Context:
     s = _prepare_supply(supply, start)
     prices = np.column_stack([pd.to_numeric(s[PRICE_COLUMNS[Tier(t)]], errors="coerce").to_numpy(float) for t in TIERS])
     block = s["block"].to_numpy(bool)
@@ -358,7 +375,8 @@ def _context(supply, arrivals, months, policy, fallback, plan, authority, start,
         missing = [c for c in REFERRAL_COLUMNS if c not in initial_queue.columns]
         if missing:
             raise SimulationError(f"initial queue lacks columns: {', '.join(missing)}")
-        initial_queue = initial_queue[REFERRAL_COLUMNS].reset_index(drop=True)
+        kept = REFERRAL_COLUMNS + (["council"] if region and "council" in initial_queue.columns else [])
+        initial_queue = initial_queue[kept].reset_index(drop=True)
     lexicographic = policy.mode == "lexicographic" and policy.weekly_budget_cap is None
     return _Context(
         supply=s[[*VACANCY_COLUMNS, SUPPORT_HOURS]].reset_index(drop=True), capacity=s["beds"].to_numpy(np.int64),
@@ -370,8 +388,17 @@ def _context(supply, arrivals, months, policy, fallback, plan, authority, start,
         months=months, month_start=days,
         incompatible=tuple((RISK_TO_OTHERS_PREFIX + str(x), str(y)) for x, y in policy.incompatible),
         fast=lexicographic, hours_cap=s[SUPPORT_HOURS].to_numpy(np.int64),
-        tier_hours=np.array([policy.hours_needed(t) for t in TIERS], dtype=np.int64),
+        tier_hours=np.array([policy.hours_needed(t) for t in TIERS], dtype=np.int64), region=region,
+        row_councils=tuple(_councils_of_row(v) for v in s["councils"]) if region else (),
     )
+
+
+def _councils_of_row(value) -> frozenset | None:
+    """The councils a supply row is for: None for every council of the region."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    codes = frozenset([value] if isinstance(value, str) else value)
+    return codes or None
 
 
 # --- one replication ----------------------------------------------------------------------------
@@ -400,7 +427,7 @@ def _draw_pool(ctx: _Context, rng: np.random.Generator) -> _Pool:
     tier_of = np.repeat(np.tile(np.arange(3), months), counts.ravel())
     lengths = ctx.month_start[month_of + 1] - ctx.month_start[month_of]
     day = ctx.month_start[month_of] + np.floor(rng.random(n) * lengths).astype(np.int64)
-    drawn = drawn[REFERRAL_COLUMNS].copy()
+    drawn = drawn[REFERRAL_COLUMNS + (["council"] if ctx.region and "council" in drawn.columns else [])].copy()
     drawn["tier"] = np.array(TIERS, dtype=object)[tier_of]
     drawn["referred_on"] = pd.to_datetime(day, unit="D")
     drawn["date_of_birth"] = pd.to_datetime(drawn["date_of_birth"]) + (pd.Timestamp(ctx.start) - pd.Timestamp(ctx.reference_day))
@@ -433,9 +460,23 @@ def _draw_pool(ctx: _Context, rng: np.random.Generator) -> _Pool:
         frame=frame, tier=all_tier, join_month=np.concatenate([join_month, np.full(len(moving), -1, np.int64)]),
         referred_day=np.concatenate([referred_day, np.zeros(len(moving), np.int64)]),
         duration=np.concatenate([duration, _durations(ctx.plan, rng, end_tier)]), move_row=move_row,
-        area=frame["home_la"].astype(object).to_numpy(),
+        area=_areas(ctx, frame),
         risks=[frozenset(risk_tokens(s, o)) for s, o in zip(frame["risks_to_self"], frame["risks_to_others"])],
     )
+
+
+def _areas(ctx: _Context, frame: pd.DataFrame) -> np.ndarray:
+    """Where each young person is counted: their home authority, or in a region their council
+    (the frame's ``council``: the council placing them, wherever they live; where it is not
+    given, the council their home is in)."""
+    if not ctx.region:
+        return frame["home_la"].astype(object).to_numpy()
+    from providers.authorities import default_authorities
+
+    by_home = default_authorities().upper_tiers(frame["home_la"])
+    if "council" not in frame.columns:
+        return by_home.to_numpy(dtype=object)
+    return frame["council"].where(frame["council"].notna(), by_home).to_numpy(dtype=object)
 
 
 def _durations(plan: SupportPlan, rng: np.random.Generator, tier: np.ndarray) -> np.ndarray:
@@ -460,15 +501,21 @@ class _Pairs:
     reward: np.ndarray
     miles: np.ndarray
     out_of_area: np.ndarray
+    index: pd.MultiIndex | None = None  # (referral, vacancy) per frame row: built once, read every month
+
+    def pair_index(self) -> pd.MultiIndex:
+        if self.index is None:
+            self.index = pd.MultiIndex.from_arrays([self.frame["referral_id"], self.frame["vacancy_id"]])
+        return self.index
 
 
 def _eligible(ctx: _Context, pool: _Pool) -> _Pairs:
     from matching.eligibility import eligible_pairs
     from matching.scoring import score
 
-    instance = Instance(ctx.start, ctx.authority, pool.frame[REFERRAL_COLUMNS], ctx.supply,
-                        pd.DataFrame(columns=RESIDENT_COLUMNS))
-    pairs = eligible_pairs(instance, ctx.policy).pairs.reset_index(drop=True)
+    pairs = _region_pairs(ctx, pool) if ctx.region else eligible_pairs(Instance(
+        ctx.start, ctx.authority, pool.frame[REFERRAL_COLUMNS], ctx.supply, pd.DataFrame(columns=RESIDENT_COLUMNS)),
+        ctx.policy).pairs.reset_index(drop=True)
     scored = score(pairs, ctx.policy)
     ref = pairs["referral_id"].str.slice(1).astype(np.int64).to_numpy() if len(pairs) else np.zeros(0, np.int64)
     row_of = {v: i for i, v in enumerate(ctx.supply["vacancy_id"].astype(str))}
@@ -481,6 +528,26 @@ def _eligible(ctx: _Context, pool: _Pool) -> _Pairs:
     reward = scored["reward"].to_numpy(np.int64) if len(pairs) else np.zeros(0, np.int64)
     return _Pairs(pairs, ref, row, order, first, tier, pen, cost, reward, pairs["miles_from_home"].to_numpy(float),
                   pairs["out_of_area"].to_numpy(bool))
+
+
+def _region_pairs(ctx: _Context, pool: _Pool) -> pd.DataFrame:
+    """A region's eligible pairs: each council's young people judged as that council's (its area),
+    on the rows that council may use."""
+    from matching.eligibility import eligible_pairs
+
+    frames = []
+    no_residents = pd.DataFrame(columns=RESIDENT_COLUMNS)
+    for council in sorted(set(pool.area)):
+        people = pool.frame.loc[pool.area == council, REFERRAL_COLUMNS]
+        usable = np.array([c is None or council in c for c in ctx.row_councils], dtype=bool)
+        if usable.any():
+            supply = ctx.supply[usable].reset_index(drop=True)
+            frames.append(eligible_pairs(Instance(ctx.start, council, people, supply, no_residents), ctx.policy).pairs)
+    if not frames:
+        return eligible_pairs(Instance(ctx.start, ctx.authority, pool.frame.iloc[0:0][REFERRAL_COLUMNS], ctx.supply,
+                                       no_residents), ctx.policy).pairs
+    pairs = pd.concat(frames, ignore_index=True)
+    return pairs.sort_values(["referral_id", "vacancy_id"], kind="stable").reset_index(drop=True)
 
 
 def _fast_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, free: np.ndarray,
@@ -629,8 +696,7 @@ def _engine_choice(ctx: _Context, P: _Pairs, pool: _Pool, queue: np.ndarray, fre
     result = match(instance, ctx.policy, eligibility=eligibility, practice=False)
     if not len(result.matches):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    index = pd.MultiIndex.from_arrays([P.frame["referral_id"], P.frame["vacancy_id"]])
-    chosen = index.get_indexer(pd.MultiIndex.from_arrays([result.matches["referral_id"], result.matches["vacancy_id"]]))
+    chosen = P.pair_index().get_indexer(pd.MultiIndex.from_arrays([result.matches["referral_id"], result.matches["vacancy_id"]]))
     return chosen, P.row[chosen]
 
 
@@ -676,6 +742,7 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
     col = {name: i for i, name in enumerate(MONTHLY)}
     waiting_tier = np.zeros((months, 3))
     waiting_area: dict[str, np.ndarray] = {}
+    placed_area: dict[str, np.ndarray] = {}
     in_emergency = 0
     solves = engine_calls = engine_failures = 0
     engine_seconds = 0.0
@@ -747,6 +814,8 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
         pl_end[placed] = t + pool.duration[placed]
         in_queue[placed] = False
         out[t, col["placed"]] = len(placed)
+        for area, count in zip(*np.unique(pool.area[placed].astype(str), return_counts=True)):
+            placed_area.setdefault(str(area), np.zeros(months))[t] = count
         if plan.trial_share > 0 and plan.trial_nights > 0 and len(placed):
             tried = trial_rng.random(len(placed)) < plan.trial_share
             start_tier = ctx.tier_table[pool.tier[placed[tried]], 0].astype(np.int64)
@@ -770,7 +839,7 @@ def _replicate(ctx: _Context, seed: np.random.SeedSequence) -> dict:
         waiting_tier[t] = np.bincount(pool.tier[waiting], minlength=3)
         for area, count in zip(*np.unique(pool.area[waiting].astype(str), return_counts=True)):
             waiting_area.setdefault(str(area), np.zeros(months))[t] = count
-    return {"monthly": out, "tier": waiting_tier, "area": waiting_area, "solves": solves,
+    return {"monthly": out, "tier": waiting_tier, "area": waiting_area, "placed_area": placed_area, "solves": solves,
             "engine_calls": engine_calls, "engine_seconds": engine_seconds, "engine_failures": engine_failures}
 
 
@@ -807,14 +876,16 @@ class Prepared:
 def prepare(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, replications: int, seed: int,
             policy: Policy | None = None, fallback: Fallback = Fallback(), placing_authority: str,
             start: dt.date, plan: SupportPlan = SupportPlan(),
-            initial_queue: pd.DataFrame | None = None) -> Prepared:
+            initial_queue: pd.DataFrame | None = None, region: bool = False) -> Prepared:
     """Check the settings and build the context; replication i draws from
-    ``np.random.SeedSequence(seed).spawn(replications)[i]``."""
+    ``np.random.SeedSequence(seed).spawn(replications)[i]``. ``region``: several councils' young
+    people on one market (see the module docstring)."""
     if months < 1 or replications < 1:
         raise SimulationError("months and replications must be at least 1")
     if not 0.0 <= fallback.spot_share_available <= 1.0:
         raise SimulationError("spot_share_available is a share: 0 to 1")
-    ctx = _context(supply, arrivals, months, policy or Policy(), fallback, plan, placing_authority, start, initial_queue)
+    ctx = _context(supply, arrivals, months, policy or Policy(), fallback, plan, placing_authority, start, initial_queue,
+                   region)
     return Prepared(ctx, seed, list(np.random.SeedSequence(seed).spawn(replications)))
 
 
@@ -826,7 +897,8 @@ def replicate(context: _Context, seed: np.random.SeedSequence) -> dict:
 def simulate(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, replications: int, seed: int,
              policy: Policy | None = None, fallback: Fallback = Fallback(), placing_authority: str,
              start: dt.date, workers: int = 1, progress: Callable[[int], None] | None = None,
-             plan: SupportPlan = SupportPlan(), initial_queue: pd.DataFrame | None = None) -> SimulationResult:
+             plan: SupportPlan = SupportPlan(), initial_queue: pd.DataFrame | None = None,
+             region: bool = False) -> SimulationResult:
     """Simulate ``months`` months, ``replications`` times (seeded: replication i draws from
     ``np.random.SeedSequence(seed).spawn(replications)[i]``, so the answer does not depend on
     ``workers``). ``progress(done)`` hears of each finished replication. ``initial_queue``: young
@@ -834,7 +906,7 @@ def simulate(supply: pd.DataFrame, arrivals: MonthlyArrivals, *, months: int, re
     started = time.perf_counter()
     prepared = prepare(supply, arrivals, months=months, replications=replications, seed=seed, policy=policy,
                        fallback=fallback, placing_authority=placing_authority, start=start, plan=plan,
-                       initial_queue=initial_queue)
+                       initial_queue=initial_queue, region=region)
     ctx, seeds = prepared.context, prepared.seeds
     results: list[dict | None] = [None] * replications
     if workers > 1 and replications > 1:
@@ -866,8 +938,9 @@ def _summarise(ctx: _Context, results: list[dict], seed: int, seconds: float) ->
     col = {name: i for i, name in enumerate(MONTHLY)}
     monthly = np.stack([r["monthly"] for r in results])  # (reps, months, metrics)
     weeks = np.diff(ctx.month_start) / DAYS_PER_WEEK
-    rows, tier_rows, area_rows = [], [], []
+    rows, tier_rows, area_rows, placed_rows = [], [], [], []
     areas = sorted({a for r in results for a in r["area"]})
+    placed_areas = sorted({a for r in results for a in r.get("placed_area", {})})
     with np.errstate(divide="ignore", invalid="ignore"):
         for y in range(years):
             m = slice(12 * y, min(months, 12 * (y + 1)))
@@ -898,6 +971,9 @@ def _summarise(ctx: _Context, results: list[dict], seed: int, seconds: float) ->
             for area in areas:
                 v = np.array([r["area"][area][m].mean() if area in r["area"] else 0.0 for r in results])
                 area_rows.append({"year": y + 1, "area": area, **dict(zip(("median", "p10", "p90"), _quantiles(v)))})
+            for area in placed_areas:
+                v = np.array([r["placed_area"][area][m].sum() if area in r["placed_area"] else 0.0 for r in results])
+                placed_rows.append({"year": y + 1, "area": area, **dict(zip(("median", "p10", "p90"), _quantiles(v)))})
     reps, _, _ = monthly.shape
     long = pd.DataFrame(monthly.reshape(reps * months, len(MONTHLY)), columns=MONTHLY)
     long.insert(0, "month", np.tile(np.arange(months), reps))
@@ -907,6 +983,7 @@ def _summarise(ctx: _Context, results: list[dict], seed: int, seconds: float) ->
         years=pd.DataFrame(rows, columns=["year", "kpi", *q]),
         unmet_by_tier=pd.DataFrame(tier_rows, columns=["year", "tier", *q]),
         unmet_by_area=pd.DataFrame(area_rows, columns=["year", "area", *q]),
+        placed_by_area=pd.DataFrame(placed_rows, columns=["year", "area", *q]),
         monthly=long, seed=seed, replications=len(results), months=months, seconds=seconds,
         month_solves=sum(r["solves"] for r in results), engine_calls=sum(r["engine_calls"] for r in results),
         engine_seconds=sum(r["engine_seconds"] for r in results),

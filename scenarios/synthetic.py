@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from matching.instance import REFERRAL_COLUMNS
-from models.enums import Need, RiskToOthers, RiskToSelf, ServiceType, Tier
+from models.enums import Need, RiskToOthers, RiskToSelf, ServiceType, Setting, Tier
 from providers.geography import postcodes_in
 
 PANEL_DATE = dt.date(2026, 11, 23)
@@ -28,6 +28,25 @@ AREAS = [
     ("E09000023", "S", 0.04, 0.0),
 ]
 TIER_MIX = [0.45, 0.35, 0.20]
+
+# The market's mix of services and settings (share of homes) and the weekly price ranges per
+# tier (DOMAIN.md); None where a service does not offer the tier.
+SERVICE_MIX = [
+    (ServiceType.supported_accommodation, Setting.shared_care_experienced, 0.35),
+    (ServiceType.supported_accommodation, Setting.shared_mixed, 0.10),
+    (ServiceType.supported_tenancy, Setting.self_contained, 0.30),
+    (ServiceType.supported_lodgings, Setting.private_residence, 0.12),
+    (ServiceType.supported_accommodation, Setting.self_contained, 0.08),
+    (ServiceType.emergency, Setting.self_contained, 0.05),
+]
+PRICES = {
+    ServiceType.supported_accommodation: [(900, 1400), (1400, 2500), (2500, 5000)],
+    ServiceType.supported_tenancy: [(300, 600), (600, 1200), (1200, 2000)],
+    ServiceType.supported_lodgings: [(250, 450), (350, 550), (None, None)],
+    ServiceType.emergency: [(350, 700), (None, None), (None, None)],
+}
+
+
 @cache
 def _postcodes(la_code: str, letters: str) -> pd.DataFrame:
     return postcodes_in(la_code, letters).sort_values("postcode").reset_index(drop=True)
@@ -44,11 +63,14 @@ def _places(rng: np.random.Generator, n: int, share_col: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).iloc[rng.permutation(n)].reset_index(drop=True)
 
 
-def synthetic_referrals(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    """``n`` young people (ids R000000...), ages as on ``PANEL_DATE``, a sibling pair now and then."""
-    home = _places(rng, n, 3)
+def synthetic_referrals(rng: np.random.Generator, n: int, *, homes: pd.DataFrame | None = None,
+                        panel_date: dt.date = PANEL_DATE) -> pd.DataFrame:
+    """``n`` young people (ids R000000...), ages as on ``panel_date``, a sibling pair now and then.
+    Their homes are drawn from ``AREAS`` unless ``homes`` (``n`` rows of postcode, easting,
+    northing and la_code, as ``providers.geography.postcodes_in`` gives) says where they live."""
+    home = _places(rng, n, 3) if homes is None else homes.reset_index(drop=True)
     ages = rng.choice([16, 17, 18, 19, 20, 21, 22], n, p=[0.16, 0.30, 0.22, 0.14, 0.09, 0.06, 0.03])
-    dob = [dt.date(PANEL_DATE.year - int(a), 1, 1) + dt.timedelta(days=int(d))
+    dob = [dt.date(panel_date.year - int(a), 1, 1) + dt.timedelta(days=int(d))
            for a, d in zip(ages, rng.integers(-300, 0, n))]
     tiers = rng.choice([t.value for t in Tier], n, p=TIER_MIX)
     needs_pool = [Need.mental_health, Need.learning_disability, Need.autism_adhd, Need.esol, Need.pregnant_or_parenting]
@@ -77,7 +99,7 @@ def synthetic_referrals(rng: np.random.Generator, n: int) -> pd.DataFrame:
         "date_of_birth": pd.to_datetime(dob), "sex": rng.choice(["male", "female"], n),
         "legal_status": np.where(ages < 18, "looked_after", "former_relevant"),
         "tier": tiers, "urgency": rng.choice(["today", "within_5_days", "over_5_days"], n, p=[0.12, 0.23, 0.65]),
-        "referred_on": pd.to_datetime(PANEL_DATE) - pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+        "referred_on": pd.to_datetime(panel_date) - pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
         "home_postcode": home["postcode"], "home_e": home["easting"].astype(float),
         "home_n": home["northing"].astype(float), "home_la": home["la_code"],
         "edu_e": np.where(rng.random(n) < 0.5, home["easting"] + rng.normal(0, 3000, n), np.nan),

@@ -20,6 +20,7 @@ question)::
       price_changes:                              # percent, per tier and/or lot (all if neither)
         - {tier: intensive, percent: 6}
         - {lot: "16-25 DPS: Lot 1", percent: -3}
+        - {framework: "16-25 DPS", percent: 2}    # every lot of a framework
       stop_offering:                              # tiers a lot (or everyone) no longer offers
         - {lot: "16-25 DPS: Lot 1", tiers: [intensive]}
       award:                                      # an award option for a tender (scenarios.award_options)
@@ -33,6 +34,7 @@ question)::
           postcode: ME4 4TR                       # where the beds are (a real postcode)
           weekly_price: 3200
           void_weekly_cost: 3200                  # an empty bed's cost a week (default: the price)
+          shared_by: [Medway, Kent]               # a region's run: the members who may use the beds
     step_down_speed: 1.0                          # 2.0: support steps down twice as fast
     fallback:
       spot: {price_multiplier: 1.25, typical_miles: 25}
@@ -89,12 +91,22 @@ class BlockContract(_Strict):
     postcode: str = Field(min_length=5, max_length=8)
     weekly_price: float = Field(gt=0, le=50_000)
     void_weekly_cost: Optional[float] = Field(default=None, ge=0, le=50_000)
+    # In a region (``--region``): the member councils whose young people may use the beds (ONS
+    # codes or names); empty, every member's.
+    shared_by: list[str] = Field(default_factory=list, max_length=60)
 
 
 class PriceChange(_Strict):
     percent: float = Field(ge=-90, le=500)
     tier: Optional[Tier] = None
     lot: Optional[str | int] = None
+    framework: Optional[str] = None  # every lot of a framework (a region's: its every member's homes)
+
+    @model_validator(mode="after")
+    def _lot_or_framework(self):
+        if self.lot is not None and self.framework is not None:
+            raise ValueError("give a lot or a framework, not both")
+        return self
 
 
 class StopOffering(_Strict):
@@ -232,7 +244,8 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
     """Every home the council can place in, one row a home, in the matching engine's vacancy
     columns (``matching.instance``) with its capacity in ``beds`` and the beds taken today in
     ``occupied``, and: ``block`` (beds bought whether used or not),
-    ``void_weekly_cost``, ``lot`` ("framework: lot") and ``framework``."""
+    ``void_weekly_cost``, ``lot`` ("framework: lot"), ``framework`` and ``councils`` (the
+    councils that may use it, in a region: a council's own home; None for the region's)."""
     from matching.instance import (
         SUPPORT_HOURS,
         VACANCY_COLUMNS,
@@ -246,8 +259,11 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
     # the free beds; a home's other beds are occupied, whoever placed there).
     free: dict[str, int] = {}
     hours: dict[str, int] = {}  # a floating support package's free support hours a week
-    for prop_id, beds, support in session.execute(select(Vacancy.property_id, Vacancy.beds, Vacancy.support_hours)):
+    owners: dict[str, set] = {}  # the councils whose own vacancies a home lists (None: the region's)
+    for prop_id, beds, support, council in session.execute(
+            select(Vacancy.property_id, Vacancy.beds, Vacancy.support_hours, Vacancy.council_code)):
         free[prop_id] = free.get(prop_id, 0) + int(beds)
+        owners.setdefault(prop_id, set()).add(council)
         if support:
             hours[prop_id] = hours.get(prop_id, 0) + int(support)
     # Those a package supports at the start hold a standard tier's hours each in the simulation
@@ -268,17 +284,21 @@ def supply_from_database(session: Session, on: dt.date) -> pd.DataFrame:
             "lot_id": lot.id if lot else None,
             "framework": lot.framework.name if lot else None,
             "occupied": max(0, int(prop.total_beds) - free.get(prop.id, 0)),
+            # A home is one council's when all its vacancies are; else (or with none listed) anyone's.
+            "councils": None if None in owners.get(prop.id, {None}) else tuple(sorted(owners[prop.id])),
         })
         if prop.id in hours:
             rows[-1][SUPPORT_HOURS] = hours[prop.id] + rows[-1]["occupied"] * standard_hours
     frame = vacancies_frame(rows)
-    for column in ("block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"):
+    extra = ["block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied", "councils"]
+    for column in extra:
         frame[column] = [r[column] for r in rows]
-    return frame[VACANCY_COLUMNS + [SUPPORT_HOURS, "block", "void_weekly_cost", "lot", "lot_id", "framework", "occupied"]]
+    return frame[VACANCY_COLUMNS + [SUPPORT_HOURS, *extra]]
 
 
 def new_home(vacancy_id: str, provider_id: str, beds: int, place, service_type: str, prices: dict, lot: str, *,
-             framework: str, block: bool = False, void_weekly_cost: float = 0.0, available_from=None) -> dict:
+             framework: str, block: bool = False, void_weekly_cost: float = 0.0, available_from=None,
+             councils: tuple | None = None) -> dict:
     """A home the scenario adds (a block contract's beds, an awarded provider's new beds), in
     the supply's columns: registered, rated good, open to 16-25 of either sex, with no needs it
     is known to meet (what a new home promises until it is inspected)."""
@@ -294,7 +314,7 @@ def new_home(vacancy_id: str, provider_id: str, beds: int, place, service_type: 
         "ofsted_registered": True, "ofsted_grade": "good", "sex": "any", "age_min": 16, "age_max": 25,
         "accepts_needs": [], "excludes_risks": [], **{c: prices.get(c, np.nan) for c in PRICE_COLUMNS.values()},
         "block": block, "void_weekly_cost": void_weekly_cost, "lot": lot, "lot_id": None, "framework": framework,
-        "occupied": 0,
+        "occupied": 0, "councils": councils,
     }
 
 
@@ -317,7 +337,7 @@ def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenar
     def lot_rows(ref: str | int, path: tuple) -> pd.Series:
         mask = (out["lot_id"] == ref) if isinstance(ref, int) else (out["lot"] == ref)
         if not mask.any():
-            known = sorted({x for x in supply["lot"] if x})
+            known = sorted({x for x in supply["lot"] if isinstance(x, str) and x})
             refuse(path, f"no lot '{ref}'; the lots are: {'; '.join(known)}")
         return mask
 
@@ -339,8 +359,15 @@ def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenar
     for k, lot in enumerate(changes.remove_lots):
         out = out[~lot_rows(lot, ("supply", "remove_lots", k))]
     for k, change in enumerate(changes.price_changes):
-        rows = lot_rows(change.lot, ("supply", "price_changes", k, "lot")) if change.lot is not None \
-            else pd.Series(True, index=out.index)
+        if change.framework is not None:
+            rows = out["framework"] == change.framework
+            if not rows.any():
+                known = sorted({x for x in supply["framework"] if isinstance(x, str) and x})
+                refuse(("supply", "price_changes", k, "framework"),
+                       f"no framework '{change.framework}'; the frameworks are: {'; '.join(known)}")
+        else:
+            rows = lot_rows(change.lot, ("supply", "price_changes", k, "lot")) if change.lot is not None \
+                else pd.Series(True, index=out.index)
         columns = [PRICE_COLUMNS[change.tier]] if change.tier else list(PRICE_COLUMNS.values())
         out.loc[rows, columns] = out.loc[rows, columns] * (1 + change.percent / 100)
     for k, stop in enumerate(changes.stop_offering):
@@ -354,18 +381,37 @@ def apply(scenario: TenderScenario, supply: pd.DataFrame, *, file: str = "scenar
         except PostcodeError as exc:
             refuse(("supply", "block_contracts", k, "postcode"), str(exc))
             continue
+        members = _councils_named(block.shared_by, lambda j, reason, k=k: refuse(
+            ("supply", "block_contracts", k, "shared_by", j), reason))
         blocks.append(new_home(
             f"B-{k + 1}", f"block:{block.name}", block.beds, place, block.service_type.value,
             {PRICE_COLUMNS[block.tier]: block.weekly_price}, f"block contract: {block.name}",
             framework="block contract", block=True,
             void_weekly_cost=block.void_weekly_cost if block.void_weekly_cost is not None else block.weekly_price,
-            available_from=out["available_from"].min() if len(out) else None))
+            available_from=out["available_from"].min() if len(out) else None, councils=members))
     if problems:
         raise TenderFileError(_unique(problems))
     if blocks:
         out = pd.concat([out, pd.DataFrame(blocks)], ignore_index=True)
     priced = out[list(PRICE_COLUMNS.values())].notna().any(axis=1)
     return out[priced].reset_index(drop=True)  # a home with no tier left on offer is out of the market
+
+
+def _councils_named(names: list[str], refuse) -> tuple | None:
+    """The ONS codes of councils named by code or by name (None for none named: every member)."""
+    from providers.authorities import default_authorities
+
+    authorities = default_authorities()
+    known = authorities.councils_in_any()
+    by_name = {authorities.name(c).casefold(): c for c in known}
+    codes = []
+    for j, name in enumerate(names):
+        code = name if name in known else by_name.get(name.strip().casefold())
+        if code is None:
+            refuse(j, f"no council '{name}': give its ONS code (E06000035) or its name (Medway)")
+        else:
+            codes.append(code)
+    return tuple(sorted(set(codes))) or None
 
 
 def summary(supply: pd.DataFrame) -> pd.DataFrame:

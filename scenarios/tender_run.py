@@ -92,6 +92,107 @@ def demand_for(session: Session, scenario: TenderScenario, history) -> Demand:
                   rules=rules)
 
 
+@dataclass
+class RegionalDemand:
+    """A region's demand (issue 17): each member council's own (its returns, its need mix, the
+    scenario's what-ifs) times ``scale``, and where its young people live (``homes``: postcode,
+    easting, northing, la_code rows, drawn from with replacement)."""
+
+    members: dict[str, tuple[Demand, float]]
+    homes: dict[str, pd.DataFrame]
+
+
+class RegionalDemandError(ValueError):
+    pass
+
+
+def regional_demand(session: Session, scenario: TenderScenario, history, *, demo_council: str | None = None
+                    ) -> RegionalDemand:
+    """Every council of the database with young people recorded: its demand from its own council's
+    returns in ``history`` (the files' LA column: its ONS code or its name); with
+    ``demo_council`` (the demo's returns, which are one council's), every council's demand is
+    that council's scaled by its young people recorded here against the demo council's. Their
+    homes are where this council's recorded young people live."""
+    from sqlalchemy import func, select
+
+    from models.people import Referral
+    from providers.authorities import default_authorities
+
+    authorities = default_authorities()
+    base = demand_for(session, scenario, history)
+    counts = dict(session.execute(select(Referral.council_code, func.count()).group_by(Referral.council_code)).all())
+    if not counts:
+        raise RegionalDemandError("no council of the database has a young person recorded to draw homes from")
+    members: dict[str, tuple[Demand, float]] = {}
+    if demo_council is not None:
+        if demo_council not in counts:
+            raise RegionalDemandError(f"the demo's returns are {authorities.name(demo_council)}'s, which has no "
+                                      "young people here: give every council's SSDA903 returns with --input")
+        members = {c: (base, n / counts[demo_council]) for c, n in sorted(counts.items())}
+    else:
+        from scenarios.forecast import _of_council
+
+        in_files = {str(la) for la in history.episodes["LA"].unique()}
+        missing = []
+        for council in sorted(counts):
+            la = next((x for x in (council, authorities.name(council)) if x in in_files), None)
+            if la is None:
+                missing.append(f"{authorities.name(council)} ({council})")
+            else:
+                members[council] = (dataclasses.replace(base, history=_of_council(history, la)), 1.0)
+        if missing:
+            raise RegionalDemandError(f"the SSDA903 files hold no returns for {', '.join(missing)}; they hold: "
+                                      f"{', '.join(sorted(in_files))}")
+    homes = {}
+    for council in members:
+        rows = session.execute(select(Referral.home_postcode, Referral.home_easting, Referral.home_northing,
+                                      Referral.home_la_code).where(Referral.council_code == council)
+                               .distinct().order_by(Referral.home_postcode)).all()
+        homes[council] = pd.DataFrame(rows, columns=["postcode", "easting", "northing", "la_code"])
+    return RegionalDemand(members, homes)
+
+
+@dataclass(frozen=True)
+class CouncilDraw:
+    """Draws a region's arriving young people (``MonthlyArrivals.draw``): each one's council in
+    proportion to its expected referrals, their home one of that council's, the rest as
+    ``scenarios.synthetic`` draws them."""
+
+    councils: tuple[str, ...]
+    shares: tuple[float, ...]
+    homes: tuple[pd.DataFrame, ...]
+
+    def __call__(self, rng: np.random.Generator, n: int) -> pd.DataFrame:
+        from scenarios.simulate import SYNTHETIC_REFERENCE_DAY
+        from scenarios.synthetic import synthetic_referrals
+
+        which = rng.choice(len(self.councils), max(n, 1), p=np.asarray(self.shares))
+        sizes = np.array([len(h) for h in self.homes])
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        rows = offsets[which] + np.floor(rng.random(len(which)) * sizes[which]).astype(np.int64)
+        homes = pd.concat(self.homes, ignore_index=True).iloc[rows].reset_index(drop=True)
+        frame = synthetic_referrals(rng, max(n, 1), homes=homes, panel_date=SYNTHETIC_REFERENCE_DAY).iloc[:n]
+        frame["sibling_group"] = None
+        frame["council"] = np.array(self.councils, dtype=object)[which[:n]]
+        return frame
+
+
+def _regional_arrivals(demand: RegionalDemand, start: dt.date, months: int, what_ifs: list):
+    from scenarios.simulate import MonthlyArrivals
+
+    expected = {}
+    for council, (own, scale) in demand.members.items():
+        expected[council] = arrivals_from_history(own.history, start, months, rules=own.rules, adjustments=what_ifs,
+                                                  mix=own.mix, scale=scale).expected
+    total = sum(expected.values())
+    councils = tuple(expected)
+    weight = np.array([expected[c].sum() for c in councils], dtype=float)
+    shares = tuple((weight / weight.sum()).tolist()) if weight.sum() else tuple([1 / len(councils)] * len(councils))
+    return MonthlyArrivals(total, draw=CouncilDraw(councils, shares, tuple(demand.homes[c] for c in councils)),
+                           source=f"{len(councils)} councils' own demand: {total.sum() / months * 12:.1f} new "
+                                  "referrals a year")
+
+
 def fallback_of(scenario: TenderScenario) -> Fallback:
     spot, emergency = scenario.fallback.spot, scenario.fallback.emergency
     return Fallback(spot_price_multiplier=spot.price_multiplier, spot_typical_miles=spot.typical_miles,
@@ -108,33 +209,40 @@ def plan_of(scenario: TenderScenario) -> SupportPlan:
     return dataclasses.replace(base, step_down_after_months=steps, trial_share=trials.share, trial_nights=trials.nights)
 
 
-def _arrivals(scenario: TenderScenario, demand: Demand, start: dt.date):
+def _arrivals(scenario: TenderScenario, demand: Demand | RegionalDemand, start: dt.date):
     from scenarios.what_if import parse_adjustment
 
     months = 12 * scenario.horizon_years
+    if isinstance(demand, RegionalDemand):
+        own = next(iter(demand.members.values()))[0]
+        what_ifs = list(own.forecast_adjustments) + [parse_adjustment(a) for a in scenario.demand.adjustments]
+        return months, _regional_arrivals(demand, start, months, what_ifs)
     what_ifs = list(demand.forecast_adjustments) + [
         parse_adjustment(a) for a in scenario.demand.adjustments]
     return months, arrivals_from_history(demand.history, start, months, rules=demand.rules, adjustments=what_ifs,
                                          mix=demand.mix)
 
 
-def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
+def run_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand | RegionalDemand, *,
+                 queue: pd.DataFrame,
                  placing_authority: str, start: dt.date, workers: int = 1,
                  progress: Callable[[int], None] | None = None) -> SimulationResult:
     months, arrivals = _arrivals(scenario, demand, start)
     return simulate(supply, arrivals, months=months, replications=scenario.replications, seed=scenario.seed,
                     fallback=fallback_of(scenario), plan=plan_of(scenario), placing_authority=placing_authority,
-                    start=start, workers=workers, progress=progress, initial_queue=queue)
+                    start=start, workers=workers, progress=progress, initial_queue=queue,
+                    region=isinstance(demand, RegionalDemand))
 
 
-def prepare_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand, *, queue: pd.DataFrame,
+def prepare_scenario(scenario: TenderScenario, supply: pd.DataFrame, demand: Demand | RegionalDemand, *,
+                     queue: pd.DataFrame,
                      placing_authority: str, start: dt.date) -> Prepared:
     """The scenario's simulation ready to run its replications anywhere (scenarios.sweep): the
     same seeds, so the same result as ``run_scenario``."""
     months, arrivals = _arrivals(scenario, demand, start)
     return prepare(supply, arrivals, months=months, replications=scenario.replications, seed=scenario.seed,
                    fallback=fallback_of(scenario), plan=plan_of(scenario), placing_authority=placing_authority,
-                   start=start, initial_queue=queue)
+                   start=start, initial_queue=queue, region=isinstance(demand, RegionalDemand))
 
 
 def kpi_records(result: SimulationResult) -> list[dict]:
@@ -183,18 +291,21 @@ def comparison(results: dict[str, SimulationResult], year: int | None = None) ->
 
 
 def write(results: dict[str, SimulationResult], out: Path) -> list[Path]:
-    """kpis.csv (every scenario, year and KPI), unmet_by_tier.csv, unmet_by_area.csv and
-    comparison.png."""
+    """kpis.csv (every scenario, year and KPI), unmet_by_tier.csv, unmet_by_area.csv,
+    placed_by_area.csv (by council in a region) and comparison.png."""
     out.mkdir(parents=True, exist_ok=True)
     kpis = pd.concat([r.years.assign(scenario=name) for name, r in results.items()], ignore_index=True)
     tiers = pd.concat([r.unmet_by_tier.assign(scenario=name) for name, r in results.items()], ignore_index=True)
     areas = pd.concat([r.unmet_by_area.assign(scenario=name) for name, r in results.items()], ignore_index=True)
-    paths = [out / "kpis.csv", out / "unmet_by_tier.csv", out / "unmet_by_area.csv", out / "comparison.png"]
+    placed = pd.concat([r.placed_by_area.assign(scenario=name) for name, r in results.items()], ignore_index=True)
+    paths = [out / "kpis.csv", out / "unmet_by_tier.csv", out / "unmet_by_area.csv", out / "placed_by_area.csv",
+             out / "comparison.png"]
     # Opened in spreadsheets: a scenario's name (the commissioner's text) must not run as a formula.
     inert_frame(kpis[["scenario", "year", "kpi", "median", "p10", "p90"]].round(4)).to_csv(paths[0], index=False)
     inert_frame(tiers.round(3)).to_csv(paths[1], index=False)
     inert_frame(areas.round(3)).to_csv(paths[2], index=False)
-    chart(results, paths[3])
+    inert_frame(placed.round(3)).to_csv(paths[3], index=False)
+    chart(results, paths[4])
     return paths
 
 
