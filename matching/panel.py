@@ -132,11 +132,11 @@ def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals
     recorded as a run of its own, for its own panel to decide; ``approvals_of(council)`` is the
     council's approvals policy and ``policy_of(council)`` its panel policy (distance cap, grade
     rule; default ``policy`` for every council, whose solver settings the region's run uses).
-    Nearest misses are reported unchecked (their checks re-run one council's queue, where the
-    region's beds are held by others)."""
+    Each part is explained against the market the other councils' proposals leave it
+    (``matching.region.left_for``), so its nearest misses are checked as in a council's own run."""
     from sqlalchemy import select
 
-    from matching.region import Member, match_region
+    from matching.region import Member, left_for, match_region
     from matching.runs import record_run
     from models.supply import Vacancy
     from models.tenancy import Council
@@ -158,7 +158,7 @@ def run_region(*, engine: Engine, panel_date: dt.date, policy: Policy, approvals
     run_ids = {}
     for m in members:
         part = out.part(m)
-        explanation = explain(part, m.instance, m.policy, approvals_of(m.council), check_nearest_miss=False)
+        explanation = explain(part, left_for(m, out, members), m.policy, approvals_of(m.council))
         with transaction(engine) as session:
             run_ids[m.council] = record_run(session, m.instance, m.policy, part, explanation, started_at=started).id
     return RegionOutcome(out, run_ids)

@@ -89,6 +89,39 @@ class RegionResult:
             pair_count=len(eligibility.pairs))
 
 
+def left_for(member: Member, out: RegionResult, members: list[Member]) -> Instance:
+    """The member's market as the region's proposal leaves it to the member's own young people:
+    the beds (and floating support hours) the other councils' proposals take are taken, and the
+    young people proposed into a home live there (their tier and risks). Explaining a council's
+    part against it, each nearest miss is checked against what is really left, as in a
+    council's own run (matching.nearest_miss)."""
+    from matching.instance import RESIDENT_COLUMNS, SUPPORT_HOURS, risk_tokens
+
+    mine = set(member.instance.referrals["referral_id"].astype(str))
+    matches = out.result.matches
+    others = matches[~matches["referral_id"].astype(str).isin(mine)] if len(matches) else matches
+    if not len(others):
+        return member.instance
+    taken = others["vacancy_id"].astype(str).value_counts()
+    vacancies = member.instance.vacancies.copy()
+    ids = vacancies["vacancy_id"].astype(str)
+    vacancies["beds"] = (vacancies["beds"] - ids.map(taken).fillna(0)).clip(lower=0).astype(int)
+    # A floating support package holds hours, not beds: each newcomer takes their tier's hours.
+    hours = others["tier"].astype(str).map(member.policy.hours_needed)
+    used = hours.groupby(others["vacancy_id"].astype(str)).sum()
+    left = (vacancies[SUPPORT_HOURS] - ids.map(used).fillna(0)).clip(lower=0).astype(int)
+    vacancies[SUPPORT_HOURS] = left.where(vacancies[SUPPORT_HOURS] > 0, 0)
+    people = pd.concat([m.instance.referrals for m in members if m is not member]).drop_duplicates("referral_id")
+    risks = {str(r): sorted(risk_tokens(s, o)) for r, s, o in
+             zip(people["referral_id"], people["risks_to_self"], people["risks_to_others"], strict=True)}
+    newcomers = pd.DataFrame({"property_id": others["property_id"].astype(str).to_numpy(),
+                              "tier": others["tier"].astype(str).to_numpy(),
+                              "risks": [risks.get(str(r), []) for r in others["referral_id"]]},
+                             columns=RESIDENT_COLUMNS)
+    residents = pd.concat([member.instance.residents, newcomers], ignore_index=True)
+    return dataclasses.replace(member.instance, vacancies=vacancies, residents=residents)
+
+
 def own_share(member: Member) -> Instance:
     """The member's queue with only its own share of the market: its own vacancies and the
     region's vacancies in its own area (a home's area is its upper-tier authority)."""

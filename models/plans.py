@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, UtcDateTime
@@ -14,10 +14,18 @@ from models.tenancy import CouncilOrRegion
 
 
 class ForecastScenario(CouncilOrRegion, Timestamped, Base):
+    """A named what-if for forecasts: each council names its own (two may both keep "Baseline"),
+    and the region's names are unique among the region's (migration 0016)."""
+
     __tablename__ = "forecast_scenario"
+    __table_args__ = (
+        UniqueConstraint("council_code", "name"),
+        Index("uq_forecast_scenario_region_name", "name", unique=True, sqlite_where=text("council_code IS NULL"),
+              postgresql_where=text("council_code IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
     description: Mapped[Optional[str]] = mapped_column(Text)
     # [{"rate": "entries", "multiply": 1.2, "add": 0.0, "ages": [16, 17]}, ...] (scenarios.cohort.Adjustment)
     adjustments: Mapped[list] = mapped_column(JSON, default=list)

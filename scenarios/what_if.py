@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.accounts import User, record
 from models.plans import ForecastScenario
+from models.tenancy import council_for_new_rows
 from scenarios.cohort import FIRST_AGE, LAST_AGE, STATES, Adjustment, Rules
 
 PATTERN = re.compile(r"^\s*(?P<rate>[a-z_]+(?:->[a-z_]+)?)\s*(?:\*\s*(?P<mul>[0-9.]+))?\s*(?:(?P<sign>[+-])\s*(?P<add>[0-9.]+))?"
@@ -74,7 +75,12 @@ def save_scenario(session: Session, name: str, adjustments: list[str], rules: di
     parsed = [parse_adjustment(a) for a in adjustments]
     checked = rules_with(rules)
     rules = {name: getattr(checked, name) for name in rules}  # stored as the model reads them
-    scenario = session.scalar(select(ForecastScenario).where(ForecastScenario.name == name))
+    # The saver's own council's scenario of that name (the region's, for the region): a council
+    # never rewrites the region's or another council's, it keeps its own under the same name.
+    council = council_for_new_rows(session, ForecastScenario.__table__)
+    scenario = session.scalar(select(ForecastScenario).where(
+        ForecastScenario.name == name, ForecastScenario.council_code.is_(None) if council is None
+        else ForecastScenario.council_code == council))
     before = None if scenario is None else {"adjustments": scenario.adjustments, "rules": scenario.rules}
     if scenario is None:
         scenario = ForecastScenario(name=name)
@@ -92,7 +98,9 @@ def save_scenario(session: Session, name: str, adjustments: list[str], rules: di
 
 
 def load_scenario(session: Session, name: str) -> tuple[list[Adjustment], Rules]:
-    scenario = session.scalar(select(ForecastScenario).where(ForecastScenario.name == name))
+    """The named scenario the session may see: its own council's before the region's."""
+    scenario = session.scalar(select(ForecastScenario).where(ForecastScenario.name == name)
+                              .order_by(ForecastScenario.council_code.is_(None), ForecastScenario.council_code))
     if scenario is None:
         known = session.scalars(select(ForecastScenario.name).order_by(ForecastScenario.name)).all()
         raise WhatIfError(f"no forecast scenario named '{name}'" + (f"; saved: {', '.join(known)}" if known else ""))

@@ -163,3 +163,25 @@ def test_the_command_names_an_unknown_region(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["demo", "--region", "north-west"])
     assert result.exit_code == 2
     assert "north-west" in result.output and "south-east" in result.output
+
+
+def test_each_council_matches_under_its_own_panel_policy(tmp_path, monkeypatch):
+    from models.panel import MatchRun
+
+    engine, _ = _built(tmp_path / "policies.db", seed=11)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'policies.db'}")
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "E10000016.yaml").write_text("distance_cap_miles: 12\n")
+    result = CliRunner().invoke(app, ["match", "--region", "--policies", str(folder), "--time-limit", "10",
+                                      "--panel-date", "2026-11-23"])
+    assert result.exit_code == 0, result.output
+    with transaction(make_engine(f"sqlite:///{tmp_path / 'policies.db'}")) as s:
+        caps = dict(s.execute(select(MatchRun.council_code, MatchRun.policy)).all())
+    assert caps["E10000016"]["distance_cap_miles"] == 12
+    assert {p["distance_cap_miles"] for c, p in caps.items() if c != "E10000016"} == {60}
+    # A policy file that cannot be used is refused before anything runs, naming it.
+    (folder / "E06000035.yaml").write_text("distance_cap_miles: -3\n")
+    refused = CliRunner().invoke(app, ["match", "--region", "--policies", str(folder)])
+    assert refused.exit_code == 2 and "E06000035.yaml" in refused.output and "distance_cap_miles" in refused.output
