@@ -164,7 +164,9 @@ def _region_users(engine: Engine, built) -> list[tuple[str, str, str | None]]:
     with transaction(engine) as session:
         for name, role, council in wanted:
             if session.scalar(select(User).where(User.username == name)) is None:
-                create_user(session, name, f"Demo {role.value.replace('_', ' ')}", role, DEMO_PASSWORD,
+                who = f"{council.name} {role.value.replace('_', ' ')}" if council else \
+                    f"Co-operative {role.value.split('_', 1)[1]}"
+                create_user(session, name, f"{who} (demo)", role, DEMO_PASSWORD,
                             council_code=council.code if council else None)
     return [(name, role.value, council.code if council else None) for name, role, council in wanted]
 
