@@ -97,12 +97,21 @@ def save_scenario(session: Session, name: str, adjustments: list[str], rules: di
     return scenario
 
 
+def visible_scenarios(session: Session) -> list[ForecastScenario]:
+    """The saved scenarios the session may use, one a name (its own council's before the
+    region's of the same name), by name."""
+    rows = session.scalars(select(ForecastScenario).order_by(
+        ForecastScenario.name, ForecastScenario.council_code.is_(None), ForecastScenario.council_code)).all()
+    seen: set[str] = set()
+    return [s for s in rows if not (s.name in seen or seen.add(s.name))]
+
+
 def load_scenario(session: Session, name: str) -> tuple[list[Adjustment], Rules]:
     """The named scenario the session may see: its own council's before the region's."""
     scenario = session.scalar(select(ForecastScenario).where(ForecastScenario.name == name)
                               .order_by(ForecastScenario.council_code.is_(None), ForecastScenario.council_code))
     if scenario is None:
-        known = session.scalars(select(ForecastScenario.name).order_by(ForecastScenario.name)).all()
+        known = [s.name for s in visible_scenarios(session)]
         raise WhatIfError(f"no forecast scenario named '{name}'" + (f"; saved: {', '.join(known)}" if known else ""))
     adjustments = [Adjustment(a["rate"], a["multiply"], a["add"], tuple(a["ages"])) for a in scenario.adjustments]
     return adjustments, rules_with(scenario.rules)

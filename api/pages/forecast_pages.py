@@ -24,6 +24,7 @@ from api.pages.field_errors import FieldErrors
 from api.routes.forecast import REPLICATIONS, current_forecast
 from models.glossary import FORECAST_STATES, SERVICE_TYPES, TIERS
 from models.plans import ForecastScenario
+from scenarios.what_if import visible_scenarios
 
 router = APIRouter(include_in_schema=False)
 Reader = PageAllowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
@@ -50,7 +51,7 @@ def _years(typed: str, errors: FieldErrors) -> int | None:
 def _page(request: Request, session, user, *, horizon: int | None, scenario: str, typed_horizon: str,
           errors: FieldErrors | None = None, status_code: int = 200, saving: dict | None = None):
     """The page: the forecast for ``horizon`` years (none when the options were refused)."""
-    scenarios = session.scalars(select(ForecastScenario).order_by(ForecastScenario.name)).all()
+    scenarios = visible_scenarios(session)
     context = {"horizon": typed_horizon, "scenario": scenario, "scenarios": scenarios, "state_names": STATE_NAMES,
                "service_types": SERVICE_TYPES, "tiers": TIERS, "can_save": user.role in COMMISSIONING,
                "errors": errors or FieldErrors(), "saving": saving or {}, "replications": REPLICATIONS,

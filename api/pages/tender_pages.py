@@ -26,9 +26,10 @@ from api.pages.core import PageAllowed, back_to, not_found_page, render
 from api.pages.field_errors import FieldErrors
 from models.base import council_today
 from models.glossary import SCENARIO_STATUSES, SERVICE_TYPES, TIERS
-from models.plans import ForecastScenario, ScenarioResult
+from models.plans import ScenarioResult
 from providers.limits import MAX_ERRORS_SHOWN, MAX_YAML_CHARS
 from scenarios import tender_form
+from scenarios.what_if import visible_scenarios
 
 router = APIRouter(include_in_schema=False)
 Reader = PageAllowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
@@ -53,7 +54,7 @@ def _market(session):
     names = dict(session.execute(select(Provider.id, Provider.name)).all())
     providers = sorted(((p, names.get(p, p)) for p in set(supply["provider_id"])), key=lambda x: (x[1], x[0]))
     lots = sorted({lot for lot in supply["lot"] if lot})
-    forecasts = session.scalars(select(ForecastScenario.name).order_by(ForecastScenario.name)).all()
+    forecasts = [s.name for s in visible_scenarios(session)]
     return supply, providers, lots, list(forecasts)
 
 

@@ -25,12 +25,11 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.deps import COMMISSIONING, MANAGERS, Allowed, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError
-from models.plans import ForecastScenario
 from scenarios.cohort import Rules
+from scenarios.what_if import visible_scenarios
 
 router = APIRouter(tags=["forecast"], responses=ERROR_RESPONSES)
 Reader = Allowed(*dict.fromkeys(COMMISSIONING + MANAGERS))
@@ -194,8 +193,7 @@ class ScenarioPublic(BaseModel):
 
 @router.get("/forecast-scenarios", response_model=list[ScenarioPublic], summary="Saved forecast scenarios")
 def list_scenarios(session: SessionDep, _: Reader):
-    return [ScenarioPublic.model_validate(s) for s in
-            session.scalars(select(ForecastScenario).order_by(ForecastScenario.name))]
+    return [ScenarioPublic.model_validate(s) for s in visible_scenarios(session)]
 
 
 @router.put("/forecast-scenarios", response_model=ScenarioPublic,

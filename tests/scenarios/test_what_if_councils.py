@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from models.db import transaction
 from models.plans import ForecastScenario
 from models.tenancy import ensure_council
-from scenarios.what_if import load_scenario, save_scenario
+from scenarios.what_if import load_scenario, save_scenario, visible_scenarios
 
 MEDWAY, KENT, SLOUGH = "E06000035", "E10000016", "E06000039"
 
@@ -48,6 +48,10 @@ def test_two_councils_each_keep_their_own_what_if_of_one_name(councils):
     with transaction(engine) as session:
         rows = session.execute(select(ForecastScenario.council_code, ForecastScenario.adjustments)).all()
     assert {c: a[0]["multiply"] for c, a in rows} == {MEDWAY: 1.2, KENT: 1.3, None: 1.5}
+    # Lists offer each name once: the council's own, else the region's.
+    for council, owner in ((MEDWAY, MEDWAY), (SLOUGH, None)):
+        with transaction(engine, council=council) as session:
+            assert [(s.name, s.council_code) for s in visible_scenarios(session)] == [("Baseline", owner)]
 
 
 def test_one_council_or_the_region_cannot_hold_a_name_twice(councils):
