@@ -97,8 +97,6 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
         TimeElapsedColumn,
     )
 
-    import pandas as pd
-
     from api.routes.match_runs import default_placing_authority
     from providers.demo import DEMO_AUTHORITY
     from matching.instance import from_database
@@ -110,6 +108,7 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
         demand_for,
         prepare_scenario,
         regional_demand,
+        regional_queue,
         save_result,
         write,
     )
@@ -124,10 +123,14 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
     results, saved = {}, []
     try:
         with transaction(engine) as session:
-            councils = _councils(session) if region else [authority]
-            authority = councils[0]
-            queue = pd.concat([from_database(session, c, start).referrals.assign(council=c) for c in councils],
-                              ignore_index=True)
+            if region:
+                try:
+                    councils, queue = regional_queue(session, start)
+                except RegionalDemandError as exc:
+                    _fail(str(exc))
+                authority = councils[0]
+            else:
+                queue = from_database(session, authority, start).referrals
             demands = {}
             for file, scenario, _ in loaded:
                 try:
@@ -171,18 +174,6 @@ def _simulate_all(files: list[Path], input: str, out_dir: Path, workers: int, st
                   f"{result.seconds:.1f} s", style="dim", highlight=False)
     paths = write(results, out_dir)
     out.print("Wrote " + ", ".join(str(p) for p in paths) + (f"; saved as result(s) {saved}" if saved else ""))
-
-
-def _councils(session) -> list[str]:
-    """The councils of the database with young people recorded (a region's members)."""
-    from sqlalchemy import select
-
-    from models.people import Referral
-
-    councils = sorted(session.scalars(select(Referral.council_code).distinct()))
-    if not councils:
-        _fail("no council of the database has a young person recorded")
-    return councils
 
 
 def _by_council(results) -> Table:

@@ -30,17 +30,13 @@ MEDWAY = "E06000035"
 
 
 def _prepared(folder: Path, options: int, replications: int, years: int, region: bool = False):
-    import pandas as pd
-    from sqlalchemy import select
-
     from api.scenario_cli import load_market
     from matching.instance import from_database
     from models.db import make_engine, migrate, transaction
-    from models.people import Referral
     from providers.demo import build_demo
     from scenarios.demo_history import demo_history
     from scenarios.region_demo import RCC_NAME, build_region_demo
-    from scenarios.tender_run import demand_for, prepare_scenario, regional_demand
+    from scenarios.tender_run import demand_for, prepare_scenario, regional_demand, regional_queue
 
     url = f"sqlite:///{folder / 'placematch.db'}"
     os.environ["DATABASE_URL"] = url
@@ -59,11 +55,8 @@ def _prepared(folder: Path, options: int, replications: int, years: int, region:
     _, loaded = load_market(files, START)
     history = demo_history(folder / "ssda903")
     with transaction(engine) as session:
-        councils = sorted(set(session.scalars(select(Referral.council_code)))) if region else [MEDWAY]
-        queue = pd.concat([from_database(session, c, START).referrals.assign(council=c) for c in councils],
-                          ignore_index=True)
-        if not region:
-            queue = queue.drop(columns="council")
+        councils, queue = regional_queue(session, START) if region else (
+            [MEDWAY], from_database(session, MEDWAY, START).referrals)
         prepared = {s.name: prepare_scenario(
             s, supply, regional_demand(session, s, history, demo_council=MEDWAY) if region else
             demand_for(session, s, history), queue=queue, placing_authority=councils[0], start=START)

@@ -64,7 +64,7 @@ def forecast_history(history: History, horizon: int, *, rules: C.Rules = C.Rules
     horizon = check_horizon(horizon)
     mix = mix or NeedMix()
     if la is not None:
-        history = _of_council(history, la)
+        history = council_history(history, la)
     p = project(history, horizon, rules=rules, adjustments=adjustments, replications=replications,
                 rng=np.random.default_rng(seed))
     after = p.notes.index(p.continuation) + 1
@@ -87,7 +87,8 @@ class Projection:
     notes: list[str]
 
 
-def _of_council(history: History, la: str) -> History:
+def council_history(history: History, la: str) -> History:
+    """One council's returns out of files holding several (their ``LA`` column)."""
     if la not in set(history.episodes["LA"]):
         raise ForecastError(f"no council '{la}' in the files; they hold: {', '.join(sorted(set(history.episodes['LA'])))}")
     return History(history.episodes[history.episodes["LA"] == la], history.oc3[history.oc3["LA"] == la]
@@ -130,7 +131,7 @@ def council_projections(history: History, horizon: int, councils: list[str] | No
     out = {}
     for la in councils:
         stream = np.random.default_rng([seed, *la.encode("utf-8")])
-        out[la] = project(_of_council(history, la), horizon, rules=rules, adjustments=adjustments,
+        out[la] = project(council_history(history, la), horizon, rules=rules, adjustments=adjustments,
                           replications=replications, rng=stream)
     last = {p.last for p in out.values()}
     if len(last) > 1:

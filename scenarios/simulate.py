@@ -59,17 +59,17 @@ Assumptions (each is a parameter with a documented default):
 
 * **A region** (``region=True``, issue 17): the young people are several councils' (the
   arrivals' and the initial queue's ``council`` column; else the council their home is in),
-  and each is judged
-  under their own council (in area, out of area); a supply row may name the ``councils`` that
-  may use it (a council's own beds, a block contract some members share; empty: every member).
-  The queue is matched together, on one market. Waiting and placements are then reported by
-  council rather than by home authority.
+  and each is judged as their own council's (in area, out of area); a supply row may name the
+  ``councils`` that may use it (a council's own beds, a block contract some members share;
+  empty: every member). The queue is matched together, on one market. Waiting and placements
+  are then reported by council rather than by home authority.
 
 KPIs per year (median and the 10th and 90th percentiles over replications): placements made
 (from the supply), spot purchases, emergency nights, young people waiting at month end (the
-year's average; by tier and by home area; the placements made by home area too), total cost and the average weekly cost, unit
-weekly cost (£ per placed week, spot included, emergency and void in the numerator), void
-cost, share of new placements over 20 miles and out of area, average wait in days.
+year's average; by tier and by home area; the placements made by home area too), total cost
+and the average weekly cost, unit weekly cost (£ per placed week, spot included, emergency and
+void in the numerator), void cost, share of new placements over 20 miles and out of area,
+average wait in days.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def regional_demand(session: Session, scenario: TenderScenario, history, *, demo
                                       "young people here: give every council's SSDA903 returns with --input")
         members = {c: (base, n / counts[demo_council]) for c, n in sorted(counts.items())}
     else:
-        from scenarios.forecast import _of_council
+        from scenarios.forecast import council_history
 
         in_files = {str(la) for la in history.episodes["LA"].unique()}
         missing = []
@@ -139,7 +139,7 @@ def regional_demand(session: Session, scenario: TenderScenario, history, *, demo
             if la is None:
                 missing.append(f"{authorities.name(council)} ({council})")
             else:
-                members[council] = (dataclasses.replace(base, history=_of_council(history, la)), 1.0)
+                members[council] = (dataclasses.replace(base, history=council_history(history, la)), 1.0)
         if missing:
             raise RegionalDemandError(f"the SSDA903 files hold no returns for {', '.join(missing)}; they hold: "
                                       f"{', '.join(sorted(in_files))}")
@@ -150,6 +150,21 @@ def regional_demand(session: Session, scenario: TenderScenario, history, *, demo
                                .distinct().order_by(Referral.home_postcode)).all()
         homes[council] = pd.DataFrame(rows, columns=["postcode", "easting", "northing", "la_code"])
     return RegionalDemand(members, homes)
+
+
+def regional_queue(session: Session, start: dt.date) -> tuple[list[str], pd.DataFrame]:
+    """The councils with young people recorded, and their young people waiting on ``start``, each
+    with its placing council (``council``): a region's queue at the start of a simulation."""
+    from sqlalchemy import select
+
+    from matching.instance import from_database
+    from models.people import Referral
+
+    councils = sorted(set(session.scalars(select(Referral.council_code).distinct())))
+    if not councils:
+        raise RegionalDemandError("no council of the database has a young person recorded")
+    return councils, pd.concat([from_database(session, c, start).referrals.assign(council=c) for c in councils],
+                               ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -214,7 +229,7 @@ def _arrivals(scenario: TenderScenario, demand: Demand | RegionalDemand, start: 
 
     months = 12 * scenario.horizon_years
     if isinstance(demand, RegionalDemand):
-        own = next(iter(demand.members.values()))[0]
+        own = next(iter(demand.members.values()))[0]  # the what-ifs are the scenario's: every member's alike
         what_ifs = list(own.forecast_adjustments) + [parse_adjustment(a) for a in scenario.demand.adjustments]
         return months, _regional_arrivals(demand, start, months, what_ifs)
     what_ifs = list(demand.forecast_adjustments) + [
